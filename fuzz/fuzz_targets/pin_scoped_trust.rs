@@ -1,0 +1,7 @@
+//! PLACEHOLDER fuzz target for lantrust-pin: replace with the real target (see issue).
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = data;
+});
