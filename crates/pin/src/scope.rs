@@ -1,0 +1,211 @@
+//! Scoped trust (§3.5): a device certificate is trusted only through the current network's pinned
+//! root, and only for `.local` names, the network's domains and local addresses.
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt;
+use core::time::Duration;
+
+use pki_types::{CertificateDer, ServerName, UnixTime};
+
+use crate::cert::{CertInfo, KeyKind};
+use crate::names::{Host, dns_in_scope, is_local_ip};
+use crate::network::PublicKind;
+use crate::root::{Refusal, check_root_cert};
+
+/// Why a device certificate chain is not trusted for the name it was reached at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ScopeRefusal {
+    /// The current network is public (§4.1).
+    PublicNetwork(PublicKind),
+    /// No root is pinned (or configured) for the current network.
+    NoPinForNetwork,
+    /// The name or address is not a valid host.
+    InvalidName(String),
+    /// The DNS name is neither under `.local` nor under one of the network's domains (§3.5).
+    NameOutOfScope(String),
+    /// The address is not private, link-local or loopback (§4.2).
+    AddressOutOfScope(String),
+    /// The pinned root itself is no longer usable (expired, for instance).
+    PinnedRootUnusable(Refusal),
+    /// The chain is empty.
+    EmptyChain,
+    /// A certificate of the chain could not be parsed.
+    MalformedCertificate {
+        /// Position in the chain (0 = device certificate).
+        index: usize,
+        /// Byte offset of the problem in that certificate's DER.
+        offset: usize,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The device's key is not P-384, P-521 or RSA ≥ 3072 (§3.4.3).
+    WeakDeviceKey(KeyKind),
+    /// The chain does not lead to this network's pinned root (another network's root, or none).
+    NotIssuedByNetworkRoot,
+    /// A signature in the chain does not verify, or uses an algorithm the draft does not allow.
+    BadSignature,
+    /// The device certificate has expired at `now`.
+    CertificateExpired,
+    /// The device certificate is not valid yet at `now`.
+    CertificateNotYetValid,
+    /// The certificate's subjectAltNames do not cover the name or address.
+    NameNotInCertificate(String),
+    /// The root's name constraints exclude the device's names.
+    NameConstraintViolation,
+    /// Any other path-validation failure (detail from rustls-webpki).
+    InvalidChain(String),
+}
+
+impl fmt::Display for ScopeRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::PublicNetwork(k) => write!(f, "this is {k}: local devices are not trusted here"),
+            Self::NoPinForNetwork => f.write_str("no root is pinned for the current network"),
+            Self::InvalidName(n) => write!(f, "{n:?} is not a valid host name or address"),
+            Self::NameOutOfScope(n) => write!(
+                f,
+                "{n:?} is not a .local name nor under this network's domains; the local root \
+                 only vouches for local names (§3.5)"
+            ),
+            Self::AddressOutOfScope(a) => {
+                write!(
+                    f,
+                    "{a} is not a private, link-local or loopback address (§4.2)"
+                )
+            }
+            Self::PinnedRootUnusable(r) => write!(f, "the pinned root is unusable: {r}"),
+            Self::EmptyChain => f.write_str("the device sent no certificate"),
+            Self::MalformedCertificate {
+                index,
+                offset,
+                reason,
+            } => {
+                write!(
+                    f,
+                    "certificate {index} of the chain is malformed at byte {offset}: {reason}"
+                )
+            }
+            Self::WeakDeviceKey(k) => {
+                write!(
+                    f,
+                    "the device key is {k}; only P-384, P-521 or RSA ≥ 3072 are accepted"
+                )
+            }
+            Self::NotIssuedByNetworkRoot => {
+                f.write_str("the certificate was not issued under this network's pinned root")
+            }
+            Self::BadSignature => f.write_str("a signature in the chain does not verify"),
+            Self::CertificateExpired => f.write_str("the device certificate has expired"),
+            Self::CertificateNotYetValid => {
+                f.write_str("the device certificate is not valid yet; check the clock")
+            }
+            Self::NameNotInCertificate(n) => {
+                write!(f, "the device certificate is not valid for {n:?}")
+            }
+            Self::NameConstraintViolation => {
+                f.write_str("the device's names violate the root's name constraints")
+            }
+            Self::InvalidChain(d) => write!(f, "the certificate chain is invalid: {d}"),
+        }
+    }
+}
+
+/// Decides whether `chain` (DER, device certificate first, then any intermediates) is trusted at
+/// `now` for `reached_at` (a host name or IP address) through `root_der`, the root pinned for the
+/// current network whose local domains are `domains` (normalised, as [`crate::NetworkPin::domains`]
+/// returns them).
+///
+/// This is the check [`crate::PinStore::verify_device`] runs once it has found the network's
+/// pin; it is public for callers that keep pins elsewhere.
+///
+/// # Errors
+/// The first [`ScopeRefusal`] found: scope first (a public name is refused before any
+/// signature is checked), then the pinned root, then the chain.
+pub fn verify_scoped(
+    root_der: &[u8],
+    domains: &[String],
+    chain: &[&[u8]],
+    reached_at: &str,
+    now: u64,
+) -> Result<(), ScopeRefusal> {
+    let host =
+        Host::parse(reached_at).ok_or_else(|| ScopeRefusal::InvalidName(reached_at.into()))?;
+    let name_text = match &host {
+        Host::Dns(name) => {
+            if !dns_in_scope(name, domains) {
+                return Err(ScopeRefusal::NameOutOfScope(name.clone()));
+            }
+            name.clone()
+        }
+        Host::Ip(ip) => {
+            if !is_local_ip(*ip) {
+                return Err(ScopeRefusal::AddressOutOfScope(ip.to_string()));
+            }
+            ip.to_string()
+        }
+    };
+    check_root_cert(root_der, now).map_err(ScopeRefusal::PinnedRootUnusable)?;
+    let (leaf, intermediates) = chain.split_first().ok_or(ScopeRefusal::EmptyChain)?;
+    let leaf_info = CertInfo::parse(leaf).map_err(|p| ScopeRefusal::MalformedCertificate {
+        index: 0,
+        offset: p.offset,
+        reason: p.reason,
+    })?;
+    if !leaf_info.key.is_strong() {
+        return Err(ScopeRefusal::WeakDeviceKey(leaf_info.key));
+    }
+
+    let root = CertificateDer::from(root_der);
+    let anchor = webpki::anchor_from_trusted_cert(&root).map_err(|e| {
+        ScopeRefusal::PinnedRootUnusable(Refusal::MalformedRoot {
+            offset: 0,
+            reason: alloc::format!("{e:?}"),
+        })
+    })?;
+    let leaf_der = CertificateDer::from(*leaf);
+    let end_entity = webpki::EndEntityCert::try_from(&leaf_der).map_err(|e| {
+        ScopeRefusal::MalformedCertificate {
+            index: 0,
+            offset: 0,
+            reason: alloc::format!("{e:?}"),
+        }
+    })?;
+    let intermediates: Vec<CertificateDer<'_>> = intermediates
+        .iter()
+        .map(|c| CertificateDer::from(*c))
+        .collect();
+    let time = UnixTime::since_unix_epoch(Duration::from_secs(now));
+    end_entity
+        .verify_for_usage(
+            crate::sig::ALL,
+            &[anchor],
+            &intermediates,
+            time,
+            webpki::KeyUsage::server_auth(),
+            None,
+            None,
+        )
+        .map_err(map_webpki)?;
+    let server_name = ServerName::try_from(name_text.as_str())
+        .map_err(|_| ScopeRefusal::InvalidName(name_text.clone()))?;
+    end_entity
+        .verify_is_valid_for_subject_name(&server_name)
+        .map_err(|_| ScopeRefusal::NameNotInCertificate(name_text.clone()))?;
+    Ok(())
+}
+
+fn map_webpki(e: webpki::Error) -> ScopeRefusal {
+    use webpki::Error as E;
+    match e {
+        E::CertExpired { .. } => ScopeRefusal::CertificateExpired,
+        E::CertNotValidYet { .. } => ScopeRefusal::CertificateNotYetValid,
+        E::UnknownIssuer => ScopeRefusal::NotIssuedByNetworkRoot,
+        E::InvalidSignatureForPublicKey
+        | E::UnsupportedSignatureAlgorithmContext(_)
+        | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => ScopeRefusal::BadSignature,
+        E::NameConstraintViolation => ScopeRefusal::NameConstraintViolation,
+        other => ScopeRefusal::InvalidChain(alloc::format!("{other:?}")),
+    }
+}
