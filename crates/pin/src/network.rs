@@ -126,8 +126,11 @@ impl fmt::Display for PublicKind {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkId {
+    // Fields in alphabetical order: the store's JSON has sorted keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     interface: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    local_domain: Option<String>,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -140,8 +143,6 @@ pub struct NetworkId {
         with = "crate::serde_opt_hex"
     )]
     ssid: Option<Vec<u8>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    local_domain: Option<String>,
 }
 
 /// Builds a [`NetworkId`]; see [`NetworkId::builder`].

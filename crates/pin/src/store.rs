@@ -73,12 +73,13 @@ struct StoredRoot {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkPin {
-    network: NetworkId,
-    root: H32,
-    server_name: String,
+    // Fields in alphabetical order: the serialised form has sorted keys (see `PinStore`).
     domains: Vec<String>,
     first_seen: u64,
     last_seen: u64,
+    network: NetworkId,
+    root: H32,
+    server_name: String,
 }
 
 impl NetworkPin {
@@ -123,9 +124,9 @@ impl NetworkPin {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ManagedNetwork {
-    network: NetworkId,
     anchors: Vec<H32>,
     domains: Vec<String>,
+    network: NetworkId,
 }
 
 impl ManagedNetwork {
@@ -153,11 +154,11 @@ impl ManagedNetwork {
 pub struct TrackedCert {
     #[serde(with = "crate::serde_b64")]
     der: Vec<u8>,
-    #[serde(with = "crate::serde_hex")]
-    serial: Vec<u8>,
     names: Vec<String>,
     not_after: u64,
     revoke_pending: bool,
+    #[serde(with = "crate::serde_hex")]
+    serial: Vec<u8>,
 }
 
 impl TrackedCert {
@@ -195,18 +196,18 @@ impl TrackedCert {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DeviceNetwork {
-    network: NetworkId,
-    hostname: String,
     certs: Vec<TrackedCert>,
+    hostname: String,
+    network: NetworkId,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Body {
-    roots: BTreeMap<H32, StoredRoot>,
-    networks: BTreeMap<NetworkFingerprint, NetworkPin>,
-    managed: BTreeMap<NetworkFingerprint, ManagedNetwork>,
     device: BTreeMap<NetworkFingerprint, DeviceNetwork>,
+    managed: BTreeMap<NetworkFingerprint, ManagedNetwork>,
+    networks: BTreeMap<NetworkFingerprint, NetworkPin>,
+    roots: BTreeMap<H32, StoredRoot>,
 }
 
 /// What the client observed on joining a network: the input of [`PinStore::decide`].
@@ -300,8 +301,9 @@ pub enum Decision {
 /// The per-network pin store.
 ///
 /// The serialised form (`to_bytes`) is deterministic JSON: `{"format":"lantrust-pin-store",
-/// "version":2,"sha256":…,"store":{roots, networks, managed, device}}` where `sha256` covers the
-/// compact encoding of `store`, so damage that still parses as JSON is detected too.
+/// "sha256":…,"store":{device, managed, networks, roots},"version":2}` where every object has
+/// its keys in sorted order and `sha256` is the SHA-256 of the compact encoding of `store`, so
+/// damage that still parses as JSON is detected too.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PinStore {
     body: Body,
@@ -310,9 +312,9 @@ pub struct PinStore {
 #[derive(Serialize)]
 struct FileOut<'a> {
     format: &'static str,
-    version: u64,
     sha256: String,
     store: &'a Body,
+    version: u64,
 }
 
 #[derive(Deserialize)]
