@@ -1,3 +1,34 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+extern crate alloc;
+
+mod error;
+mod names;
+mod oids;
+mod parse;
+mod policy;
+mod verify;
+
+pub use error::{ByteOffset, Error, Violations};
+pub use parse::Csr;
+pub use policy::{AcceptedCsr, KeyKind, Policy, Violation};
+
+/// Parses a CSR (DER, or PEM with the `CERTIFICATE REQUEST` label), verifies its self-signature and
+/// judges it against `policy`.
+///
+/// Returns every rule the CSR breaks in [`Error::Rejected`], not just the first one, so a device
+/// vendor can fix them all in one round.
+pub fn validate(csr: &[u8], policy: &Policy) -> Result<AcceptedCsr, Error> {
+    Csr::parse(csr)?.validate(policy)
+}

@@ -1,0 +1,207 @@
+//! DNS name syntax (RFC 1035 §2.3.1, RFC 5890 §2.3.2) and IP address ranges (draft §4.2).
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use idna::uts46::{AsciiDenyList, Hyphens, Uts46};
+use unicode_script::{Script, UnicodeScript};
+
+use crate::policy::Violation;
+
+/// Longest DNS name in presentation form without the root dot (RFC 1035 §2.3.4: 255 octets on
+/// the wire).
+const MAX_NAME_LEN: usize = 253;
+/// Longest label (RFC 1035 §2.3.4).
+const MAX_LABEL_LEN: usize = 63;
+
+/// Checks the syntax of one dNSName; pushes one violation per kind of problem found and returns
+/// whether the name is clean.
+pub(crate) fn check_dns_syntax(raw: &[u8], name: &str, out: &mut Vec<Violation>) -> bool {
+    let before = out.len();
+    if raw.is_empty() {
+        out.push(Violation::EmptyLabel {
+            name: name.to_string(),
+        });
+        return false;
+    }
+    let (mut wildcard, mut empty, mut long, mut non_ldh) = (false, false, None, false);
+    let mut bad_alabel = None;
+    let mut mixed = None;
+    for label in raw.split(|&b| b == b'.') {
+        if label.is_empty() {
+            empty = true;
+            continue;
+        }
+        if label.len() > MAX_LABEL_LEN && long.is_none() {
+            long = Some(label.len());
+        }
+        if label.contains(&b'*') {
+            wildcard = true;
+            continue;
+        }
+        if !is_ldh(label) {
+            non_ldh = true;
+            continue;
+        }
+        if label.len() >= 4
+            && label
+                .get(..4)
+                .is_some_and(|p| p.eq_ignore_ascii_case(b"xn--"))
+        {
+            let label_str = String::from_utf8_lossy(label).to_ascii_lowercase();
+            match a_label_to_unicode(&label_str) {
+                None => {
+                    if bad_alabel.is_none() {
+                        bad_alabel = Some(label_str);
+                    }
+                }
+                Some(u) => {
+                    if mixed.is_none() && is_mixed_script(&u) {
+                        mixed = Some((label_str, u));
+                    }
+                }
+            }
+        }
+    }
+    let name = || name.to_string();
+    if wildcard {
+        out.push(Violation::Wildcard { name: name() });
+    }
+    if empty {
+        out.push(Violation::EmptyLabel { name: name() });
+    }
+    if let Some(len) = long {
+        out.push(Violation::LabelTooLong { name: name(), len });
+    }
+    if raw.len() > MAX_NAME_LEN {
+        out.push(Violation::NameTooLong {
+            name: name(),
+            len: raw.len(),
+        });
+    }
+    if non_ldh {
+        out.push(Violation::NotLdh { name: name() });
+    }
+    if let Some(label) = bad_alabel {
+        out.push(Violation::InvalidALabel {
+            name: name(),
+            label,
+        });
+    }
+    if let Some((label, unicode)) = mixed {
+        out.push(Violation::MixedScriptLabel {
+            name: name(),
+            label,
+            unicode,
+        });
+    }
+    out.len() == before
+}
+
+/// Letters, digits, hyphen; no hyphen first or last (RFC 1123 §2.1, RFC 5890 §2.3.1).
+fn is_ldh(label: &[u8]) -> bool {
+    label
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+        && label.first() != Some(&b'-')
+        && label.last() != Some(&b'-')
+}
+
+/// One LDH label of 1 to 63 characters: what a device ID must be.
+pub(crate) fn is_ldh_label(label: &[u8]) -> bool {
+    !label.is_empty() && label.len() <= MAX_LABEL_LEN && is_ldh(label)
+}
+
+/// Decodes an A-label with UTS #46 (STD3 rules, hyphen checks) and checks it round-trips, i.e.
+/// that it is the canonical A-label of a valid U-label (RFC 5891 §5.4).
+fn a_label_to_unicode(label: &str) -> Option<String> {
+    let uts46 = Uts46::new();
+    let (unicode, result) = uts46.to_unicode(label.as_bytes(), AsciiDenyList::STD3, Hyphens::Check);
+    result.ok()?;
+    if unicode.is_ascii() {
+        // "xn--" followed by punycode of pure ASCII is not an A-label.
+        return None;
+    }
+    let back = uts46
+        .to_ascii(
+            unicode.as_bytes(),
+            AsciiDenyList::STD3,
+            Hyphens::Check,
+            idna::uts46::DnsLength::Ignore,
+        )
+        .ok()?;
+    (back == label).then(|| unicode.into_owned())
+}
+
+/// UTS #39 §5.2 "highly restrictive": one script, or Latin with Han and Japanese kana, or with
+/// Han and Bopomofo, or with Han and Hangul. Common and Inherited characters go with anything.
+/// Catches the classic homograph, Cyrillic "а" inside a Latin name.
+fn is_mixed_script(s: &str) -> bool {
+    let mut scripts: Vec<Script> = Vec::new();
+    for c in s.chars() {
+        let sc = c.script();
+        if matches!(sc, Script::Common | Script::Inherited | Script::Unknown) {
+            continue;
+        }
+        if !scripts.contains(&sc) {
+            scripts.push(sc);
+        }
+    }
+    if scripts.len() <= 1 {
+        return false;
+    }
+    const ALLOWED: [&[Script]; 3] = [
+        &[
+            Script::Latin,
+            Script::Han,
+            Script::Hiragana,
+            Script::Katakana,
+        ],
+        &[Script::Latin, Script::Han, Script::Bopomofo],
+        &[Script::Latin, Script::Han, Script::Hangul],
+    ];
+    !ALLOWED
+        .iter()
+        .any(|set| scripts.iter().all(|s| set.contains(s)))
+}
+
+/// An iPAddress SAN: 4 or 16 octets (RFC 5280 §4.2.1.6).
+pub(crate) fn ip_from_octets(octets: &[u8]) -> Option<IpAddr> {
+    if let Ok(v4) = <[u8; 4]>::try_from(octets) {
+        Some(IpAddr::V4(Ipv4Addr::from(v4)))
+    } else if let Ok(v6) = <[u8; 16]>::try_from(octets) {
+        Some(IpAddr::V6(Ipv6Addr::from(v6)))
+    } else {
+        None
+    }
+}
+
+/// Link-local, loopback or private use (draft §4.2): RFC 1918, 169.254/16, 127/8; ::1, fe80::/10,
+/// ULA fc00::/7. IPv4-mapped IPv6 is judged by its IPv4 address. Shared address space (100.64/10,
+/// RFC 6598) is carrier-grade NAT, not a private network, and is refused.
+pub(crate) fn is_local_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_private() || v4.is_link_local() || v4.is_loopback(),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_local_ip(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            v6.is_loopback() || (first & 0xffc0) == 0xfe80 || (first & 0xfe00) == 0xfc00
+        }
+    }
+}
+
+/// Whether `ip` is (or maps to) shared address space 100.64.0.0/10 (RFC 6598).
+pub(crate) fn is_shared_address_space(ip: IpAddr) -> bool {
+    let v4 = match ip {
+        IpAddr::V4(v4) => v4,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4,
+            None => return false,
+        },
+    };
+    let [a, b, ..] = v4.octets();
+    a == 100 && (b & 0xc0) == 64
+}
