@@ -4,8 +4,8 @@
 //!
 //! Run: `cargo run --release -p lantrust-dhcp --example discover-hint`
 
-use core::net::Ipv4Addr;
 use core::error::Error;
+use core::net::Ipv4Addr;
 
 use lantrust_dhcp::{AcmeServerHint, Fqdn, HintConfig, v4};
 
