@@ -6,11 +6,12 @@
 //!
 //! Needs root, `ip` and `/usr/sbin/dnsmasq`; skips loudly otherwise.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use core::net::{Ipv4Addr, Ipv6Addr};
+use core::sync::atomic::{AtomicU32, Ordering};
+use core::time::Duration;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use lantrust_dhcp::{AcmeServerHint, HintConfig, HintSource, v4, v6};
 
