@@ -14,10 +14,14 @@
 extern crate alloc;
 
 pub mod b64;
+pub mod client;
 pub mod error;
+pub mod http;
 pub mod jose;
 pub mod objects;
 
+pub use client::{Client, ClientConfig, Event, Operation};
 pub use error::{Error, Result};
+pub use http::{Method, Request, Response};
 pub use jose::{AccountKey, Algorithm, Jwk, Jws, PublicKey};
 pub use objects::*;
