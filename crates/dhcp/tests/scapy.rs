@@ -2,7 +2,7 @@
 //! crafts, and scapy decodes the packets we emit. Skips loudly when python3 or scapy is missing.
 
 use core::net::{Ipv4Addr, Ipv6Addr};
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::process::Command;
 
 use lantrust_dhcp::{AcmeServerHint, Fqdn, HintConfig, HintSource, Name, v4, v6};
@@ -30,8 +30,8 @@ fn scapy(script: &str, args: &[&str]) -> Option<String> {
 }
 
 /// `key=value` lines into a map (later keys with the same name get a numeric suffix).
-fn fields(text: &str) -> BTreeMap<String, String> {
-    let mut m = BTreeMap::new();
+fn fields(text: &str) -> HashMap<String, String> {
+    let mut m = HashMap::new();
     for line in text.lines() {
         if let Some((k, v)) = line.split_once('=') {
             let mut key = k.to_owned();
