@@ -1,0 +1,679 @@
+//! Roots, device certificates and CRLs checked by independent verifiers: the openssl CLI and
+//! rustls-webpki (ring backend, no RustCrypto), including name-constraint enforcement.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use core::time::Duration;
+
+use lantrust_ca::{
+    CrlReason, DeviceRequest, Error, IssuanceOptions, KeyAlgorithm, PrivateKey, RevokedCertificate,
+    Root, RootConfig, certificate_to_der, certificate_to_pem, crl_to_pem,
+};
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use x509_cert::der::{Decode, Encode};
+use x509_cert::spki::SubjectPublicKeyInfoOwned;
+
+/// 2026-11-23T00:00:00Z.
+const NOW: Duration = Duration::from_secs(1_795_392_000);
+const DOMAIN: &str = "home.arpa";
+
+fn openssl_available() -> bool {
+    let ok = Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("SKIPPED: openssl not installed");
+    }
+    ok
+}
+
+fn openssl(dir: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn tempdir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("lantrust-ca-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn config(alg: KeyAlgorithm) -> RootConfig {
+    let mut c = RootConfig::new("router-fdb531", vec![DOMAIN.into()]);
+    c.algorithm = alg;
+    c.ip_addrs = vec!["192.168.1.1".parse().unwrap()];
+    c
+}
+
+fn root(alg: KeyAlgorithm) -> &'static Root {
+    static P384: OnceLock<Root> = OnceLock::new();
+    static P521: OnceLock<Root> = OnceLock::new();
+    static RSA: OnceLock<Root> = OnceLock::new();
+    let cell = match alg {
+        KeyAlgorithm::P384 => &P384,
+        KeyAlgorithm::P521 => &P521,
+        _ => &RSA,
+    };
+    cell.get_or_init(|| match alg {
+        // RSA generation takes a minute in debug builds: let openssl make the fresh key (fast,
+        // and real-world key material), falling back to our generator without openssl.
+        KeyAlgorithm::Rsa3072 if openssl_available() => {
+            let dir = tempdir("rsa-root-key");
+            let (ok, out) = openssl(
+                &dir,
+                &[
+                    "genpkey",
+                    "-algorithm",
+                    "RSA",
+                    "-pkeyopt",
+                    "rsa_keygen_bits:3072",
+                    "-out",
+                    "k.pem",
+                ],
+            );
+            assert!(ok, "{out}");
+            let key =
+                PrivateKey::from_pkcs8_pem(&std::fs::read_to_string(dir.join("k.pem")).unwrap())
+                    .unwrap();
+            std::fs::remove_dir_all(&dir).ok();
+            Root::generate_with_key(&config(alg), key, NOW, &mut rand::rngs::OsRng).unwrap()
+        }
+        _ => Root::generate(&config(alg), NOW, &mut rand::rngs::OsRng).unwrap(),
+    })
+}
+
+fn device_request(id: &str, key: &PrivateKey) -> DeviceRequest {
+    DeviceRequest {
+        device_id: id.into(),
+        dns_names: vec![format!("{id}.local"), format!("{id}.{DOMAIN}")],
+        ip_addrs: vec!["192.168.1.42".parse().unwrap(), "fd00::42".parse().unwrap()],
+        public_key: key.public_key_info(),
+    }
+}
+
+fn device_key() -> PrivateKey {
+    PrivateKey::generate(KeyAlgorithm::P384, &mut rand::rngs::OsRng).unwrap()
+}
+
+fn write_pem(dir: &Path, name: &str, pem: &str) -> String {
+    std::fs::write(dir.join(name), pem).unwrap();
+    name.into()
+}
+
+#[test]
+fn openssl_verifies_every_root_algorithm_and_its_device_certificates() {
+    if !openssl_available() {
+        return;
+    }
+    for alg in [
+        KeyAlgorithm::P384,
+        KeyAlgorithm::P521,
+        KeyAlgorithm::Rsa3072,
+    ] {
+        let dir = tempdir(alg.name());
+        let root = root(alg);
+        write_pem(&dir, "root.pem", &root.certificate_pem().unwrap());
+        let (ok, out) = openssl(
+            &dir,
+            &["verify", "-x509_strict", "-CAfile", "root.pem", "root.pem"],
+        );
+        assert!(ok, "{alg} root: {out}");
+
+        // What openssl sees in the root.
+        let (ok, text) = openssl(&dir, &["x509", "-in", "root.pem", "-noout", "-text"]);
+        assert!(ok, "{text}");
+        let sig = match alg {
+            KeyAlgorithm::P384 => "ecdsa-with-SHA384",
+            KeyAlgorithm::P521 => "ecdsa-with-SHA512",
+            _ => "sha256WithRSAEncryption",
+        };
+        assert!(text.contains(sig), "{text}");
+        assert!(
+            text.contains("X509v3 Basic Constraints: critical\n                CA:TRUE, pathlen:0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("X509v3 Key Usage: critical\n                Certificate Sign, CRL Sign"),
+            "{text}"
+        );
+        assert!(text.contains("X509v3 Name Constraints: critical"), "{text}");
+        assert!(text.contains("DNS:local"), "{text}");
+        assert!(text.contains(&format!("DNS:{DOMAIN}")), "{text}");
+        assert!(text.contains("IP:10.0.0.0/255.0.0.0"), "{text}");
+        assert!(
+            text.contains("IP:FC00:0:0:0:0:0:0:0/FE00:0:0:0:0:0:0:0"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "DNS:router-fdb531.local, DNS:router-fdb531.home.arpa, IP Address:192.168.1.1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("Subject: O = lantrust, CN = home.arpa Local Root CA"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Not Before: Nov 22 23:55:00 2026 GMT"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Not After : Nov 22 23:54:59 2036 GMT"),
+            "{text}"
+        );
+
+        let key = device_key();
+        let cert = root
+            .issue(
+                &device_request("thermostat-42", &key),
+                &IssuanceOptions::default(),
+                NOW,
+                &mut rand::rngs::OsRng,
+            )
+            .unwrap();
+        write_pem(&dir, "device.pem", &certificate_to_pem(&cert).unwrap());
+        for check in [
+            &["-verify_hostname", "thermostat-42.local"][..],
+            &["-verify_hostname", "thermostat-42.home.arpa"][..],
+            &["-verify_ip", "192.168.1.42"][..],
+            &["-verify_ip", "fd00::42"][..],
+        ] {
+            let mut args = vec![
+                "verify",
+                "-x509_strict",
+                "-purpose",
+                "sslserver",
+                "-attime",
+                "1795400000",
+                "-CAfile",
+                "root.pem",
+            ];
+            args.extend_from_slice(check);
+            args.push("device.pem");
+            let (ok, out) = openssl(&dir, &args);
+            assert!(
+                ok && out.contains("device.pem: OK"),
+                "{alg} {check:?}: {out}"
+            );
+        }
+        // A name not in the certificate fails.
+        let (ok, out) = openssl(
+            &dir,
+            &[
+                "verify",
+                "-CAfile",
+                "root.pem",
+                "-attime",
+                "1795400000",
+                "-verify_hostname",
+                "other.local",
+                "device.pem",
+            ],
+        );
+        assert!(!ok, "{out}");
+
+        let (ok, text) = openssl(&dir, &["x509", "-in", "device.pem", "-noout", "-text"]);
+        assert!(ok);
+        assert!(text.contains("Subject: CN = thermostat-42"), "{text}");
+        assert!(
+            text.contains("X509v3 Key Usage: critical\n                Digital Signature\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "X509v3 Extended Key Usage: \n                TLS Web Server Authentication\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("X509v3 Basic Constraints: critical\n                CA:FALSE"),
+            "{text}"
+        );
+        assert!(text.contains("X509v3 Authority Key Identifier"), "{text}");
+        assert!(
+            text.contains("Not Before: Nov 22 23:55:00 2026 GMT"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Not After : Dec 22 23:54:59 2026 GMT"),
+            "{text}"
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
+
+#[test]
+fn openssl_enforces_the_name_constraints() {
+    if !openssl_available() {
+        return;
+    }
+    let dir = tempdir("nc");
+    let root = root(KeyAlgorithm::P384);
+    write_pem(&dir, "root.pem", &root.certificate_pem().unwrap());
+    let key = device_key();
+    for (names, ips) in [
+        (vec!["www.example.com".to_string()], vec![]),
+        (
+            vec!["evil.local".to_string()],
+            vec!["8.8.8.8".parse().unwrap()],
+        ),
+    ] {
+        let req = DeviceRequest {
+            device_id: "evil".into(),
+            dns_names: names,
+            ip_addrs: ips,
+            public_key: key.public_key_info(),
+        };
+        let cert = root
+            .issue(
+                &req,
+                &IssuanceOptions::default(),
+                NOW,
+                &mut rand::rngs::OsRng,
+            )
+            .unwrap();
+        write_pem(&dir, "evil.pem", &certificate_to_pem(&cert).unwrap());
+        let (ok, out) = openssl(
+            &dir,
+            &[
+                "verify",
+                "-x509_strict",
+                "-attime",
+                "1795400000",
+                "-CAfile",
+                "root.pem",
+                "evil.pem",
+            ],
+        );
+        assert!(!ok && out.contains("permitted subtree violation"), "{out}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+fn webpki_check(root: &Root, cert_der: &[u8], name: &str) -> Result<(), webpki::Error> {
+    let root_der = CertificateDer::from(root.certificate_der().to_vec());
+    let anchor = webpki::anchor_from_trusted_cert(&root_der)?;
+    let cert_der = CertificateDer::from(cert_der.to_vec());
+    let ee = webpki::EndEntityCert::try_from(&cert_der)?;
+    ee.verify_for_usage(
+        webpki::ALL_VERIFICATION_ALGS,
+        &[anchor],
+        &[],
+        UnixTime::since_unix_epoch(NOW + Duration::from_secs(3600)),
+        webpki::KeyUsage::server_auth(),
+        None,
+        None,
+    )?;
+    ee.verify_is_valid_for_subject_name(&ServerName::try_from(name).unwrap())
+}
+
+#[test]
+fn webpki_validates_local_names_and_rejects_public_ones() {
+    // ring (webpki's backend) has no P-521, so the P-384 and RSA roots are checked here.
+    for alg in [KeyAlgorithm::P384, KeyAlgorithm::Rsa3072] {
+        let root = root(alg);
+        let key = device_key();
+        let cert = root
+            .issue(
+                &device_request("cam-7", &key),
+                &IssuanceOptions {
+                    client_auth: true,
+                    ..Default::default()
+                },
+                NOW,
+                &mut rand::rngs::OsRng,
+            )
+            .unwrap();
+        let der = certificate_to_der(&cert).unwrap();
+        for name in ["cam-7.local", "cam-7.home.arpa", "192.168.1.42", "fd00::42"] {
+            webpki_check(root, &der, name).unwrap_or_else(|e| panic!("{alg} {name}: {e:?}"));
+        }
+        assert!(matches!(
+            webpki_check(root, &der, "cam-8.local"),
+            Err(webpki::Error::CertNotValidForName(_))
+        ));
+
+        // A certificate for an Internet name, issued straight through the API: the root's name
+        // constraints make every verifier refuse it.
+        let public = DeviceRequest {
+            device_id: "www".into(),
+            dns_names: vec!["www.example.com".into()],
+            ip_addrs: vec![],
+            public_key: key.public_key_info(),
+        };
+        let cert = root
+            .issue(
+                &public,
+                &IssuanceOptions::default(),
+                NOW,
+                &mut rand::rngs::OsRng,
+            )
+            .unwrap();
+        let der = certificate_to_der(&cert).unwrap();
+        assert_eq!(
+            webpki_check(root, &der, "www.example.com"),
+            Err(webpki::Error::NameConstraintViolation),
+            "{alg}"
+        );
+        // And a public IP address.
+        let public_ip = DeviceRequest {
+            device_id: "dns".into(),
+            dns_names: vec![],
+            ip_addrs: vec!["8.8.8.8".parse().unwrap()],
+            public_key: key.public_key_info(),
+        };
+        let cert = root
+            .issue(
+                &public_ip,
+                &IssuanceOptions::default(),
+                NOW,
+                &mut rand::rngs::OsRng,
+            )
+            .unwrap();
+        let der = certificate_to_der(&cert).unwrap();
+        assert_eq!(
+            webpki_check(root, &der, "8.8.8.8"),
+            Err(webpki::Error::NameConstraintViolation)
+        );
+    }
+}
+
+#[test]
+fn webpki_rejects_expired_and_not_yet_valid_certificates() {
+    let root = root(KeyAlgorithm::P384);
+    let key = device_key();
+    let cert = root
+        .issue(
+            &device_request("d", &key),
+            &IssuanceOptions::default(),
+            NOW,
+            &mut rand::rngs::OsRng,
+        )
+        .unwrap();
+    let der = CertificateDer::from(certificate_to_der(&cert).unwrap());
+    let root_der = CertificateDer::from(root.certificate_der().to_vec());
+    let anchor = [webpki::anchor_from_trusted_cert(&root_der).unwrap()];
+    let ee = webpki::EndEntityCert::try_from(&der).unwrap();
+    let at = |secs: u64| {
+        ee.verify_for_usage(
+            webpki::ALL_VERIFICATION_ALGS,
+            &anchor,
+            &[],
+            UnixTime::since_unix_epoch(Duration::from_secs(secs)),
+            webpki::KeyUsage::server_auth(),
+            None,
+            None,
+        )
+        .map(|_| ())
+    };
+    // Backdated five minutes for clock skew; 30 days in all.
+    assert!(at(NOW.as_secs() - 299).is_ok());
+    assert!(matches!(
+        at(NOW.as_secs() - 301),
+        Err(webpki::Error::CertNotValidYet { .. })
+    ));
+    assert!(at(NOW.as_secs() - 300 + 30 * 86_400 - 1).is_ok());
+    assert!(matches!(
+        at(NOW.as_secs() - 300 + 30 * 86_400 + 1),
+        Err(webpki::Error::CertExpired { .. })
+    ));
+}
+
+#[test]
+fn crl_verifies_with_openssl_and_revokes() {
+    if !openssl_available() {
+        return;
+    }
+    for alg in [
+        KeyAlgorithm::P384,
+        KeyAlgorithm::P521,
+        KeyAlgorithm::Rsa3072,
+    ] {
+        let dir = tempdir(&format!("crl-{}", alg.name()));
+        let root = root(alg);
+        write_pem(&dir, "root.pem", &root.certificate_pem().unwrap());
+        let key = device_key();
+        let revoked_cert = root
+            .issue(
+                &device_request("lost", &key),
+                &IssuanceOptions::default(),
+                NOW,
+                &mut rand::rngs::OsRng,
+            )
+            .unwrap();
+        let good_cert = root
+            .issue(
+                &device_request("kept", &key),
+                &IssuanceOptions::default(),
+                NOW,
+                &mut rand::rngs::OsRng,
+            )
+            .unwrap();
+        write_pem(
+            &dir,
+            "revoked.pem",
+            &certificate_to_pem(&revoked_cert).unwrap(),
+        );
+        write_pem(&dir, "good.pem", &certificate_to_pem(&good_cert).unwrap());
+        let other = root
+            .issue(
+                &device_request("old", &key),
+                &IssuanceOptions::default(),
+                NOW,
+                &mut rand::rngs::OsRng,
+            )
+            .unwrap();
+
+        let crl = root
+            .crl(
+                &[
+                    RevokedCertificate {
+                        serial: revoked_cert.tbs_certificate.serial_number.clone(),
+                        revoked_at: NOW + Duration::from_secs(60),
+                        reason: CrlReason::KeyCompromise,
+                    },
+                    RevokedCertificate {
+                        serial: other.tbs_certificate.serial_number.clone(),
+                        revoked_at: NOW + Duration::from_secs(60),
+                        reason: CrlReason::Unspecified,
+                    },
+                ],
+                7,
+                NOW + Duration::from_secs(120),
+                Duration::from_secs(7 * 86_400),
+            )
+            .unwrap();
+        write_pem(&dir, "crl.pem", &crl_to_pem(&crl).unwrap());
+        let (ok, out) = openssl(
+            &dir,
+            &[
+                "crl", "-in", "crl.pem", "-CAfile", "root.pem", "-noout", "-verify",
+            ],
+        );
+        assert!(ok && out.contains("verify OK"), "{alg}: {out}");
+        let (ok, text) = openssl(&dir, &["crl", "-in", "crl.pem", "-noout", "-text"]);
+        assert!(ok, "{text}");
+        assert!(text.contains("Version 2 (0x1)"), "{text}");
+        assert!(
+            text.contains("X509v3 CRL Number: \n                7"),
+            "{text}"
+        );
+        assert!(text.contains("Key Compromise"), "{text}");
+        assert!(text.contains("X509v3 Authority Key Identifier"), "{text}");
+        assert_eq!(text.matches("Serial Number:").count(), 2, "{text}");
+        assert_eq!(
+            text.matches("CRL Reason Code").count(),
+            1,
+            "unspecified must be omitted: {text}"
+        );
+
+        let verify = |cert: &str| {
+            openssl(
+                &dir,
+                &[
+                    "verify",
+                    "-x509_strict",
+                    "-attime",
+                    "1795400000",
+                    "-crl_check",
+                    "-CAfile",
+                    "root.pem",
+                    "-CRLfile",
+                    "crl.pem",
+                    cert,
+                ],
+            )
+        };
+        let (ok, out) = verify("revoked.pem");
+        assert!(!ok && out.contains("certificate revoked"), "{alg}: {out}");
+        let (ok, out) = verify("good.pem");
+        assert!(ok, "{alg}: {out}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
+
+#[test]
+fn empty_crl_has_no_revoked_list() {
+    let root = root(KeyAlgorithm::P384);
+    let crl = root.crl(&[], 1, NOW, Duration::from_secs(86_400)).unwrap();
+    assert!(crl.tbs_cert_list.revoked_certificates.is_none());
+    let der = crl.to_der().unwrap();
+    let back = lantrust_ca::crl_from_der(&der).unwrap();
+    assert_eq!(back, crl);
+    let pem = crl_to_pem(&crl).unwrap();
+    assert_eq!(lantrust_ca::crl_from_pem(&pem).unwrap(), crl);
+    // The CRL signature verifies under the root key.
+    root.private_key()
+        .public_key()
+        .verify(
+            &crl.signature_algorithm,
+            &crl.tbs_cert_list.to_der().unwrap(),
+            crl.signature.raw_bytes(),
+        )
+        .unwrap();
+}
+
+#[test]
+fn rsa_device_keys_get_key_encipherment_and_weak_keys_are_refused() {
+    if !openssl_available() {
+        return;
+    }
+    let dir = tempdir("devkeys");
+    let root = root(KeyAlgorithm::P384);
+    // Device keys made by openssl, as a real device would.
+    let (ok, out) = openssl(
+        &dir,
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:3072",
+            "-out",
+            "rsa.pem",
+        ],
+    );
+    assert!(ok, "{out}");
+    let rsa =
+        PrivateKey::from_pkcs8_pem(&std::fs::read_to_string(dir.join("rsa.pem")).unwrap()).unwrap();
+    let cert = root
+        .issue(
+            &device_request("printer", &rsa),
+            &IssuanceOptions::default(),
+            NOW,
+            &mut rand::rngs::OsRng,
+        )
+        .unwrap();
+    write_pem(&dir, "root.pem", &root.certificate_pem().unwrap());
+    write_pem(&dir, "printer.pem", &certificate_to_pem(&cert).unwrap());
+    let (ok, text) = openssl(&dir, &["x509", "-in", "printer.pem", "-noout", "-text"]);
+    assert!(ok);
+    assert!(
+        text.contains("Digital Signature, Key Encipherment"),
+        "{text}"
+    );
+    let (ok, out) = openssl(
+        &dir,
+        &[
+            "verify",
+            "-x509_strict",
+            "-attime",
+            "1795400000",
+            "-CAfile",
+            "root.pem",
+            "-verify_hostname",
+            "printer.local",
+            "printer.pem",
+        ],
+    );
+    assert!(ok, "{out}");
+
+    for args in [
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            "weak.pem",
+        ][..],
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            "weak.pem",
+        ][..],
+    ] {
+        let (ok, out) = openssl(&dir, args);
+        assert!(ok, "{out}");
+        let (ok, out) = openssl(
+            &dir,
+            &[
+                "pkey", "-in", "weak.pem", "-pubout", "-outform", "DER", "-out", "weak.der",
+            ],
+        );
+        assert!(ok, "{out}");
+        let spki: SubjectPublicKeyInfoOwned =
+            Decode::from_der(&std::fs::read(dir.join("weak.der")).unwrap()).unwrap();
+        let req = DeviceRequest {
+            public_key: spki,
+            ..device_request("weak", &rsa)
+        };
+        let err = root
+            .issue(
+                &req,
+                &IssuanceOptions::default(),
+                NOW,
+                &mut rand::rngs::OsRng,
+            )
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Key(
+                    lantrust_keys::Error::UnsupportedAlgorithm { .. }
+                        | lantrust_keys::Error::UnsupportedRsaSize { bits: 2048 }
+                )
+            ),
+            "{err}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
