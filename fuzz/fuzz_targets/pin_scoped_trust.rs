@@ -20,7 +20,11 @@ fn split(data: &[u8], n: usize) -> Option<(&[u8], &[u8])> {
 }
 
 fn in_local_scope(name: &str) -> bool {
-    let bare = name.trim_start_matches('[').split(['%', ']']).next().unwrap_or("");
+    let bare = name
+        .trim_start_matches('[')
+        .split(['%', ']'])
+        .next()
+        .unwrap_or("");
     if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
         let ip = match ip {
             std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
@@ -29,7 +33,8 @@ fn in_local_scope(name: &str) -> bool {
         return match ip {
             std::net::IpAddr::V4(v4) => v4.is_private() || v4.is_link_local() || v4.is_loopback(),
             std::net::IpAddr::V6(v6) => {
-                v6.is_loopback() || (v6.segments()[0] & 0xfe00) == 0xfc00
+                v6.is_loopback()
+                    || (v6.segments()[0] & 0xfe00) == 0xfc00
                     || (v6.segments()[0] & 0xffc0) == 0xfe80
             }
         };
@@ -39,15 +44,22 @@ fn in_local_scope(name: &str) -> bool {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((head, rest)) = split(data, 6) else { return };
+    let Some((head, rest)) = split(data, 6) else {
+        return;
+    };
     let sel = head[0] & 3;
     let now = 1_735_689_600 + u64::from(u32::from_be_bytes([head[1], head[2], head[3], head[4]]));
-    let Some((name, mut rest)) = split(rest, usize::from(head[5])) else { return };
+    let Some((name, mut rest)) = split(rest, usize::from(head[5])) else {
+        return;
+    };
     let name = String::from_utf8_lossy(name);
     let mut ders: Vec<&[u8]> = Vec::new();
     while ders.len() < 5 {
-        let Some((len, tail)) = split(rest, 2) else { break };
-        let Some((der, tail)) = split(tail, usize::from(u16::from_be_bytes([len[0], len[1]]))) else {
+        let Some((len, tail)) = split(rest, 2) else {
+            break;
+        };
+        let Some((der, tail)) = split(tail, usize::from(u16::from_be_bytes([len[0], len[1]])))
+        else {
             break;
         };
         ders.push(der);

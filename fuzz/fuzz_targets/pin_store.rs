@@ -12,5 +12,9 @@ fuzz_target!(|data: &[u8]| {
     let bytes = store.to_bytes();
     let again = PinStore::from_bytes(&bytes).expect("a store we wrote must read back");
     assert_eq!(again, store);
-    assert_eq!(again.to_bytes(), bytes, "serialisation must be deterministic");
+    assert_eq!(
+        again.to_bytes(),
+        bytes,
+        "serialisation must be deterministic"
+    );
 });
