@@ -13,6 +13,7 @@
 
 extern crate alloc;
 
+mod builder;
 mod error;
 mod names;
 mod oids;
@@ -20,9 +21,13 @@ mod parse;
 mod policy;
 mod verify;
 
+pub use builder::{BuiltCsr, CsrBuilder};
 pub use error::{ByteOffset, Error, Violations};
 pub use parse::Csr;
 pub use policy::{AcceptedCsr, KeyKind, Policy, Violation};
+
+/// Key algorithms for [`CsrBuilder::algorithm`] (re-exported from `lantrust-keys`).
+pub use lantrust_keys::{KeyAlgorithm, PrivateKey};
 
 /// Parses a CSR (DER, or PEM with the `CERTIFICATE REQUEST` label), verifies its self-signature and
 /// judges it against `policy`.
