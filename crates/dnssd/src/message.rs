@@ -199,8 +199,13 @@ pub struct Question<'a> {
 }
 
 impl<'a> Question<'a> {
-    fn parse(msg: &'a [u8], pos: usize) -> Result<(Self, usize)> {
-        let (name, pos) = Name::parse(msg, pos)?;
+    /// `CHECK = false` re-reads a question the message parse already validated.
+    fn parse<const CHECK: bool>(msg: &'a [u8], pos: usize) -> Result<(Self, usize)> {
+        let (name, pos) = if CHECK {
+            Name::parse(msg, pos)?
+        } else {
+            Name::skip(msg, pos)
+        };
         let qtype = RecordType(u16_at(msg, pos, "QTYPE")?);
         let qclass = u16_at(msg, pos + 2, "QCLASS")?;
         Ok((
@@ -297,8 +302,14 @@ pub struct Record<'a> {
 }
 
 impl<'a> Record<'a> {
-    fn parse(msg: &'a [u8], pos: usize) -> Result<(Self, usize)> {
-        let (name, pos) = Name::parse(msg, pos)?;
+    /// `CHECK = false` re-reads a record the message parse already validated: names are only
+    /// skipped and TXT/OPT layouts not re-walked, which halves the cost of iterating.
+    fn parse<const CHECK: bool>(msg: &'a [u8], pos: usize) -> Result<(Self, usize)> {
+        let (name, pos) = if CHECK {
+            Name::parse(msg, pos)?
+        } else {
+            Name::skip(msg, pos)
+        };
         let rtype = RecordType(u16_at(msg, pos, "TYPE")?);
         let class = u16_at(msg, pos + 2, "CLASS")?;
         let ttl = u32_at(msg, pos + 4, "TTL")?;
@@ -317,6 +328,9 @@ impl<'a> Record<'a> {
             len: rdlen,
         };
         let exact_name = |at: usize| -> Result<Name<'a>> {
+            if !CHECK {
+                return Ok(Name::skip(scoped, at).0);
+            }
             let (n, next) = Name::parse(scoped, at)?;
             if next != end {
                 return Err(bad_len);
@@ -345,14 +359,15 @@ impl<'a> Record<'a> {
                     target: exact_name(start + 6)?,
                 })
             }
-            RecordType::TXT => RData::Txt(Txt::parse(data, start)?),
+            RecordType::TXT if CHECK => RData::Txt(Txt::parse(data, start)?),
+            RecordType::TXT => RData::Txt(Txt::trusted(data)),
             RecordType::OPT => {
-                if !name.is_root() {
+                if CHECK && !name.is_root() {
                     return Err(Error::BadOpt {
                         offset: name.offset(),
                     });
                 }
-                let mut p = 0usize;
+                let mut p = if CHECK { 0 } else { data.len() };
                 while p < data.len() {
                     let len = usize::from(u16_at(data, p + 2, "").map_err(|_| bad_len)?);
                     p += 4 + len;
@@ -442,11 +457,11 @@ impl<'a> Message<'a> {
         let header = Header::parse(bytes)?;
         let mut pos = HEADER_LEN;
         for _ in 0..header.qdcount {
-            pos = Question::parse(bytes, pos)?.1;
+            pos = Question::parse::<true>(bytes, pos)?.1;
         }
         let answer_start = pos;
         for _ in 0..header.ancount {
-            let (r, next) = Record::parse(bytes, pos)?;
+            let (r, next) = Record::parse::<true>(bytes, pos)?;
             if r.rtype == RecordType::OPT {
                 return Err(Error::BadOpt { offset: pos });
             }
@@ -454,7 +469,7 @@ impl<'a> Message<'a> {
         }
         let authority_start = pos;
         for _ in 0..header.nscount {
-            let (r, next) = Record::parse(bytes, pos)?;
+            let (r, next) = Record::parse::<true>(bytes, pos)?;
             if r.rtype == RecordType::OPT {
                 return Err(Error::BadOpt { offset: pos });
             }
@@ -463,7 +478,7 @@ impl<'a> Message<'a> {
         let additional_start = pos;
         let mut opt = None;
         for _ in 0..header.arcount {
-            let (r, next) = Record::parse(bytes, pos)?;
+            let (r, next) = Record::parse::<true>(bytes, pos)?;
             if let RData::Opt(o) = r.rdata {
                 if opt.is_some() {
                     return Err(Error::BadOpt { offset: pos });
@@ -583,7 +598,7 @@ impl<'a> Iterator for Questions<'a> {
 
     fn next(&mut self) -> Option<Question<'a>> {
         self.remaining = self.remaining.checked_sub(1)?;
-        let (q, next) = Question::parse(self.msg, self.pos).ok()?;
+        let (q, next) = Question::parse::<false>(self.msg, self.pos).ok()?;
         self.pos = next;
         Some(q)
     }
@@ -602,7 +617,7 @@ impl<'a> Iterator for Records<'a> {
 
     fn next(&mut self) -> Option<Record<'a>> {
         self.remaining = self.remaining.checked_sub(1)?;
-        let (r, next) = Record::parse(self.msg, self.pos).ok()?;
+        let (r, next) = Record::parse::<false>(self.msg, self.pos).ok()?;
         self.pos = next;
         Some(r)
     }

@@ -26,8 +26,6 @@ pub struct Name<'a> {
     msg: &'a [u8],
     /// Offset of the first label byte.
     start: usize,
-    /// Decompressed wire length (1..=255).
-    wire_len: u8,
 }
 
 impl<'a> Name<'a> {
@@ -57,16 +55,7 @@ impl<'a> Name<'a> {
                     }
                     if len == 0 {
                         let next = after.unwrap_or(pos + 1);
-                        let wire_len = u8::try_from(total)
-                            .map_err(|_| Error::NameTooLong { offset: start })?;
-                        return Ok((
-                            Name {
-                                msg,
-                                start,
-                                wire_len,
-                            },
-                            next,
-                        ));
+                        return Ok((Name { msg, start }, next));
                     }
                     if pos + 1 + len > msg.len() {
                         return Err(Error::UnexpectedEnd {
@@ -116,6 +105,20 @@ impl<'a> Name<'a> {
         }
     }
 
+    /// Re-reads a name that [`Name::parse`] already accepted: only finds where it ends in
+    /// the uncompressed stream, without following pointers.
+    pub(crate) fn skip(msg: &'a [u8], start: usize) -> (Self, usize) {
+        let mut pos = start;
+        while let Some(&b) = msg.get(pos) {
+            match b {
+                0 => return (Name { msg, start }, pos + 1),
+                0xC0..=0xFF => return (Name { msg, start }, pos + 2),
+                _ => pos += 1 + usize::from(b),
+            }
+        }
+        (Name { msg, start }, pos)
+    }
+
     /// Offset of the name's first byte in the message.
     pub fn offset(&self) -> usize {
         self.start
@@ -123,12 +126,12 @@ impl<'a> Name<'a> {
 
     /// Length of the name in uncompressed wire form (root label included), 1..=255.
     pub fn wire_len(&self) -> usize {
-        usize::from(self.wire_len)
+        1 + self.labels().map(|l| l.len() + 1).sum::<usize>()
     }
 
     /// True for the root name `.`.
     pub fn is_root(&self) -> bool {
-        self.wire_len == 1
+        self.labels().next().is_none()
     }
 
     /// The labels, leftmost first, compression pointers followed. The root label is not
@@ -170,7 +173,7 @@ impl<'a> Name<'a> {
 
 impl PartialEq for Name<'_> {
     fn eq(&self, other: &Self) -> bool {
-        self.wire_len == other.wire_len && labels_eq(self.labels(), other.labels())
+        labels_eq(self.labels(), other.labels())
     }
 }
 
@@ -313,4 +316,44 @@ pub(crate) fn ends_with(labels: &[&[u8]], suffix: &[&[u8]]) -> bool {
             .rev()
             .zip(suffix.iter().rev())
             .all(|(a, b)| a.eq_ignore_ascii_case(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 1035 §4.1.4's example: F.ISI.ARPA at offset 20, FOO.F.ISI.ARPA at 40 as "FOO" and
+    /// a pointer to 20, ARPA at 64 as a pointer to 26, and the root at 92.
+    #[test]
+    fn rfc1035_compression_example() {
+        let mut msg = [0u8; 93];
+        msg[20..32].copy_from_slice(b"\x01F\x03ISI\x04ARPA\x00");
+        msg[40..46].copy_from_slice(b"\x03FOO\xC0\x14");
+        msg[64..66].copy_from_slice(&[0xC0, 26]);
+        msg[92] = 0;
+        let (f, next) = Name::parse(&msg, 20).unwrap();
+        assert_eq!((f.to_string().as_str(), next), ("F.ISI.ARPA", 32));
+        let (foo, next) = Name::parse(&msg, 40).unwrap();
+        assert_eq!((foo.to_string().as_str(), next), ("FOO.F.ISI.ARPA", 46));
+        assert_eq!(foo.wire_len(), 16);
+        let (arpa, next) = Name::parse(&msg, 64).unwrap();
+        assert_eq!((arpa.to_string().as_str(), next), ("ARPA", 66));
+        let (root, next) = Name::parse(&msg, 92).unwrap();
+        assert!(root.is_root());
+        assert_eq!((root.to_string().as_str(), next), (".", 93));
+        assert!(foo.eq_str("foo.f.isi.arpa."));
+        assert!(foo.ends_with_str("isi.ARPA"));
+        assert!(!foo.ends_with_str("si.arpa"));
+        assert_eq!(Name::skip(&msg, 40).1, 46);
+        assert_eq!(arpa, Name::parse(&msg, 26).unwrap().0);
+        assert_ne!(arpa, f);
+    }
+
+    #[test]
+    fn display_escapes() {
+        let msg = b"\x04a.b\\\x02\x00\xff\x00";
+        let (n, _) = Name::parse(msg, 0).unwrap();
+        assert_eq!(n.to_string(), "a\\.b\\\\.\\000\\255");
+        assert_eq!(format!("{n:?}"), "Name(a\\.b\\\\.\\000\\255)");
+    }
 }

@@ -42,6 +42,11 @@ impl<'a> Txt<'a> {
         Ok(Txt { data })
     }
 
+    /// Wraps rdata that [`Txt::parse`] already accepted.
+    pub(crate) fn trusted(data: &'a [u8]) -> Self {
+        Txt { data }
+    }
+
     /// The raw rdata.
     pub fn as_bytes(&self) -> &'a [u8] {
         self.data
@@ -94,5 +99,41 @@ impl<'a> Iterator for CharacterStrings<'a> {
         let s = rest.get(..len)?;
         self.data = rest.get(len..)?;
         Some(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc6763_section6_rules() {
+        // "" ignored, "=x" ignored (no key), "Path=/a" wins over "path=/b", "debug" is a
+        // boolean, "empty=" has an empty value, a key with a control byte is skipped.
+        let data = b"\x00\x02=x\x07Path=/a\x07path=/b\x05debug\x06empty=\x03\x01k=";
+        let txt = Txt::parse(data, 0).unwrap();
+        assert_eq!(txt.strings().count(), 7);
+        assert_eq!(txt.get("PATH"), Some(TxtValue::Value(b"/a")));
+        assert_eq!(txt.get("debug"), Some(TxtValue::Present));
+        assert_eq!(txt.get("empty"), Some(TxtValue::Value(b"")));
+        assert_eq!(txt.get(""), None);
+        assert_eq!(txt.get("\x01k"), None);
+        let keys: Vec<&[u8]> = txt.attributes().map(|(k, _)| k).collect();
+        assert_eq!(keys, [&b"Path"[..], b"path", b"debug", b"empty"]);
+    }
+
+    #[test]
+    fn layout_errors_carry_offset() {
+        assert_eq!(
+            Txt::parse(b"\x05abc", 40).unwrap_err(),
+            Error::RdataLength {
+                offset: 40,
+                rtype: 16,
+                len: 4
+            }
+        );
+        assert!(Txt::parse(b"", 7).is_err());
+        // A single empty string is the RFC 6763 §6.1 way to say "no attributes".
+        assert_eq!(Txt::parse(b"\x00", 0).unwrap().attributes().count(), 0);
     }
 }
