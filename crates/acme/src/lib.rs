@@ -19,9 +19,12 @@ pub mod error;
 pub mod http;
 pub mod jose;
 pub mod objects;
+pub mod server;
+pub mod time;
 
 pub use client::{Client, ClientConfig, Event, Operation};
 pub use error::{Error, Result};
 pub use http::{Method, Request, Response};
 pub use jose::{AccountKey, Algorithm, Jwk, Jws, PublicKey};
 pub use objects::*;
+pub use server::{Server, ServerConfig, Store};

@@ -1,0 +1,710 @@
+//! The server core against the client core, in process, with simulated time: approval (§3.4.4),
+//! renewal, denial, revocation, key change; and every refusal path of request verification.
+
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // test harness
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use lantrust_acme::client::{CertificateChain, Client, ClientConfig, Event, Operation};
+use lantrust_acme::jose::{self, AccountKey};
+use lantrust_acme::server::{
+    AccountRecord, Approval, ApprovalPolicy, ApprovalRequest, AutoApprove, CertificateRecord,
+    Issued, Issuer, MemoryStore, NonceStore, OrderRecord, Server, ServerConfig, Store,
+};
+use lantrust_acme::*;
+
+const BASE: &str = "https://router-fdb531.local:8443/acme";
+
+/// A throwaway P-384 CA built with x509-cert (the real one lives in lantrust-ca).
+struct TestCa {
+    key: p384::ecdsa::SigningKey,
+    name: x509_cert::name::Name,
+    serial: u32,
+    revoked: Vec<Option<u8>>,
+}
+
+impl TestCa {
+    fn new() -> Self {
+        use std::str::FromStr;
+        TestCa {
+            key: p384::ecdsa::SigningKey::random(&mut rand::rngs::OsRng),
+            name: x509_cert::name::Name::from_str("CN=lantrust test root").unwrap(),
+            serial: 1,
+            revoked: Vec::new(),
+        }
+    }
+}
+
+impl Issuer for TestCa {
+    fn issue(
+        &mut self,
+        csr_der: &[u8],
+        order: &OrderRecord,
+        _: &AccountRecord,
+        _: Duration,
+    ) -> std::result::Result<Issued, Problem> {
+        use der::{Decode, Encode, EncodePem};
+        use x509_cert::builder::{Builder, CertificateBuilder, Profile};
+        use x509_cert::ext::pkix::name::GeneralName;
+        let csr = x509_cert::request::CertReq::from_der(csr_der)
+            .map_err(|e| Problem::new(ProblemType::BadCsr, 400, e.to_string()))?;
+        self.serial += 1;
+        let profile = Profile::Leaf {
+            issuer: self.name.clone(),
+            enable_key_agreement: false,
+            enable_key_encipherment: false,
+            include_subject_key_identifier: true,
+        };
+        let validity = x509_cert::time::Validity::from_now(Duration::from_secs(86_400)).unwrap();
+        let mut b = CertificateBuilder::new(
+            profile,
+            x509_cert::serial_number::SerialNumber::from(self.serial),
+            validity,
+            csr.info.subject.clone(),
+            csr.info.public_key.clone(),
+            &self.key,
+        )
+        .unwrap();
+        let sans = order
+            .identifiers
+            .iter()
+            .map(|i| GeneralName::DnsName(der::asn1::Ia5String::new(&i.value).unwrap()))
+            .collect();
+        b.add_extension(&x509_cert::ext::pkix::SubjectAltName(sans))
+            .unwrap();
+        let cert = b.build::<p384::ecdsa::DerSignature>().unwrap();
+        let pem = cert.to_pem(der::pem::LineEnding::LF).unwrap();
+        Ok(Issued {
+            pem_chain: pem.clone(),
+            leaf_der: cert.to_der().unwrap(),
+            alternates: vec![pem],
+        })
+    }
+
+    fn revoked(&mut self, cert: &CertificateRecord, _: Duration) {
+        self.revoked.push(cert.revoked.flatten());
+    }
+}
+
+/// A human's approvals, keyed by device ID.
+#[derive(Default)]
+struct Approvals {
+    approved: BTreeSet<String>,
+    denied: BTreeSet<String>,
+    asked: Vec<String>,
+}
+
+impl ApprovalPolicy for Approvals {
+    fn check(&mut self, r: &ApprovalRequest<'_>, _: Duration) -> Approval {
+        self.asked.push(r.device_id.to_string());
+        if self.denied.contains(r.device_id) {
+            Approval::Denied("approval revoked".into())
+        } else if self.approved.contains(r.device_id) {
+            Approval::Approved
+        } else {
+            Approval::Pending
+        }
+    }
+}
+
+fn csr(names: &[&str]) -> Vec<u8> {
+    use der::Encode;
+    use std::str::FromStr;
+    use x509_cert::builder::{Builder, RequestBuilder};
+    use x509_cert::ext::pkix::name::GeneralName;
+    let key = p384::ecdsa::SigningKey::random(&mut rand::rngs::OsRng);
+    let device = names[0].split('.').next().unwrap();
+    let mut b = RequestBuilder::new(
+        x509_cert::name::Name::from_str(&format!("CN={device}")).unwrap(),
+        &key,
+    )
+    .unwrap();
+    let sans = names
+        .iter()
+        .map(|n| GeneralName::DnsName(der::asn1::Ia5String::new(n).unwrap()))
+        .collect();
+    b.add_extension(&x509_cert::ext::pkix::SubjectAltName(sans))
+        .unwrap();
+    b.build::<p384::ecdsa::DerSignature>()
+        .unwrap()
+        .to_der()
+        .unwrap()
+}
+
+struct Run {
+    events: Vec<Event>,
+    sleeps: u32,
+}
+
+/// Drive client against server with simulated time; `on_sleep(n, server)` runs at each client wait.
+fn run<P: ApprovalPolicy>(
+    client: &mut Client,
+    server: &mut Server<MemoryStore, P, TestCa>,
+    now: &mut Duration,
+    mut on_sleep: impl FnMut(u32, &mut Server<MemoryStore, P, TestCa>),
+) -> Run {
+    let mut rng = rand::rngs::OsRng;
+    let mut served: HashMap<String, String> = HashMap::new();
+    let mut events = Vec::new();
+    let mut sleeps = 0;
+    for _ in 0..10_000 {
+        if client.is_done() {
+            break;
+        }
+        if let Some(req) = client.poll_request() {
+            let resp = server.handle(&req, *now, &mut rng);
+            client.handle_response(resp, *now);
+        }
+        while let Some(ev) = client.poll_event() {
+            if let Event::ServeChallenges(list) = &ev {
+                for c in list {
+                    assert_eq!(c.kind, ChallengeType::Http01);
+                    served.insert(c.token.clone(), c.value.clone());
+                }
+                client.challenges_ready();
+            }
+            events.push(ev);
+        }
+        while let Some(v) = server.poll_validation() {
+            // What a device's http-01 responder would return for this token.
+            let body = served.get(&v.token).cloned().unwrap_or_default();
+            let result = v.check_http01_body(format!("{body}\n").as_bytes());
+            server.validation_result(&v.authz_id, &v.challenge_id, result, *now);
+        }
+        if let Some(at) = client.poll_timeout() {
+            assert!(at >= *now);
+            *now = at;
+            sleeps += 1;
+            on_sleep(sleeps, server);
+            client.handle_timeout(*now);
+        }
+    }
+    assert!(client.is_done(), "client stuck: {client:?}");
+    while let Some(ev) = client.poll_event() {
+        events.push(ev);
+    }
+    Run { events, sleeps }
+}
+
+fn issue_op(names: &[&str], replaces: Option<String>) -> Operation {
+    Operation::Issue {
+        identifiers: names.iter().map(|n| Identifier::dns(n)).collect(),
+        csr_der: csr(names),
+        replaces,
+    }
+}
+
+fn certificate(r: &Run) -> CertificateChain {
+    r.events
+        .iter()
+        .find_map(|e| {
+            if let Event::Certificate(c) = e {
+                Some(c.clone())
+            } else {
+                None
+            }
+        })
+        .unwrap_or_else(|| panic!("no certificate: {:?}", r.events))
+}
+
+fn failure(r: &Run) -> &Error {
+    r.events
+        .iter()
+        .find_map(|e| {
+            if let Event::Failed(e) = e {
+                Some(e)
+            } else {
+                None
+            }
+        })
+        .unwrap_or_else(|| panic!("no failure: {:?}", r.events))
+}
+
+fn leaf_der(pem: &str) -> Vec<u8> {
+    use der::Encode;
+    x509_cert::Certificate::load_pem_chain(pem.as_bytes()).unwrap()[0]
+        .to_der()
+        .unwrap()
+}
+
+#[test]
+fn approval_flow_first_issue_waits_renewal_passes_revoked_approval_denies() {
+    let mut server = Server::new(
+        ServerConfig::new(BASE),
+        MemoryStore::default(),
+        Approvals::default(),
+        TestCa::new(),
+    );
+    let mut now = Duration::from_secs(1_700_000_000);
+    let names = ["dev-12cd56.local", "dev-12cd56.example.com"];
+    let key = AccountKey::generate(Algorithm::Es384, &mut rand::rngs::OsRng).unwrap();
+    let secret = key.ec_secret_bytes().unwrap();
+    let mut cfg = ClientConfig::new(&server.directory_url());
+    cfg.contact = https_contacts(names);
+
+    // 1. First issuance: held until a human approves after the third wait.
+    let start = now;
+    let mut client = Client::new(cfg.clone(), key, issue_op(&names, None));
+    let r = run(&mut client, &mut server, &mut now, |n, s| {
+        if n == 3 {
+            s.policy_mut().approved.insert("dev-12cd56".into());
+        }
+    });
+    let chain = certificate(&r);
+    assert!(r.sleeps >= 3, "the client must have waited for approval");
+    assert!(
+        now - start >= Duration::from_secs(15),
+        "Retry-After (5 s) honoured: waited {:?}",
+        now - start
+    );
+    assert!(server.policy_mut().asked.iter().all(|d| d == "dev-12cd56"));
+    assert_eq!(chain.alternates.len(), 1);
+    assert!(chain.alternates[0].starts_with(BASE));
+    assert!(matches!(
+        r.events.first(),
+        Some(Event::AccountReady { created: true, .. })
+    ));
+    let acct = server
+        .store()
+        .account_by_thumbprint(&client.account_key().jwk().thumbprint())
+        .unwrap();
+    assert_eq!(
+        acct.contact,
+        vec![
+            "https://dev-12cd56.local/",
+            "https://dev-12cd56.example.com/"
+        ]
+    );
+
+    // 2. Renewal (RFC 9773 `replaces`): approved automatically, no waiting.
+    let replaces = cert_id(&leaf_der(&chain.pem)).unwrap();
+    let key = AccountKey::from_ec_bytes(Algorithm::Es384, &secret).unwrap();
+    let mut client = Client::new(cfg.clone(), key, issue_op(&names, Some(replaces.clone())));
+    let r = run(&mut client, &mut server, &mut now, |_, _| {});
+    let renewed = certificate(&r);
+    assert_eq!(r.sleeps, 0, "renewals pass without waiting");
+    assert!(matches!(
+        r.events.first(),
+        Some(Event::AccountReady { created: false, .. })
+    ));
+    let order = server
+        .store()
+        .order(renewed.order_url.rsplit('/').next().unwrap())
+        .unwrap();
+    assert_eq!(order.replaces.as_deref(), Some(replaces.as_str()));
+
+    // 3. Approval revoked: the next order fails with `unauthorized`.
+    server.policy_mut().denied.insert("dev-12cd56".into());
+    let key = AccountKey::from_ec_bytes(Algorithm::Es384, &secret).unwrap();
+    let mut client = Client::new(cfg.clone(), key, issue_op(&names, None));
+    let r = run(&mut client, &mut server, &mut now, |_, _| {});
+    match failure(&r) {
+        Error::Problem(p) => {
+            assert_eq!(p.kind, ProblemType::Unauthorized);
+            assert!(p.detail.as_deref().unwrap().contains("dev-12cd56"));
+        }
+        e => panic!("{e:?}"),
+    }
+
+    // 4. Revocation by the account, then again → alreadyRevoked.
+    let der = leaf_der(&renewed.pem);
+    let key = AccountKey::from_ec_bytes(Algorithm::Es384, &secret).unwrap();
+    let mut client = Client::new(
+        cfg.clone(),
+        key,
+        Operation::Revoke {
+            cert_der: der.clone(),
+            reason: Some(4),
+        },
+    );
+    let r = run(&mut client, &mut server, &mut now, |_, _| {});
+    assert!(r.events.iter().any(|e| matches!(e, Event::Revoked)));
+    assert_eq!(server.issuer_mut().revoked, vec![Some(4)]);
+    let key = AccountKey::from_ec_bytes(Algorithm::Es384, &secret).unwrap();
+    let mut client = Client::new(
+        cfg.clone(),
+        key,
+        Operation::Revoke {
+            cert_der: der,
+            reason: None,
+        },
+    );
+    let r = run(&mut client, &mut server, &mut now, |_, _| {});
+    assert!(matches!(failure(&r), Error::Problem(p) if p.kind == ProblemType::AlreadyRevoked));
+
+    // 5. Key change to ES512; the old key no longer finds the account, the new one does.
+    let key = AccountKey::from_ec_bytes(Algorithm::Es384, &secret).unwrap();
+    let new_key = AccountKey::generate(Algorithm::Es512, &mut rand::rngs::OsRng).unwrap();
+    let new_secret = new_key.ec_secret_bytes().unwrap();
+    let mut client = Client::new(cfg.clone(), key, Operation::KeyChange { new_key });
+    let r = run(&mut client, &mut server, &mut now, |_, _| {});
+    assert!(
+        r.events.iter().any(|e| matches!(e, Event::KeyChanged)),
+        "{:?}",
+        r.events
+    );
+    let mut lookup = cfg.clone();
+    lookup.only_return_existing = true;
+    let old = AccountKey::from_ec_bytes(Algorithm::Es384, &secret).unwrap();
+    let mut client = Client::new(lookup.clone(), old, Operation::AccountOnly);
+    let r = run(&mut client, &mut server, &mut now, |_, _| {});
+    assert!(matches!(failure(&r), Error::Problem(p) if p.kind == ProblemType::AccountDoesNotExist));
+    let new = AccountKey::from_ec_bytes(Algorithm::Es512, &new_secret).unwrap();
+    let mut client = Client::new(lookup, new, Operation::AccountOnly);
+    let r = run(&mut client, &mut server, &mut now, |_, _| {});
+    assert!(
+        matches!(r.events.first(), Some(Event::AccountReady { created: false, url }) if url == &format!("{BASE}/acct/{}", acct.id))
+    );
+}
+
+#[test]
+fn failed_validation_invalidates_the_order() {
+    let mut server = Server::new(
+        ServerConfig::new(BASE),
+        MemoryStore::default(),
+        AutoApprove,
+        TestCa::new(),
+    );
+    let mut now = Duration::from_secs(1_700_000_000);
+    let key = AccountKey::generate(Algorithm::Es256, &mut rand::rngs::OsRng).unwrap();
+    let mut client = Client::new(
+        ClientConfig::new(&server.directory_url()),
+        key,
+        issue_op(&["dev-1.local"], None),
+    );
+    let mut rng = rand::rngs::OsRng;
+    // Drive by hand and answer the validation with a wrong body.
+    for _ in 0..200 {
+        if client.is_done() {
+            break;
+        }
+        if let Some(req) = client.poll_request() {
+            let resp = server.handle(&req, now, &mut rng);
+            client.handle_response(resp, now);
+        }
+        while let Some(ev) = client.poll_event() {
+            if let Event::ServeChallenges(_) = ev {
+                client.challenges_ready();
+            }
+            if let Event::Failed(Error::Problem(p)) = ev {
+                assert_eq!(p.kind, ProblemType::IncorrectResponse);
+                return;
+            }
+        }
+        while let Some(v) = server.poll_validation() {
+            let r = v.check_http01_body(b"not the key authorization");
+            server.validation_result(&v.authz_id, &v.challenge_id, r, now);
+        }
+        if let Some(at) = client.poll_timeout() {
+            now = at;
+            client.handle_timeout(now);
+        }
+    }
+    panic!("the client did not fail");
+}
+
+// ------------------------------------------------------------------------------------------
+// Request verification refusals, with hand-made requests.
+
+type TestServer = Server<MemoryStore, AutoApprove, TestCa>;
+
+fn server(cfg: ServerConfig) -> TestServer {
+    Server::new(cfg, MemoryStore::default(), AutoApprove, TestCa::new())
+}
+
+fn nonce(s: &mut TestServer) -> String {
+    let r = s.handle(
+        &Request {
+            method: Method::Head,
+            url: format!("{BASE}/new-nonce"),
+            headers: vec![],
+            body: vec![],
+        },
+        Duration::ZERO,
+        &mut rand::rngs::OsRng,
+    );
+    assert_eq!(r.status, 200);
+    r.header("replay-nonce").unwrap().to_string()
+}
+
+fn post(s: &mut TestServer, url: &str, jws: &Jws) -> Response {
+    let req = Request {
+        method: Method::Post,
+        url: url.to_string(),
+        headers: vec![("Content-Type".into(), "application/jose+json".into())],
+        body: serde_json::to_vec(jws).unwrap(),
+    };
+    s.handle(
+        &req,
+        Duration::from_secs(1_700_000_000),
+        &mut rand::rngs::OsRng,
+    )
+}
+
+fn problem_of(r: &Response) -> Problem {
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    assert!(
+        r.header("replay-nonce").is_some(),
+        "refusals carry a fresh nonce"
+    );
+    from_json(&r.body).unwrap()
+}
+
+fn new_account(s: &mut TestServer, key: &AccountKey) -> String {
+    let n = nonce(s);
+    let url = format!("{BASE}/new-account");
+    let jws = jose::sign(
+        key,
+        None,
+        Some(&n),
+        &url,
+        Some(br#"{"termsOfServiceAgreed":true}"#),
+    )
+    .unwrap();
+    let r = post(s, &url, &jws);
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    r.header("location").unwrap().to_string()
+}
+
+#[test]
+fn refusals() {
+    let mut s = server(ServerConfig::new(BASE));
+    let key = AccountKey::generate(Algorithm::Es384, &mut rand::rngs::OsRng).unwrap();
+    let kid = new_account(&mut s, &key);
+    let order_url = format!("{BASE}/new-order");
+    let order = br#"{"identifiers":[{"type":"dns","value":"dev-9.local"}]}"#;
+
+    // Replayed nonce.
+    let n = nonce(&mut s);
+    let jws = jose::sign(&key, Some(&kid), Some(&n), &order_url, Some(order)).unwrap();
+    assert_eq!(post(&mut s, &order_url, &jws).status, 201);
+    let r = post(&mut s, &order_url, &jws);
+    assert_eq!(
+        (r.status, problem_of(&r).kind),
+        (400, ProblemType::BadNonce)
+    );
+
+    // url mismatch.
+    let n = nonce(&mut s);
+    let jws = jose::sign(
+        &key,
+        Some(&kid),
+        Some(&n),
+        &format!("{BASE}/new-account"),
+        Some(order),
+    )
+    .unwrap();
+    let r = post(&mut s, &order_url, &jws);
+    assert_eq!(
+        (r.status, problem_of(&r).kind),
+        (401, ProblemType::Unauthorized)
+    );
+
+    // jwk where kid is required; kid where jwk is required.
+    let n = nonce(&mut s);
+    let jws = jose::sign(&key, None, Some(&n), &order_url, Some(order)).unwrap();
+    assert_eq!(
+        problem_of(&post(&mut s, &order_url, &jws)).kind,
+        ProblemType::Malformed
+    );
+    let n = nonce(&mut s);
+    let na = format!("{BASE}/new-account");
+    let jws = jose::sign(&key, Some(&kid), Some(&n), &na, Some(b"{}")).unwrap();
+    assert_eq!(
+        problem_of(&post(&mut s, &na, &jws)).kind,
+        ProblemType::Malformed
+    );
+
+    // Unknown kid.
+    let n = nonce(&mut s);
+    let jws = jose::sign(
+        &key,
+        Some(&format!("{BASE}/acct/nope")),
+        Some(&n),
+        &order_url,
+        Some(order),
+    )
+    .unwrap();
+    assert_eq!(
+        problem_of(&post(&mut s, &order_url, &jws)).kind,
+        ProblemType::AccountDoesNotExist
+    );
+
+    // Signed by another key under this kid.
+    let other = AccountKey::generate(Algorithm::Es384, &mut rand::rngs::OsRng).unwrap();
+    let n = nonce(&mut s);
+    let jws = jose::sign(&other, Some(&kid), Some(&n), &order_url, Some(order)).unwrap();
+    let p = problem_of(&post(&mut s, &order_url, &jws));
+    assert_eq!(p.kind, ProblemType::Malformed);
+    assert!(p.detail.unwrap().contains("does not verify"));
+
+    // alg none.
+    let n = nonce(&mut s);
+    let hdr = b64::encode(
+        format!(r#"{{"alg":"none","kid":"{kid}","nonce":"{n}","url":"{order_url}"}}"#).as_bytes(),
+    );
+    let jws = Jws {
+        protected: hdr,
+        payload: b64::encode(order),
+        signature: String::new(),
+    };
+    let p = problem_of(&post(&mut s, &order_url, &jws));
+    assert_eq!(p.kind, ProblemType::BadSignatureAlgorithm);
+    assert_eq!(p.extra["algorithms"][0], "ES256");
+
+    // Wrong content type.
+    let n = nonce(&mut s);
+    let jws = jose::sign(&key, Some(&kid), Some(&n), &order_url, Some(order)).unwrap();
+    let req = Request {
+        method: Method::Post,
+        url: order_url.clone(),
+        headers: vec![("Content-Type".into(), "application/json".into())],
+        body: serde_json::to_vec(&jws).unwrap(),
+    };
+    assert_eq!(
+        s.handle(&req, Duration::ZERO, &mut rand::rngs::OsRng)
+            .status,
+        415
+    );
+
+    // High-S signature: refused by default, accepted with allow_high_s.
+    for allow in [false, true] {
+        let mut cfg = ServerConfig::new(BASE);
+        cfg.allow_high_s = allow;
+        let mut s = server(cfg);
+        let key = AccountKey::generate(Algorithm::Es256, &mut rand::rngs::OsRng).unwrap();
+        let n = nonce(&mut s);
+        let url = format!("{BASE}/new-account");
+        let mut jws = jose::sign(&key, None, Some(&n), &url, Some(b"{}")).unwrap();
+        let sig =
+            p256::ecdsa::Signature::from_slice(&b64::decode(&jws.signature, "s").unwrap()).unwrap();
+        let (r, sv) = sig.split_scalars();
+        use p256::elliptic_curve::ops::Neg;
+        let high =
+            p256::ecdsa::Signature::from_scalars(r.to_bytes(), (*sv).neg().to_bytes()).unwrap();
+        jws.signature = b64::encode(&high.to_bytes());
+        let resp = post(&mut s, &url, &jws);
+        if allow {
+            assert_eq!(resp.status, 201);
+        } else {
+            assert!(problem_of(&resp).detail.unwrap().contains("not canonical"));
+        }
+    }
+
+    // Contacts and identifiers.
+    let other = AccountKey::generate(Algorithm::Es384, &mut rand::rngs::OsRng).unwrap();
+    let n = nonce(&mut s);
+    let jws = jose::sign(
+        &other,
+        None,
+        Some(&n),
+        &na,
+        Some(br#"{"contact":["ftp://x"]}"#),
+    )
+    .unwrap();
+    assert_eq!(
+        problem_of(&post(&mut s, &na, &jws)).kind,
+        ProblemType::UnsupportedContact
+    );
+    let n = nonce(&mut s);
+    let bad = br#"{"identifiers":[{"type":"dns","value":"*.dev.local"},{"type":"dns","value":"bad_name.local"},{"type":"ip","value":"010.1.1.1"}]}"#;
+    let jws = jose::sign(&key, Some(&kid), Some(&n), &order_url, Some(bad)).unwrap();
+    let p = problem_of(&post(&mut s, &order_url, &jws));
+    assert_eq!(p.kind, ProblemType::Compound);
+    assert_eq!(p.subproblems.len(), 3);
+    assert_eq!(p.subproblems[0].kind, ProblemType::RejectedIdentifier);
+
+    // Finalize before ready; CSR with the wrong names once ready.
+    let n = nonce(&mut s);
+    let jws = jose::sign(&key, Some(&kid), Some(&n), &order_url, Some(order)).unwrap();
+    let r = post(&mut s, &order_url, &jws);
+    let o: Order = from_json(&r.body).unwrap();
+    let n = nonce(&mut s);
+    let fin = to_json(&Finalize::from_der(&csr(&["other.local"])));
+    let jws = jose::sign(&key, Some(&kid), Some(&n), &o.finalize, Some(&fin)).unwrap();
+    let r = post(&mut s, &o.finalize, &jws);
+    assert_eq!(
+        (r.status, problem_of(&r).kind),
+        (403, ProblemType::OrderNotReady)
+    );
+
+    // Another account cannot read this order.
+    let other_kid = new_account(&mut s, &other);
+    let order_loc = o.finalize.trim_end_matches("/finalize").to_string();
+    let n = nonce(&mut s);
+    let jws = jose::sign(&other, Some(&other_kid), Some(&n), &order_loc, None).unwrap();
+    let r = post(&mut s, &order_loc, &jws);
+    assert_eq!(
+        (r.status, problem_of(&r).kind),
+        (403, ProblemType::Unauthorized)
+    );
+}
+
+#[test]
+fn csr_names_must_match_the_order() {
+    let mut s = server(ServerConfig::new(BASE));
+    let key = AccountKey::generate(Algorithm::Es384, &mut rand::rngs::OsRng).unwrap();
+    let mut now = Duration::from_secs(1_700_000_000);
+    let names = ["dev-7.local"];
+    let op = Operation::Issue {
+        identifiers: vec![Identifier::dns(names[0])],
+        csr_der: csr(&["dev-8.local"]),
+        replaces: None,
+    };
+    let mut client = Client::new(ClientConfig::new(&s.directory_url()), key, op);
+    let r = run(&mut client, &mut s, &mut now, |_, _| {});
+    assert!(matches!(failure(&r), Error::Problem(p) if p.kind == ProblemType::BadCsr));
+}
+
+#[test]
+fn nonce_store_is_bounded_and_single_use() {
+    let mut rng = rand::rngs::OsRng;
+    let mut store = NonceStore::new(2);
+    let a = store.issue(&mut rng);
+    let b = store.issue(&mut rng);
+    let c = store.issue(&mut rng);
+    assert_eq!(store.len(), 2);
+    assert!(!store.consume(&a), "oldest evicted");
+    assert!(store.consume(&b));
+    assert!(!store.consume(&b), "single use");
+    assert!(store.consume(&c));
+    assert!(store.is_empty());
+    assert_eq!(b64::decode(&b, "n").unwrap().len(), 16);
+}
+
+#[test]
+fn bad_nonce_is_retried_by_the_client() {
+    // A tiny nonce store: nonces issued to the client are evicted by our own HEAD requests,
+    // so its next request gets badNonce and must retry with the fresh one.
+    let mut cfg = ServerConfig::new(BASE);
+    cfg.nonce_capacity = 1;
+    let mut s = server(cfg);
+    let key = AccountKey::generate(Algorithm::Es384, &mut rand::rngs::OsRng).unwrap();
+    let mut client = Client::new(
+        ClientConfig::new(&s.directory_url()),
+        key,
+        Operation::AccountOnly,
+    );
+    let mut rng = rand::rngs::OsRng;
+    let mut bad = 0;
+    while !client.is_done() {
+        let Some(req) = client.poll_request() else {
+            break;
+        };
+        if req.method == Method::Post && bad == 0 {
+            let _ = nonce(&mut s); // evicts the client's nonce
+        }
+        let resp = s.handle(&req, Duration::ZERO, &mut rng);
+        if resp.status == 400 {
+            bad += 1;
+            assert_eq!(problem_of(&resp).kind, ProblemType::BadNonce);
+        }
+        client.handle_response(resp, Duration::ZERO);
+    }
+    assert_eq!(bad, 1);
+    assert!(matches!(
+        client.poll_event(),
+        Some(Event::AccountReady { created: true, .. })
+    ));
+}
