@@ -190,6 +190,28 @@ pub(crate) fn check_root(der: &[u8], server_name: &str, now: u64) -> Result<Root
 
 /// The name-independent root checks: CA, strong key, self-signed, valid at `now`.
 pub(crate) fn check_root_cert(der: &[u8], now: u64) -> Result<RootInfo, Refusal> {
+    let info = check_root_signed(der)?;
+    check_root_time(&info, now)?;
+    Ok(info)
+}
+
+/// Validity at `now`.
+pub(crate) fn check_root_time(info: &RootInfo, now: u64) -> Result<(), Refusal> {
+    if now < info.not_before {
+        return Err(Refusal::RootNotYetValid {
+            not_before: info.not_before,
+        });
+    }
+    if now > info.not_after {
+        return Err(Refusal::RootExpired {
+            not_after: info.not_after,
+        });
+    }
+    Ok(())
+}
+
+/// The time-independent root checks: CA, strong key, self-signed with a valid signature.
+pub(crate) fn check_root_signed(der: &[u8]) -> Result<RootInfo, Refusal> {
     let cert = CertInfo::parse(der).map_err(|p| Refusal::MalformedRoot {
         offset: p.offset,
         reason: p.reason,
@@ -209,17 +231,11 @@ pub(crate) fn check_root_cert(der: &[u8], now: u64) -> Result<RootInfo, Refusal>
     if !alg.verify(&cert.public_key, &cert.tbs_der, &cert.signature) {
         return Err(Refusal::BadSelfSignature);
     }
-    if now < cert.not_before {
-        return Err(Refusal::RootNotYetValid {
-            not_before: cert.not_before,
-        });
-    }
-    if now > cert.not_after {
-        return Err(Refusal::RootExpired {
-            not_after: cert.not_after,
-        });
-    }
-    Ok(RootInfo {
+    Ok(facts(der, cert))
+}
+
+fn facts(der: &[u8], cert: CertInfo) -> RootInfo {
+    RootInfo {
         der: der.to_vec(),
         spki_sha256: cert.spki_sha256,
         subject: cert.subject,
@@ -228,20 +244,10 @@ pub(crate) fn check_root_cert(der: &[u8], now: u64) -> Result<RootInfo, Refusal>
         not_after: cert.not_after,
         dns_names: cert.dns_names,
         ip_addrs: cert.ip_addrs,
-    })
+    }
 }
 
 /// Reads the facts of an already pinned root without judging it (it may have expired since).
 pub(crate) fn root_facts(der: &[u8]) -> Option<RootInfo> {
-    let cert = CertInfo::parse(der).ok()?;
-    Some(RootInfo {
-        der: der.to_vec(),
-        spki_sha256: cert.spki_sha256,
-        subject: cert.subject,
-        key: cert.key,
-        not_before: cert.not_before,
-        not_after: cert.not_after,
-        dns_names: cert.dns_names,
-        ip_addrs: cert.ip_addrs,
-    })
+    CertInfo::parse(der).ok().map(|cert| facts(der, cert))
 }

@@ -11,7 +11,7 @@ use pki_types::{CertificateDer, ServerName, UnixTime};
 use crate::cert::{CertInfo, KeyKind};
 use crate::names::{Host, dns_in_scope, is_local_ip};
 use crate::network::PublicKind;
-use crate::root::{Refusal, check_root_cert};
+use crate::root::{Refusal, check_root_cert, check_root_time, root_facts};
 
 /// Why a device certificate chain is not trusted for the name it was reached at.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -117,7 +117,7 @@ impl fmt::Display for ScopeRefusal {
 /// current network whose local domains are `domains` (normalised, as [`crate::NetworkPin::domains`]
 /// returns them).
 ///
-/// This is the check [`crate::PinStore::verify_device`] runs once it has found the network's
+/// [`crate::PinStore::verify_device`] runs the same checks once it has found the network's
 /// pin; it is public for callers that keep pins elsewhere.
 ///
 /// # Errors
@@ -129,6 +129,34 @@ pub fn verify_scoped(
     chain: &[&[u8]],
     reached_at: &str,
     now: u64,
+) -> Result<(), ScopeRefusal> {
+    verify(
+        root_der,
+        domains,
+        chain,
+        reached_at,
+        now,
+        RootState::Unchecked,
+    )
+}
+
+/// How much of the root is already known good.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RootState {
+    /// Run every root check.
+    Unchecked,
+    /// Its self-signature, CA flag and key were checked when it was pinned or loaded; only its
+    /// validity at `now` remains.
+    SignatureChecked,
+}
+
+pub(crate) fn verify(
+    root_der: &[u8],
+    domains: &[String],
+    chain: &[&[u8]],
+    reached_at: &str,
+    now: u64,
+    root_state: RootState,
 ) -> Result<(), ScopeRefusal> {
     let host =
         Host::parse(reached_at).ok_or_else(|| ScopeRefusal::InvalidName(reached_at.into()))?;
@@ -146,7 +174,15 @@ pub fn verify_scoped(
             ip.to_string()
         }
     };
-    check_root_cert(root_der, now).map_err(ScopeRefusal::PinnedRootUnusable)?;
+    match root_state {
+        RootState::Unchecked => {
+            check_root_cert(root_der, now).map_err(ScopeRefusal::PinnedRootUnusable)?;
+        }
+        RootState::SignatureChecked => {
+            let info = root_facts(root_der).ok_or(ScopeRefusal::NoPinForNetwork)?;
+            check_root_time(&info, now).map_err(ScopeRefusal::PinnedRootUnusable)?;
+        }
+    }
     let (leaf, intermediates) = chain.split_first().ok_or(ScopeRefusal::EmptyChain)?;
     let leaf_info = CertInfo::parse(leaf).map_err(|p| ScopeRefusal::MalformedCertificate {
         index: 0,

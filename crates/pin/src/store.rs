@@ -13,8 +13,8 @@ use sha2::{Digest, Sha256};
 use crate::cert::CertInfo;
 use crate::names::{Host, normalize_dns};
 use crate::network::{NetworkFingerprint, NetworkId, NetworkKind};
-use crate::root::{Refusal, RootInfo, check_root, check_root_cert, root_facts};
-use crate::scope::{ScopeRefusal, verify_scoped};
+use crate::root::{Refusal, RootInfo, check_root, check_root_cert, check_root_signed, root_facts};
+use crate::scope::{RootState, ScopeRefusal, verify};
 use crate::{Error, hex, unhex32};
 
 /// The store format this build writes. Version 1 (roots inline in each network, one domain, no
@@ -701,7 +701,7 @@ impl PinStore {
 
     /// Scoped trust (§3.5): is `chain` (device certificate first) trusted for `reached_at` on
     /// the current network? Only through this network's pinned root (or managed anchors), only
-    /// for `.local`, the network's domains and local addresses; see [`verify_scoped`].
+    /// for `.local`, the network's domains and local addresses; see [`crate::verify_scoped`]. (The root's self-signature was checked when it was pinned and again when the store was loaded, so only its validity at `now` is checked here.)
     ///
     /// # Errors
     /// The [`ScopeRefusal`] that explains the refusal.
@@ -723,7 +723,15 @@ impl PinStore {
                 let Some(root) = self.body.roots.get(anchor) else {
                     continue;
                 };
-                match verify_scoped(&root.der, &managed.domains, chain, reached_at, now) {
+                let domains = &managed.domains;
+                match verify(
+                    &root.der,
+                    domains,
+                    chain,
+                    reached_at,
+                    now,
+                    RootState::SignatureChecked,
+                ) {
                     Ok(()) => return Ok(()),
                     Err(ScopeRefusal::NotIssuedByNetworkRoot)
                         if best != ScopeRefusal::NoPinForNetwork => {}
@@ -745,7 +753,14 @@ impl PinStore {
             .roots
             .get(&pin.root)
             .ok_or(ScopeRefusal::NoPinForNetwork)?;
-        verify_scoped(&root.der, &pin.domains, chain, reached_at, now)
+        verify(
+            &root.der,
+            &pin.domains,
+            chain,
+            reached_at,
+            now,
+            RootState::SignatureChecked,
+        )
     }
 
     /// IoT device side (§3.6): records a certificate the device obtained on `network` under
@@ -940,8 +955,12 @@ impl Body {
     /// Everything `from_bytes` trusts about the file, re-derived and compared.
     fn validate(&self) -> Result<(), Error> {
         for (key, root) in &self.roots {
-            let cert = CertInfo::parse(&root.der).map_err(|p| {
-                inconsistent(alloc::format!("root {key:?} does not parse: {}", p.reason))
+            // Every root was checked when it was pinned; check again (once, here) so that
+            // `verify_device` can skip the self-signature on every call.
+            let cert = check_root_signed(&root.der).map_err(|r| {
+                inconsistent(alloc::format!(
+                    "root {key:?} is not an acceptable root: {r}"
+                ))
             })?;
             if cert.spki_sha256 != key.0 {
                 return Err(inconsistent(alloc::format!(

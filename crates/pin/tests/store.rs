@@ -256,6 +256,25 @@ fn inconsistent_records_are_refused() {
         Err(Error::StoreInconsistent { .. })
     ));
 
+    // A root whose content was altered (a SAN renamed): same key, so the same SPKI hash, but
+    // its self-signature no longer verifies.
+    use base64ct::{Base64, Encoding};
+    let mut tampered = ROOT.to_vec();
+    let at = tampered.windows(7).rposition(|w| w == b"example").unwrap();
+    tampered[at] = b'E';
+    let mut json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let home_root = json["store"]["networks"][&home]["root"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    json["store"]["roots"][&home_root]["der"] = Base64::encode_string(&tampered).into();
+    match PinStore::from_bytes(&reseal(&mut json)) {
+        Err(Error::StoreInconsistent { reason }) => {
+            assert!(reason.contains("self-signature"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+
     // first_seen after last_seen.
     let mut json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
     json["store"]["networks"][&office]["first_seen"] = (NOW + 100).into();
