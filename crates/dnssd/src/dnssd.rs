@@ -10,7 +10,7 @@ use rand_core::RngCore;
 
 use crate::error::{Error, Result};
 use crate::message::{RData, Rcode, Record, RecordType, Section, Srv};
-use crate::name::Name;
+use crate::name::{Name, labels_eq};
 use crate::query::Response;
 use crate::srv::select_targets;
 use crate::txt::{Txt, TxtValue};
@@ -134,7 +134,10 @@ pub fn resolve<'a, R: RngCore + ?Sized>(
                 let RData::Ptr(instance) = r.rdata else {
                     continue;
                 };
-                if r.name != service || seen.contains(&instance) {
+                // RFC 6763 §4.1: `<Instance>.<Service>.<Domain>`, the instance one label;
+                // a PTR naming anything else is not a service instance of ours.
+                let under_service = labels_eq(instance.labels().skip(1), service.labels());
+                if r.name != service || !under_service || seen.contains(&instance) {
                     continue;
                 }
                 seen.push(instance);

@@ -14,6 +14,10 @@
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
+/// The RNG traits [`select_targets`] and [`resolve`] take, re-exported so callers use the same
+/// version.
+pub use rand_core;
+
 #[cfg(feature = "alloc")]
 mod dnssd;
 mod error;

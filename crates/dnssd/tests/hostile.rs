@@ -641,3 +641,27 @@ proptest! {
         check_no_panic(&v);
     }
 }
+
+#[test]
+fn browse_ptr_outside_the_service_is_ignored() {
+    // PTR _acme-server._tcp.example.test -> evil.example.org (not `<Instance>.<Service>`).
+    let mut m = header(1, 1, 0, 0);
+    m[0] = 0x77;
+    m[1] = 0x77;
+    let mut q = name(&[b"_acme-server", b"_tcp", b"example", b"test"]);
+    q.extend_from_slice(&[0, 12, 0, 1]);
+    m.extend_from_slice(&q);
+    m.extend_from_slice(&[0xC0, 12]);
+    let target = name(&[b"evil", b"example", b"org"]);
+    m.extend_from_slice(&rr(12, target.len() as u16));
+    m.extend_from_slice(&target);
+    let browse = Query::acme_browse(0x7777, "example.test").unwrap();
+    let resp = browse
+        .check_response(&m, "10.0.0.1:53".parse().unwrap())
+        .unwrap();
+    let mut rng = rand::rngs::mock::StepRng::new(0, 1);
+    assert_eq!(
+        lantrust_dnssd::resolve(&[resp], &mut rng).unwrap_err(),
+        Error::NoService
+    );
+}
