@@ -15,7 +15,8 @@ use x509_cert::certificate::{Certificate, TbsCertificate, Version};
 use x509_cert::ext::pkix::constraints::name::{GeneralSubtree, NameConstraints};
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{
-    BasicConstraints, KeyUsage, KeyUsages, SubjectAltName, SubjectKeyIdentifier,
+    AuthorityKeyIdentifier, BasicConstraints, KeyUsage, KeyUsages, SubjectAltName,
+    SubjectKeyIdentifier,
 };
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
@@ -190,6 +191,18 @@ impl Root {
             extension(
                 false,
                 &SubjectKeyIdentifier(OctetString::new(key_id.clone()).map_err(Error::encoding)?),
+            )?,
+            // Optional in a self-signed certificate (RFC 5280 §4.2.1.1), but the CA/B Forum
+            // profile expects it on roots and some path builders use it.
+            extension(
+                false,
+                &AuthorityKeyIdentifier {
+                    key_identifier: Some(
+                        OctetString::new(key_id.clone()).map_err(Error::encoding)?
+                    ),
+                    authority_cert_issuer: None,
+                    authority_cert_serial_number: None,
+                },
             )?,
             // Non-critical: the subject is not empty (RFC 5280 §4.2.1.6).
             extension(false, &SubjectAltName(sans))?,

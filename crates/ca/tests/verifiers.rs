@@ -149,6 +149,7 @@ fn openssl_verifies_every_root_algorithm_and_its_device_certificates() {
             "{text}"
         );
         assert!(text.contains("X509v3 Name Constraints: critical"), "{text}");
+        assert!(text.contains("X509v3 Authority Key Identifier"), "{text}");
         assert!(text.contains("DNS:local"), "{text}");
         assert!(text.contains(&format!("DNS:{DOMAIN}")), "{text}");
         assert!(text.contains("IP:10.0.0.0/255.0.0.0"), "{text}");
