@@ -1,0 +1,399 @@
+//! ACME server discovery over real sockets (draft §3.3): DHCP (saved packet or live DHCPINFORM)
+//! first, then unicast DNS-SD. Never mDNS.
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream, UdpSocket};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail, ensure};
+use lantrust_dhcp::{AcmeServerHint, HintConfig, HintSource, v4};
+use lantrust_dnssd::{Frame, Query, read_tcp_frame, resolve};
+use serde::Serialize;
+
+/// What discovery found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Discovered {
+    /// The server's host name as the network gave it: TLS and the root's SANs are checked
+    /// against this name (§3.5).
+    pub server_name: String,
+    /// The ACME directory URL.
+    pub directory_url: String,
+    /// How it was found (`dhcp:vendor-specific-info`, `dns-srv`, `directory-flag`, …).
+    pub source: String,
+    /// Addresses of the server that came with the answer (DNS additional section); empty when
+    /// the name must be resolved by the system resolver.
+    pub addresses: Vec<IpAddr>,
+}
+
+impl Discovered {
+    /// From a directory URL given on the command line (no discovery).
+    ///
+    /// # Errors
+    /// When the URL is not `https://host[:port]/…`.
+    pub fn from_directory(url: &str) -> anyhow::Result<Self> {
+        let (host, _) = url_host_port(url)?;
+        Ok(Discovered {
+            server_name: host,
+            directory_url: url.to_string(),
+            source: "directory-flag".into(),
+            addresses: Vec::new(),
+        })
+    }
+}
+
+/// `https://host[:port]/…` → (host, port). IPv6 literals in brackets are unwrapped.
+///
+/// # Errors
+/// When the URL is not an `https:` URL with a host.
+pub fn url_host_port(url: &str) -> anyhow::Result<(String, u16)> {
+    let rest = url
+        .strip_prefix("https://")
+        .with_context(|| format!("{url:?} is not an https:// URL"))?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    ensure!(!authority.is_empty(), "{url:?} has no host");
+    if let Some(v6) = authority.strip_prefix('[') {
+        let (host, after) = v6
+            .split_once(']')
+            .with_context(|| format!("{url:?}: unclosed ["))?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => p.parse().with_context(|| format!("{url:?}: bad port"))?,
+            None => 443,
+        };
+        return Ok((host.to_string(), port));
+    }
+    match authority.rsplit_once(':') {
+        Some((h, p)) => Ok((
+            h.to_string(),
+            p.parse().with_context(|| format!("{url:?}: bad port"))?,
+        )),
+        None => Ok((authority.to_string(), 443)),
+    }
+}
+
+fn source_name(s: HintSource) -> &'static str {
+    match s {
+        HintSource::AcmeServerOption => "dhcp:acme-server-option",
+        HintSource::VendorSpecificInfo => "dhcp:vendor-specific-info",
+        HintSource::VendorClass => "dhcp:vendor-class",
+        HintSource::VendorClassIdentifier => "dhcp:vendor-class-identifier",
+    }
+}
+
+fn from_hint(hint: &AcmeServerHint) -> Discovered {
+    Discovered {
+        server_name: hint.fqdn.as_str().trim_end_matches('.').to_string(),
+        directory_url: hint.directory_url_or_default(),
+        source: source_name(hint.source).into(),
+        addresses: Vec::new(),
+    }
+}
+
+/// The hint in a saved DHCPv4 or DHCPv6 message (a DHCPACK/OFFER/REPLY as captured on the wire).
+///
+/// # Errors
+/// When the packet is neither a valid v4 nor v6 message, or carries no ACME server hint.
+pub fn from_dhcp_packet(bytes: &[u8]) -> anyhow::Result<Discovered> {
+    let cfg = HintConfig::default();
+    let v4 = AcmeServerHint::from_v4_bytes(bytes, &cfg);
+    let v6 = AcmeServerHint::from_v6_bytes(bytes, &cfg);
+    match (v4, v6) {
+        (Ok(Some(h)), _) | (_, Ok(Some(h))) => Ok(from_hint(&h)),
+        (Ok(None), _) | (_, Ok(None)) => {
+            bail!(
+                "the DHCP message carries no ACME server hint (option 125/124/60 for enterprise 55357)"
+            )
+        }
+        (Err(e4), Err(e6)) => {
+            bail!("not a DHCP message: as DHCPv4: {e4}; as DHCPv6: {e6}")
+        }
+    }
+}
+
+/// Sends a DHCPINFORM (RFC 2131 §3.4) from UDP port 68 on `iface` to the broadcast address and
+/// returns the hint in the first DHCPACK that answers it. Needs the interface's IPv4 address
+/// (the `ciaddr`) and privileges to bind port 68 and the device.
+///
+/// # Errors
+/// When the socket cannot be set up, no answer arrives within `timeout`, or the answer has no hint.
+pub fn dhcp_inform(iface: &str, timeout: Duration) -> anyhow::Result<Discovered> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let (addr, mac) = iface_v4_and_mac(iface)?;
+    let sock = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    sock.set_reuse_address(true)?;
+    sock.set_broadcast(true)?;
+    sock.bind_device(Some(iface.as_bytes()))
+        .with_context(|| format!("binding to interface {iface} (needs CAP_NET_RAW)"))?;
+    sock.bind(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 68).into())
+        .context("binding UDP port 68 (needs CAP_NET_BIND_SERVICE)")?;
+    let sock: UdpSocket = sock.into();
+    let xid: u32 = rand::random();
+    let inform = v4::Repr::inform(xid, mac, addr, None);
+    let bytes = inform.to_bytes().context("building the DHCPINFORM")?;
+    let deadline = Instant::now() + timeout;
+    let mut buf = [0u8; 1500];
+    let mut next_send = Instant::now();
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            bail!("no DHCPACK with an ACME server hint on {iface} within {timeout:?}");
+        }
+        if now >= next_send {
+            sock.send_to(&bytes, (Ipv4Addr::BROADCAST, 67))
+                .context("sending the DHCPINFORM")?;
+            tracing::debug!(iface, xid, "DHCPINFORM sent");
+            next_send = now + Duration::from_secs(2);
+        }
+        sock.set_read_timeout(Some(
+            next_send
+                .min(deadline)
+                .saturating_duration_since(now)
+                .max(Duration::from_millis(10)),
+        ))?;
+        let Ok((n, from)) = sock.recv_from(&mut buf) else {
+            continue;
+        };
+        let Some(pkt) = buf.get(..n) else { continue };
+        let Ok(p) = v4::Packet::new_checked(pkt) else {
+            continue;
+        };
+        if p.xid() != xid || p.message_type() != Some(v4::MessageType::Ack) {
+            continue;
+        }
+        tracing::debug!(%from, "DHCPACK received");
+        return from_dhcp_packet(pkt);
+    }
+}
+
+/// The interface's first IPv4 address (from `ip -4 -o addr`) and its MAC (from sysfs).
+fn iface_v4_and_mac(iface: &str) -> anyhow::Result<(Ipv4Addr, [u8; 6])> {
+    let mac_text = std::fs::read_to_string(format!("/sys/class/net/{iface}/address"))
+        .with_context(|| format!("no interface {iface}"))?;
+    let mut mac = [0u8; 6];
+    for (i, part) in mac_text.trim().split(':').enumerate().take(6) {
+        if let Some(slot) = mac.get_mut(i) {
+            *slot = u8::from_str_radix(part, 16).unwrap_or(0);
+        }
+    }
+    let out = std::process::Command::new("ip")
+        .args(["-4", "-o", "addr", "show", "dev", iface])
+        .output()
+        .context("running `ip` (iproute2) to find the interface address")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let addr = text
+        .split_whitespace()
+        .skip_while(|w| *w != "inet")
+        .nth(1)
+        .and_then(|a| a.split('/').next())
+        .and_then(|a| a.parse().ok())
+        .with_context(|| format!("interface {iface} has no IPv4 address (DHCPINFORM needs one)"))?;
+    Ok((addr, mac))
+}
+
+/// Unicast DNS-SD (§3.3 method 2): `SRV _acme-server._tcp.<domain>` to `server`, over UDP, and
+/// over TCP when the answer is truncated. Returns the directory URLs in RFC 2782 order.
+///
+/// # Errors
+/// mDNS (port 5353 or a `.local` domain) is refused; no answer, NXDOMAIN, no service.
+pub fn dns_srv(
+    server: SocketAddr,
+    domain: &str,
+    timeout: Duration,
+) -> anyhow::Result<Vec<Discovered>> {
+    ensure!(
+        server.port() != 5353,
+        "DNS-SD discovery must not use mDNS (draft §3.3): port 5353 refused; give the network's unicast DNS server"
+    );
+    let id: u16 = rand::random();
+    let query = Query::acme_srv(id, domain).map_err(|e| anyhow::anyhow!("{domain}: {e}"))?;
+    let mut qbuf = [0u8; 512];
+    let n = query.emit(&mut qbuf).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let bind: SocketAddr = if server.is_ipv4() {
+        "0.0.0.0:0".parse()?
+    } else {
+        "[::]:0".parse()?
+    };
+    let sock = UdpSocket::bind(bind)?;
+    sock.connect(server)?;
+    let mut buf = vec![0u8; 65535];
+    let deadline = Instant::now() + timeout;
+    let mut answer: Option<Vec<u8>> = None;
+    while answer.is_none() {
+        ensure!(
+            Instant::now() < deadline,
+            "no answer from DNS server {server} within {timeout:?}"
+        );
+        sock.send(qbuf.get(..n).unwrap_or_default())?;
+        sock.set_read_timeout(Some(Duration::from_secs(1)))?;
+        match sock.recv(&mut buf) {
+            Ok(len) => {
+                let bytes = buf.get(..len).unwrap_or_default();
+                match query.check_response(bytes, server) {
+                    Ok(_) => answer = Some(bytes.to_vec()),
+                    Err(lantrust_dnssd::Error::Truncated) => {
+                        answer = Some(tcp_query(&query, server, timeout)?);
+                    }
+                    // A stray or spoofed datagram (wrong ID or question): keep waiting.
+                    Err(lantrust_dnssd::Error::IdMismatch { .. }) => continue,
+                    Err(e) => bail!("bad answer from {server}: {e}"),
+                }
+            }
+            Err(_) => continue,
+        }
+    }
+    let bytes = answer.unwrap_or_default();
+    let resp = query
+        .check_response(&bytes, server)
+        .map_err(|e| anyhow::anyhow!("bad answer from {server}: {e}"))?;
+    let found = resolve(&[resp], &mut rand::thread_rng())
+        .map_err(|e| anyhow::anyhow!("_acme-server._tcp.{domain}: {e}"))?;
+    ensure!(
+        !found.urls.is_empty(),
+        "_acme-server._tcp.{domain}: no usable SRV target"
+    );
+    Ok(found
+        .urls
+        .into_iter()
+        .map(|u| Discovered {
+            server_name: u.host,
+            directory_url: u.url,
+            source: "dns-srv".into(),
+            addresses: u.addresses,
+        })
+        .collect())
+}
+
+fn tcp_query(query: &Query<'_>, server: SocketAddr, timeout: Duration) -> anyhow::Result<Vec<u8>> {
+    let mut out = [0u8; 520];
+    let n = query
+        .emit_tcp(&mut out)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut s = TcpStream::connect_timeout(&server, timeout)?;
+    s.set_read_timeout(Some(timeout))?;
+    s.write_all(out.get(..n).unwrap_or_default())?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match read_tcp_frame(&buf).map_err(|e| anyhow::anyhow!("{e}"))? {
+            Frame::Complete { message, .. } => return Ok(message.to_vec()),
+            _ => {
+                let k = s.read(&mut chunk)?;
+                ensure!(k > 0, "DNS server {server} closed the TCP connection early");
+                buf.extend_from_slice(chunk.get(..k).unwrap_or_default());
+            }
+        }
+    }
+}
+
+/// Discovery flags shared by the binaries (§3.3 precedence: DHCP, then DNS-SD).
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct DiscoveryArgs {
+    /// Use this ACME directory URL instead of discovering one.
+    #[arg(long, value_name = "URL")]
+    pub directory: Option<String>,
+    /// Read the hint from a saved DHCPv4/v6 reply (raw UDP payload).
+    #[arg(long, value_name = "FILE", conflicts_with = "directory")]
+    pub dhcp_packet: Option<PathBuf>,
+    /// Send a DHCPINFORM on this interface and read the hint from the DHCPACK (needs root).
+    #[arg(long, value_name = "IFACE", conflicts_with_all = ["directory", "dhcp_packet"])]
+    pub dhcp_inform: Option<String>,
+    /// Unicast DNS server for DNS-SD discovery (`_acme-server._tcp.<domain>` SRV); never 5353.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub dns: Option<SocketAddr>,
+}
+
+impl DiscoveryArgs {
+    /// Whether any discovery source was given.
+    pub fn is_set(&self) -> bool {
+        self.directory.is_some()
+            || self.dhcp_packet.is_some()
+            || self.dhcp_inform.is_some()
+            || self.dns.is_some()
+    }
+
+    /// Runs discovery in the draft's precedence; `domain` is the DNS-SD domain.
+    ///
+    /// # Errors
+    /// When nothing was configured, or every configured method failed.
+    pub fn discover(&self, domain: Option<&str>) -> anyhow::Result<Discovered> {
+        if let Some(url) = &self.directory {
+            return Discovered::from_directory(url);
+        }
+        let mut errors = Vec::new();
+        if let Some(path) = &self.dhcp_packet {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            match from_dhcp_packet(&bytes) {
+                Ok(d) => return Ok(d),
+                Err(e) => errors.push(format!("DHCP packet {}: {e:#}", path.display())),
+            }
+        }
+        if let Some(iface) = &self.dhcp_inform {
+            match dhcp_inform(iface, Duration::from_secs(6)) {
+                Ok(d) => return Ok(d),
+                Err(e) => errors.push(format!("DHCPINFORM on {iface}: {e:#}")),
+            }
+        }
+        if let Some(server) = self.dns {
+            match domain {
+                None => errors.push("DNS-SD needs --domain".into()),
+                Some(domain) => match dns_srv(server, domain, Duration::from_secs(5)) {
+                    Ok(mut list) if !list.is_empty() => return Ok(list.remove(0)),
+                    Ok(_) => errors.push("DNS-SD: no targets".into()),
+                    Err(e) => errors.push(format!("DNS-SD via {server}: {e:#}")),
+                },
+            }
+        }
+        if errors.is_empty() {
+            bail!(
+                "no discovery method given: use --dhcp-packet FILE, --dhcp-inform IFACE, --dns ADDR:PORT --domain D, or --directory URL"
+            );
+        }
+        bail!("discovery failed: {}", errors.join("; "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_parts() {
+        assert_eq!(
+            url_host_port("https://acme.example.test:8443/acme/directory").unwrap(),
+            ("acme.example.test".into(), 8443)
+        );
+        assert_eq!(
+            url_host_port("https://a.local/dir").unwrap(),
+            ("a.local".into(), 443)
+        );
+        assert_eq!(
+            url_host_port("https://[::1]:9/x").unwrap(),
+            ("::1".into(), 9)
+        );
+        assert!(url_host_port("http://a/").is_err());
+    }
+
+    #[test]
+    fn mdns_port_refused() {
+        let err = dns_srv(
+            "127.0.0.1:5353".parse().unwrap(),
+            "example.test",
+            Duration::from_secs(1),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("mDNS"), "{err}");
+        let err = dns_srv(
+            "127.0.0.1:53".parse().unwrap(),
+            "printer.local",
+            Duration::from_secs(1),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("printer.local"), "{err}");
+    }
+
+    #[test]
+    fn garbage_packet_is_an_error() {
+        assert!(from_dhcp_packet(&[0u8; 10]).is_err());
+    }
+}
