@@ -31,11 +31,21 @@ fn start_dnsmasq() -> Option<Server> {
         eprintln!("SKIPPED: dnsmasq interop: {DNSMASQ} not found (apt-get install dnsmasq-base)");
         return None;
     }
-    let port = UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    for _ in 0..3 {
+        let port = UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if let Some(server) = spawn_dnsmasq(port) {
+            return Some(server);
+        }
+    }
+    panic!("dnsmasq exited at start three times");
+}
+
+/// None if dnsmasq exited (port in use); panics if it runs but does not answer.
+fn spawn_dnsmasq(port: u16) -> Option<Server> {
     let child = Command::new(PathBuf::from(DNSMASQ))
         .args([
             "--no-daemon",
@@ -66,9 +76,13 @@ fn start_dnsmasq() -> Option<Server> {
     };
     let deadline = Instant::now() + Duration::from_secs(10);
     let probe = Query::new(1, "ca1.example.test", RecordType::A).unwrap();
+    let mut server = server;
     while Instant::now() < deadline {
         if exchange(&server, &probe).is_some() {
             return Some(server);
+        }
+        if server.child.try_wait().unwrap().is_some() {
+            return None;
         }
     }
     panic!("dnsmasq did not answer within 10 s");

@@ -41,13 +41,21 @@ fn free_port() -> u16 {
 }
 
 fn start_unbound() -> Option<Server> {
-    let bin = if Path::new(UNBOUND).exists() {
-        PathBuf::from(UNBOUND)
-    } else {
+    if !Path::new(UNBOUND).exists() {
         eprintln!("SKIPPED: unbound interop: {UNBOUND} not found (apt-get install unbound)");
         return None;
-    };
-    let port = free_port();
+    }
+    // The port could be taken between probing and binding: try a few.
+    for _ in 0..3 {
+        if let Some(server) = spawn_unbound(PathBuf::from(UNBOUND), free_port()) {
+            return Some(server);
+        }
+    }
+    panic!("unbound exited at start three times (see its log above)");
+}
+
+/// None if unbound exited (port in use); panics if it runs but does not answer.
+fn spawn_unbound(bin: PathBuf, port: u16) -> Option<Server> {
     let dir = std::env::temp_dir().join(format!(
         "lantrust-dnssd-unbound-{}-{port}",
         std::process::id()
@@ -114,9 +122,13 @@ fn start_unbound() -> Option<Server> {
     // Wait until it answers.
     let deadline = Instant::now() + Duration::from_secs(10);
     let probe = Query::new(1, "ca1.example.test", RecordType::A).unwrap();
+    let mut server = server;
     while Instant::now() < deadline {
         if udp_exchange(&server, &probe).is_some() {
             return Some(server);
+        }
+        if server.child.try_wait().unwrap().is_some() {
+            return None;
         }
     }
     panic!("unbound did not answer within 10 s");
