@@ -12,7 +12,10 @@ use lantrust_ca::{
 fuzz_target!(|data: &[u8]| {
     if let Ok(cert) = certificate_from_der(data) {
         let der = certificate_to_der(&cert).expect("a parsed certificate re-encodes");
-        assert_eq!(certificate_from_der(&der).expect("re-encoded certificate parses"), cert);
+        assert_eq!(
+            certificate_from_der(&der).expect("re-encoded certificate parses"),
+            cert
+        );
         let pem = certificate_to_pem(&cert).expect("PEM encodes");
         assert_eq!(certificate_from_pem(&pem).expect("PEM parses"), cert);
     }

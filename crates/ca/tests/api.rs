@@ -269,4 +269,16 @@ fn certificate_codecs() {
         Err(Error::PemLabel { .. })
     ));
     assert!(certificates_from_pem("-----BEGIN CERTIFICATE-----\nAAAA").is_err());
+
+    // Bundles with comments, other blocks and CRLF line endings.
+    let crlf = pem.replace('\n', "\r\n");
+    let mixed = format!(
+        "# device\n{crlf}\n{}\nroot follows\n{}",
+        key_pem.as_str(),
+        root.certificate_pem().unwrap()
+    );
+    let chain = certificates_from_pem(&mixed).unwrap();
+    assert_eq!(chain.len(), 2);
+    assert_eq!(chain[0], cert);
+    assert_eq!(chain[1], *root.certificate());
 }

@@ -678,3 +678,61 @@ fn rsa_device_keys_get_key_encipherment_and_weak_keys_are_refused() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn webpki_honours_the_crl() {
+    let root = root(KeyAlgorithm::P384);
+    let key = device_key();
+    let lost = root
+        .issue(
+            &device_request("lost", &key),
+            &IssuanceOptions::default(),
+            NOW,
+            &mut rand::rngs::OsRng,
+        )
+        .unwrap();
+    let kept = root
+        .issue(
+            &device_request("kept", &key),
+            &IssuanceOptions::default(),
+            NOW,
+            &mut rand::rngs::OsRng,
+        )
+        .unwrap();
+    let crl = root
+        .crl(
+            &[RevokedCertificate {
+                serial: lost.tbs_certificate.serial_number.clone(),
+                revoked_at: NOW,
+                reason: CrlReason::Superseded,
+            }],
+            1,
+            NOW,
+            Duration::from_secs(86_400),
+        )
+        .unwrap();
+    let crl_der = crl.to_der().unwrap();
+    let parsed = webpki::BorrowedCertRevocationList::from_der(&crl_der).unwrap();
+    let crls = [&webpki::CertRevocationList::from(parsed)];
+    let root_der = CertificateDer::from(root.certificate_der().to_vec());
+    let anchor = [webpki::anchor_from_trusted_cert(&root_der).unwrap()];
+    let check = |cert: &x509_cert::Certificate| {
+        let der = CertificateDer::from(certificate_to_der(cert).unwrap());
+        let ee = webpki::EndEntityCert::try_from(&der).unwrap();
+        let options = webpki::RevocationOptionsBuilder::new(&crls)
+            .unwrap()
+            .build();
+        ee.verify_for_usage(
+            webpki::ALL_VERIFICATION_ALGS,
+            &anchor,
+            &[],
+            UnixTime::since_unix_epoch(NOW + Duration::from_secs(60)),
+            webpki::KeyUsage::server_auth(),
+            Some(options),
+            None,
+        )
+        .map(|_| ())
+    };
+    assert_eq!(check(&lost), Err(webpki::Error::CertRevoked));
+    assert_eq!(check(&kept), Ok(()));
+}
