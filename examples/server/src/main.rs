@@ -1,6 +1,307 @@
-//! The lantrust local ACME server: network root, HTTPS ACME, approvals, discovery helpers
+//! The lantrust local ACME server: network root, HTTPS ACME, approvals, discovery helpers.
+//!
+//! A thin binary over the lantrust crates (draft-sweet-iot-acme-07): `init` makes the network
+//! root and the state directory, `serve` runs ACME over HTTPS with SQLite storage and the §3.4.4
+//! approval step, the admin commands decide approvals while `serve` runs, `check-csr` judges a
+//! CSR against the device policy, and `dhcp-option`/`dns-records` print discovery configuration.
 
-fn main() {
-    eprintln!("lantrust-server: under construction (issue 8)");
-    std::process::exit(2);
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // a binary: std is the point
+
+mod admin;
+mod discovery;
+mod serve;
+mod state;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use lantrust_ca::{KeyAlgorithm, Root, RootConfig};
+
+use crate::state::{Config, StateDir};
+
+/// The lantrust local ACME server (draft-sweet-iot-acme-07).
+///
+/// Typical use: `init` once, then `serve`; approve each new device with `approve ID` (see
+/// `pending`). Run `lantrust-server COMMAND --help` for each command's options.
+#[derive(Parser, Debug)]
+#[command(name = "lantrust-server", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create a state directory: a fresh network root (key file 0600) and the SQLite database.
+    ///
+    /// Refuses to touch a directory that already holds lantrust state.
+    Init(InitArgs),
+    /// Run the ACME server over HTTPS (directory at /acme/directory, root at /roots.pem, CRL at /crl).
+    Serve(serve::ServeArgs),
+    /// Check a CSR (PEM or DER) against the device policy (§3.4.3, §4.2): exit 0 if it passes,
+    /// 1 with every violation listed.
+    CheckCsr(CheckCsrArgs),
+    /// List devices waiting for approval (§3.4.4).
+    Pending(admin::ListArgs),
+    /// List every device with its approval state and certificates.
+    List(admin::ListArgs),
+    /// Approve a device ID (also before it has asked: pre-approval).
+    Approve(admin::DecideArgs),
+    /// Deny a device ID (its pending and future requests are refused).
+    Deny(admin::DecideArgs),
+    /// Revoke a device's approval and all its certificates (they appear in /crl).
+    Revoke(admin::DecideArgs),
+    /// Print the DHCP option that points devices at this server (option 125, enterprise 55357).
+    DhcpOption(discovery::DhcpArgs),
+    /// Print DNS-SD records (SRV/TXT/PTR for _acme-server._tcp.<domain>) for a DNS server.
+    DnsRecords(discovery::DnsArgs),
+}
+
+/// Root key algorithms.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum KeyArg {
+    /// ECDSA P-384 (default).
+    P384,
+    /// ECDSA P-521.
+    P521,
+    /// RSA 3072.
+    Rsa3072,
+    /// RSA 4096.
+    Rsa4096,
+}
+
+#[derive(clap::Args, Debug)]
+struct InitArgs {
+    /// State directory to create (must not hold lantrust state yet).
+    #[arg(long, value_name = "DIR")]
+    state: PathBuf,
+    /// The server's host name, one DNS label (the root's SANs get NAME.local and NAME.DOMAIN).
+    #[arg(long, value_name = "NAME")]
+    name: String,
+    /// A local domain devices get names under (repeatable), e.g. home.arpa.
+    #[arg(long = "domain", value_name = "DOMAIN")]
+    domains: Vec<String>,
+    /// Root key algorithm.
+    #[arg(long, value_enum, default_value = "p384")]
+    key: KeyArg,
+    /// Root validity in years (1 to 10).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10))]
+    years: u32,
+    /// The server's IP address for the root and HTTPS certificate SANs (repeatable; private,
+    /// link-local or loopback only).
+    #[arg(long = "ip", value_name = "IP")]
+    ips: Vec<IpAddr>,
+}
+
+#[derive(clap::Args, Debug)]
+struct CheckCsrArgs {
+    /// The server's host name (devices may not take it).
+    #[arg(long, value_name = "NAME")]
+    name: String,
+    /// A configured local domain (repeatable).
+    #[arg(long = "domain", value_name = "DOMAIN")]
+    domains: Vec<String>,
+    /// Accept generic ACME clients' subjects (empty CN, or CN equal to a requested name).
+    #[arg(long)]
+    generic_clients: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+    /// The CSR file (PEM or DER).
+    file: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("lantrust-server: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Init(a) => init(a).map(|()| ExitCode::SUCCESS),
+        Command::Serve(a) => serve::serve(a).map(|()| ExitCode::SUCCESS),
+        Command::CheckCsr(a) => check_csr(a),
+        Command::Pending(a) => admin::list(a, true),
+        Command::List(a) => admin::list(a, false),
+        Command::Approve(a) => admin::decide(a, "approved"),
+        Command::Deny(a) => admin::decide(a, "denied"),
+        Command::Revoke(a) => admin::revoke(a),
+        Command::DhcpOption(a) => discovery::dhcp_option(a),
+        Command::DnsRecords(a) => discovery::dns_records(a),
+    }
+}
+
+/// One DNS label: LDH, 1–63 characters, no leading/trailing hyphen.
+pub(crate) fn check_label(what: &str, s: &str) -> Result<()> {
+    let ok = !s.is_empty()
+        && s.len() <= 63
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if !ok {
+        bail!(
+            "{what} {s:?} is not a DNS label (letters, digits and '-', 1 to 63 characters, no leading or trailing '-')"
+        );
+    }
+    Ok(())
+}
+
+fn normalize_domains(domains: &[String]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for d in domains {
+        let d = d.trim_end_matches('.').to_ascii_lowercase();
+        if d == "local" {
+            bail!("`local` is always served; give only the other local domains with --domain");
+        }
+        for l in d.split('.') {
+            check_label("domain label", l).with_context(|| format!("--domain {d}"))?;
+        }
+        if !out.contains(&d) {
+            out.push(d);
+        }
+    }
+    Ok(out)
+}
+
+fn init(a: InitArgs) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    let name = a.name.to_ascii_lowercase();
+    check_label("--name", &name)?;
+    let domains = normalize_domains(&a.domains)?;
+    for ip in &a.ips {
+        if !lantrust_ca::is_private_ip(*ip) {
+            bail!(
+                "--ip {ip} is not a private, link-local or loopback address; the root's name constraints only allow those"
+            );
+        }
+    }
+    let st = StateDir::new(&a.state);
+    for p in [st.db(), st.root_cert(), st.root_key()] {
+        if p.exists() {
+            bail!(
+                "{} already exists: {} holds lantrust state; refusing to overwrite it (choose another --state, or remove the directory to start a new network)",
+                p.display(),
+                a.state.display()
+            );
+        }
+    }
+    if !a.state.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&a.state)
+            .with_context(|| format!("creating {}", a.state.display()))?;
+    }
+    let mut cfg = RootConfig::new(name.clone(), domains.clone());
+    cfg.ip_addrs = a.ips.clone();
+    cfg.validity_years = a.years;
+    cfg.algorithm = match a.key {
+        KeyArg::P384 => KeyAlgorithm::P384,
+        KeyArg::P521 => KeyAlgorithm::P521,
+        KeyArg::Rsa3072 => KeyAlgorithm::Rsa3072,
+        KeyArg::Rsa4096 => KeyAlgorithm::Rsa4096,
+    };
+    if matches!(a.key, KeyArg::Rsa3072 | KeyArg::Rsa4096) {
+        eprintln!("generating an RSA root key (this can take a while)...");
+    }
+    let root = Root::generate(&cfg, state::now(), &mut rand::rngs::OsRng)
+        .context("generating the network root")?;
+    let key_pem = root.private_key_pem().context("encoding the root key")?;
+    let cert_pem = root.certificate_pem().context("encoding the root")?;
+    state::write_atomic(&st.root_key(), key_pem.as_bytes(), 0o600)?;
+    state::write_atomic(&st.root_cert(), cert_pem.as_bytes(), 0o644)?;
+    let config = Config {
+        name: name.clone(),
+        domains: domains.clone(),
+        ips: a.ips,
+    };
+    state::create_db(&st.db(), &config)?;
+    println!("created {}", a.state.display());
+    println!(
+        "  root:     {} ({})",
+        st.root_cert().display(),
+        root.subject()
+    );
+    println!("  root key: {} (mode 0600)", st.root_key().display());
+    println!("  database: {}", st.db().display());
+    let mut names = vec![format!("{name}.local")];
+    names.extend(domains.iter().map(|d| format!("{name}.{d}")));
+    println!("  names:    {}", names.join(", "));
+    println!(
+        "next: lantrust-server serve --state {} --listen 0.0.0.0:443",
+        a.state.display()
+    );
+    Ok(())
+}
+
+fn check_csr(a: CheckCsrArgs) -> Result<ExitCode> {
+    let name = a.name.to_ascii_lowercase();
+    check_label("--name", &name)?;
+    let domains = normalize_domains(&a.domains)?;
+    let bytes = std::fs::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
+    let policy =
+        lantrust_csr::Policy::new(name, domains).with_generic_client_compat(a.generic_clients);
+    match lantrust_csr::validate(&bytes, &policy) {
+        Ok(acc) => {
+            if a.json {
+                let v = serde_json::json!({
+                    "ok": true,
+                    "device_id": acc.device_id(),
+                    "dns_names": acc.dns_names(),
+                    "ip_addrs": acc.ip_addrs().iter().map(|i| i.to_string()).collect::<Vec<_>>(),
+                    "key": format!("{:?}", acc.key_kind()),
+                });
+                println!("{v}");
+            } else {
+                println!("OK: the CSR passes the device policy");
+                println!("  device ID: {}", acc.device_id());
+                println!("  DNS names: {}", acc.dns_names().join(", "));
+                if !acc.ip_addrs().is_empty() {
+                    let ips: Vec<String> = acc.ip_addrs().iter().map(|i| i.to_string()).collect();
+                    println!("  IPs:       {}", ips.join(", "));
+                }
+                println!("  key:       {:?}", acc.key_kind());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            let violations: Vec<String> = if e.violations().is_empty() {
+                vec![e.to_string()]
+            } else {
+                e.violations().iter().map(|v| v.to_string()).collect()
+            };
+            if a.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"ok": false, "violations": violations})
+                );
+            } else {
+                println!("REJECTED: {} problem(s)", violations.len());
+                for v in &violations {
+                    println!("  - {v}");
+                }
+            }
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// Parse `NAME=IP:PORT` (for `--resolve`).
+pub(crate) fn parse_resolve(s: &str) -> Result<(String, SocketAddr), String> {
+    let (name, addr) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=IP:PORT, got {s:?}"))?;
+    let addr: SocketAddr = addr
+        .parse()
+        .map_err(|e| format!("{addr:?} is not IP:PORT ({e})"))?;
+    Ok((name.trim_end_matches('.').to_ascii_lowercase(), addr))
 }

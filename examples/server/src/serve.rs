@@ -1,0 +1,959 @@
+//! `serve`: ACME over HTTPS (rustls, ring) on top of lantrust-acme's sans-IO server core, with
+//! SQLite storage, the §3.4.4 approval step, CSR policy from lantrust-csr, issuance and CRLs from
+//! lantrust-ca, and http-01 validation toward devices.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method as HttpMethod, StatusCode, Uri};
+use axum::response::{IntoResponse, Response as HttpResponse};
+use axum::routing::{any, get};
+use lantrust_acme::server::{
+    AccountRecord, Approval, ApprovalPolicy, ApprovalRequest, Issued, Issuer, OrderRecord, Server,
+    ServerConfig, Validation,
+};
+use lantrust_acme::{
+    ChallengeType, IdentifierType, Method, Order, Problem, ProblemType, Request, Response,
+    Subproblem,
+};
+use lantrust_ca::{DeviceRequest, IssuanceOptions, KeyAlgorithm, PrivateKey, Root};
+use rand::rngs::OsRng;
+use rusqlite::Connection;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::state::{self, Config, SqliteStore, StateDir};
+
+/// Largest request body accepted (a CSR for RSA-4096 with many SANs is a few KiB).
+const MAX_BODY: usize = 64 * 1024;
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct ServeArgs {
+    /// State directory (from `init`).
+    #[arg(long, value_name = "DIR")]
+    state: PathBuf,
+    /// Address to listen on for HTTPS, e.g. 0.0.0.0:443 or 127.0.0.1:8443.
+    #[arg(long, value_name = "ADDR")]
+    listen: SocketAddr,
+    /// The origin clients use to reach this server (default: https://LISTEN-ADDR, or
+    /// https://NAME.local:PORT when listening on a wildcard address).
+    #[arg(long, value_name = "URL")]
+    url: Option<String>,
+    /// Reach device NAME at IP:PORT for http-01 instead of resolving NAME (repeatable; tests, or
+    /// hosts without mDNS).
+    #[arg(long = "resolve", value_name = "NAME=IP:PORT", value_parser = crate::parse_resolve)]
+    resolve: Vec<(String, SocketAddr)>,
+    /// Port of the devices' http-01 responders.
+    #[arg(long, default_value_t = 80)]
+    http01_port: u16,
+    /// Port of the devices' tls-alpn-01 responders (tls-alpn-01 validation is not implemented
+    /// yet: such challenges fail with a clear problem; use http-01).
+    #[arg(long, default_value_t = 443)]
+    tls_alpn_port: u16,
+    /// Approve every device at once (load tests, open labs). Off: first issuance waits for
+    /// `lantrust-server approve ID` (§3.4.4).
+    #[arg(long)]
+    auto_approve: bool,
+    /// Accept CSRs from generic ACME clients (certbot, lego, uacme): empty CN or CN equal to a
+    /// requested name; key strength and name rules stay enforced. Also accepts high-S ECDSA
+    /// signatures, which Go and OpenSSL signers produce.
+    #[arg(long)]
+    generic_clients: bool,
+    /// Device certificate lifetime in days (1 to 90).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=90))]
+    cert_days: u64,
+}
+
+// -------------------------------------------------------------------------------------------
+// Hooks for the server core
+
+/// Approval decisions from the database (so `approve` in another process takes effect at the
+/// client's next poll).
+struct DbApproval {
+    conn: Connection,
+    auto_approve: bool,
+}
+
+impl ApprovalPolicy for DbApproval {
+    fn check(&mut self, req: &ApprovalRequest<'_>, _now: Duration) -> Approval {
+        let r = state::request_approval(
+            &self.conn,
+            req.device_id,
+            &req.identifier.value,
+            &req.account.thumbprint,
+            self.auto_approve,
+        );
+        match r.as_deref() {
+            Ok("approved") => Approval::Approved,
+            Ok("pending") => {
+                tracing::info!(
+                    device = req.device_id,
+                    name = %req.identifier.value,
+                    "waiting for approval: run `lantrust-server approve {}`",
+                    req.device_id
+                );
+                Approval::Pending
+            }
+            Ok("denied") => Approval::Denied("denied by the network administrator".into()),
+            Ok("revoked") => Approval::Denied("its approval was revoked".into()),
+            Ok(other) => Approval::Denied(format!("unknown approval state {other:?}")),
+            Err(e) => {
+                tracing::error!(error = %e, "approval lookup failed; keeping the device waiting");
+                Approval::Pending
+            }
+        }
+    }
+}
+
+/// CSR policy (lantrust-csr) and issuance (lantrust-ca).
+struct CaIssuer {
+    root: Root,
+    root_pem: String,
+    policy: lantrust_csr::Policy,
+    options: IssuanceOptions,
+}
+
+fn bad_csr(detail: impl Into<String>) -> Problem {
+    Problem::new(ProblemType::BadCsr, 400, detail)
+}
+
+impl Issuer for CaIssuer {
+    fn issue(
+        &mut self,
+        csr_der: &[u8],
+        order: &OrderRecord,
+        account: &AccountRecord,
+        now: Duration,
+    ) -> Result<Issued, Problem> {
+        let device_id = order
+            .identifiers
+            .iter()
+            .find(|i| i.kind == IdentifierType::Dns)
+            .map(lantrust_acme::server::device_id);
+        let mut policy = self.policy.clone();
+        if let Some(id) = &device_id {
+            policy = policy.with_device_id(id.clone());
+        }
+        let accepted = lantrust_csr::validate(csr_der, &policy).map_err(|e| {
+            let mut p = bad_csr(format!("the CSR does not meet the device policy: {e}"));
+            p.subproblems = e
+                .violations()
+                .iter()
+                .map(|v| Subproblem {
+                    kind: ProblemType::BadCsr,
+                    detail: Some(v.to_string()),
+                    identifier: None,
+                })
+                .collect();
+            tracing::info!(account = %account.id, "CSR refused: {e}");
+            p
+        })?;
+        let request = DeviceRequest {
+            device_id: accepted.device_id().to_string(),
+            dns_names: accepted.dns_names().to_vec(),
+            ip_addrs: accepted.ip_addrs().to_vec(),
+            public_key: accepted.public_key().clone(),
+        };
+        let cert = self
+            .root
+            .issue(&request, &self.options, now, &mut OsRng)
+            .map_err(|e| bad_csr(format!("cannot issue: {e}")))?;
+        let leaf_pem = lantrust_ca::certificate_to_pem(&cert)
+            .map_err(|e| Problem::new(ProblemType::ServerInternal, 500, e.to_string()))?;
+        let leaf_der = lantrust_ca::certificate_to_der(&cert)
+            .map_err(|e| Problem::new(ProblemType::ServerInternal, 500, e.to_string()))?;
+        tracing::info!(
+            device = accepted.device_id(),
+            names = ?accepted.dns_names(),
+            "issued a certificate"
+        );
+        Ok(Issued {
+            pem_chain: format!("{leaf_pem}{}", self.root_pem),
+            leaf_der,
+            alternates: Vec::new(),
+        })
+    }
+}
+
+/// A signed CRL: the revocations it lists, when it was signed, its DER.
+type CachedCrl = (Vec<state::Revoked>, Duration, Vec<u8>);
+
+type Core = Server<SqliteStore, DbApproval, CaIssuer>;
+
+struct App {
+    core: Mutex<Core>,
+    config: Config,
+    origin: String,
+    root_pem: String,
+    root: Root,
+    state: StateDir,
+    resolve: HashMap<String, SocketAddr>,
+    http01_port: u16,
+    tls_alpn_port: u16,
+    /// The last CRL: the revocations it lists, when it was signed, its DER.
+    crl_cache: Mutex<Option<CachedCrl>>,
+}
+
+// -------------------------------------------------------------------------------------------
+// Serving
+
+pub(crate) fn serve(a: ServeArgs) -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(run(a))
+}
+
+async fn run(a: ServeArgs) -> Result<()> {
+    let st = StateDir::new(&a.state);
+    let conn = st.open()?;
+    let config = st.config(&conn)?;
+    let root_pem = std::fs::read_to_string(st.root_cert())
+        .with_context(|| format!("reading {}", st.root_cert().display()))?;
+    let key_pem = zeroize_string(
+        std::fs::read_to_string(st.root_key())
+            .with_context(|| format!("reading {}", st.root_key().display()))?,
+    );
+    let root = Root::from_pem(&root_pem, &key_pem).context("loading the network root")?;
+    let root2 = Root::from_pem(&root_pem, &key_pem).context("loading the network root")?;
+    let root3 = Root::from_pem(&root_pem, &key_pem).context("loading the network root")?;
+    drop(key_pem);
+
+    let origin = match &a.url {
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None if a.listen.ip().is_unspecified() => {
+            format!("https://{}.local:{}", config.name, a.listen.port())
+        }
+        None => match a.listen {
+            SocketAddr::V4(v4) => format!("https://{}:{}", v4.ip(), v4.port()),
+            SocketAddr::V6(v6) => format!("https://[{}]:{}", v6.ip(), v6.port()),
+        },
+    };
+
+    let mut scfg = ServerConfig::new(&format!("{origin}/acme"));
+    scfg.allow_high_s = a.generic_clients;
+    scfg.retry_after = Duration::from_secs(3);
+    let policy = lantrust_csr::Policy::new(config.name.clone(), config.domains.clone())
+        .with_generic_client_compat(a.generic_clients);
+    let issuer = CaIssuer {
+        root: root2,
+        root_pem: root_pem.clone(),
+        policy,
+        options: IssuanceOptions {
+            validity: Duration::from_secs(a.cert_days * 86_400),
+            client_auth: false,
+        },
+    };
+    let approval = DbApproval {
+        conn: st.open()?,
+        auto_approve: a.auto_approve,
+    };
+    let core = Server::new(scfg, SqliteStore::new(conn), approval, issuer);
+
+    let tls = tls_config(&root3, &config)?;
+    let app = Arc::new(App {
+        core: Mutex::new(core),
+        config: config.clone(),
+        origin: origin.clone(),
+        root_pem,
+        root,
+        state: st,
+        resolve: a.resolve.into_iter().collect(),
+        http01_port: a.http01_port,
+        tls_alpn_port: a.tls_alpn_port,
+        crl_cache: Mutex::new(None),
+    });
+
+    let router = Router::new()
+        .route("/roots.pem", get(roots))
+        .route("/crl", get(crl))
+        .route("/acme/{*rest}", any(acme))
+        .fallback(not_found)
+        .with_state(app.clone());
+
+    let listener = TcpListener::bind(a.listen)
+        .await
+        .with_context(|| format!("listening on {}", a.listen))?;
+    tracing::info!(
+        listen = %listener.local_addr()?,
+        directory = %format!("{origin}/acme/directory"),
+        auto_approve = a.auto_approve,
+        generic_clients = a.generic_clients,
+        "lantrust-server is serving"
+    );
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+    loop {
+        let (tcp, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = shutdown_signal() => {
+                tracing::info!("shutting down");
+                return Ok(());
+            }
+        };
+        let acceptor = acceptor.clone();
+        let router = router.clone();
+        tokio::spawn(async move {
+            let tls =
+                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "TLS handshake timed out");
+                        return;
+                    }
+                };
+            let svc = hyper_util::service::TowerToHyperService::new(router);
+            if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(30))
+                .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
+                .await
+            {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    else {
+        let _ = ctrl_c.await;
+        return;
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+}
+
+fn zeroize_string(s: String) -> zeroize::Zeroizing<String> {
+    zeroize::Zeroizing::new(s)
+}
+
+/// The HTTPS certificate: a fresh P-384 key, issued by the root for `<name>.local`,
+/// `<name>.<domain>` and the configured IPs (90 days; a restart renews it).
+fn tls_config(root: &Root, config: &Config) -> Result<rustls::ServerConfig> {
+    let key = PrivateKey::generate(KeyAlgorithm::P384, &mut OsRng)?;
+    let mut dns_names = vec![format!("{}.local", config.name)];
+    dns_names.extend(
+        config
+            .domains
+            .iter()
+            .map(|d| format!("{}.{d}", config.name)),
+    );
+    let req = DeviceRequest {
+        device_id: config.name.clone(),
+        dns_names,
+        ip_addrs: config.ips.clone(),
+        public_key: key.public_key_info(),
+    };
+    let opts = IssuanceOptions {
+        validity: lantrust_ca::MAX_DEVICE_VALIDITY,
+        client_auth: false,
+    };
+    let cert = root.issue(&req, &opts, state::now(), &mut OsRng)?;
+    let leaf = lantrust_ca::certificate_to_der(&cert)?;
+    let key_der = key.to_pkcs8_der()?;
+    let chain = vec![
+        rustls_pki_types::CertificateDer::from(leaf),
+        rustls_pki_types::CertificateDer::from(root.certificate_der().to_vec()),
+    ];
+    let key = rustls_pki_types::PrivateKeyDer::Pkcs8(rustls_pki_types::PrivatePkcs8KeyDer::from(
+        key_der.to_vec(),
+    ));
+    let mut cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .map_err(|e| anyhow!("the HTTPS certificate is unusable: {e}"))?;
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(cfg)
+}
+
+// -------------------------------------------------------------------------------------------
+// Handlers
+
+async fn not_found() -> HttpResponse {
+    (
+        StatusCode::NOT_FOUND,
+        "not found: the ACME directory is /acme/directory, the root /roots.pem, the CRL /crl\n",
+    )
+        .into_response()
+}
+
+async fn roots(State(app): State<Arc<App>>) -> HttpResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/pem-certificate-chain",
+        )],
+        app.root_pem.clone(),
+    )
+        .into_response()
+}
+
+async fn crl(State(app): State<Arc<App>>) -> HttpResponse {
+    let app2 = app.clone();
+    let r = tokio::task::spawn_blocking(move || make_crl(&app2)).await;
+    match r {
+        Ok(Ok(der)) => (
+            [(axum::http::header::CONTENT_TYPE, "application/pkix-crl")],
+            der,
+        )
+            .into_response(),
+        Ok(Err(e)) => {
+            tracing::error!(error = %format!("{e:#}"), "CRL generation failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "CRL unavailable\n").into_response()
+        }
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "CRL unavailable\n").into_response(),
+    }
+}
+
+/// A DER CRL of every revocation; re-signed when the list changes or after 12 hours (nextUpdate
+/// is 24 hours), with a cRLNumber that grows in the database.
+fn make_crl(app: &App) -> Result<Vec<u8>> {
+    use lantrust_ca::{CrlReason, RevokedCertificate, SerialNumber};
+    let mut conn = app.state.open()?;
+    let list = state::revocations(&conn)?;
+    let now = state::now();
+    let mut cache = app
+        .crl_cache
+        .lock()
+        .map_err(|_| anyhow!("CRL cache poisoned"))?;
+    if let Some((l, at, der)) = cache.as_ref()
+        && *l == list
+        && now.saturating_sub(*at) < Duration::from_secs(12 * 3600)
+    {
+        return Ok(der.clone());
+    }
+    let revoked = list
+        .iter()
+        .map(|(serial, reason, at)| {
+            Ok(RevokedCertificate {
+                serial: SerialNumber::new(serial).map_err(|e| anyhow!("stored serial: {e}"))?,
+                revoked_at: Duration::from_secs(*at),
+                reason: match reason {
+                    Some(1) => CrlReason::KeyCompromise,
+                    Some(3) => CrlReason::AffiliationChanged,
+                    Some(4) => CrlReason::Superseded,
+                    Some(5) => CrlReason::CessationOfOperation,
+                    Some(9) => CrlReason::PrivilegeWithdrawn,
+                    _ => CrlReason::Unspecified,
+                },
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let number = state::next_crl_number(&mut conn)?;
+    let crl = app
+        .root
+        .crl(&revoked, number, now, Duration::from_secs(24 * 3600))?;
+    let der = der::Encode::to_der(&crl).map_err(|e| anyhow!("encoding the CRL: {e}"))?;
+    *cache = Some((list, now, der.clone()));
+    Ok(der)
+}
+
+fn problem_response(p: &Problem, nonce_source: Option<&App>) -> HttpResponse {
+    let mut r = Response {
+        status: p.status.unwrap_or(400),
+        headers: vec![("Content-Type".into(), "application/problem+json".into())],
+        body: lantrust_acme::to_json(p),
+    };
+    if let Some(app) = nonce_source
+        && let Some(n) = fresh_nonce(app)
+    {
+        r.headers.push(("Replay-Nonce".into(), n));
+    }
+    to_http(r, false)
+}
+
+/// A nonce for a response the core did not produce (so the client can retry at once).
+fn fresh_nonce(app: &App) -> Option<String> {
+    let req = Request {
+        method: Method::Head,
+        url: format!("{}/acme/new-nonce", app.origin),
+        headers: Vec::new(),
+        body: Vec::new(),
+    };
+    let mut core = app.core.lock().ok()?;
+    let r = core.handle(&req, state::now(), &mut OsRng);
+    r.header("replay-nonce").map(str::to_string)
+}
+
+fn to_http(r: Response, head: bool) -> HttpResponse {
+    let mut b = axum::http::Response::builder()
+        .status(StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+    for (n, v) in &r.headers {
+        if let Ok(v) = HeaderValue::from_str(v) {
+            b = b.header(n.as_str(), v);
+        }
+    }
+    let body = if head {
+        Body::empty()
+    } else {
+        Body::from(r.body)
+    };
+    b.body(body)
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+async fn acme(
+    State(app): State<Arc<App>>,
+    method: HttpMethod,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> HttpResponse {
+    let m = match method {
+        HttpMethod::GET => Method::Get,
+        HttpMethod::HEAD => Method::Head,
+        HttpMethod::POST => Method::Post,
+        _ => {
+            let p = Problem::new(
+                ProblemType::Malformed,
+                405,
+                "method not allowed: ACME uses GET, HEAD and POST",
+            );
+            return problem_response(&p, Some(&app));
+        }
+    };
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b.to_vec(),
+        Err(_) => {
+            let p = Problem::new(
+                ProblemType::Malformed,
+                413,
+                format!("the request body is larger than {MAX_BODY} bytes"),
+            );
+            return problem_response(&p, Some(&app));
+        }
+    };
+    let req = Request {
+        method: m,
+        url: format!("{}{}", app.origin, uri.path()),
+        headers: headers
+            .iter()
+            .filter_map(|(n, v)| Some((n.as_str().to_string(), v.to_str().ok()?.to_string())))
+            .collect(),
+        body,
+    };
+    let app2 = app.clone();
+    let r = tokio::task::spawn_blocking(move || handle_blocking(&app2, &req)).await;
+    let (resp, validations) = match r {
+        Ok(x) => x,
+        Err(e) => {
+            tracing::error!(error = %e, "request handler panicked");
+            let p = Problem::new(ProblemType::ServerInternal, 500, "internal error");
+            return problem_response(&p, None);
+        }
+    };
+    for v in validations {
+        tokio::spawn(validate(app.clone(), v));
+    }
+    to_http(resp, m == Method::Head)
+}
+
+fn handle_blocking(app: &App, req: &Request) -> (Response, Vec<Validation>) {
+    let Ok(mut core) = app.core.lock() else {
+        let p = Problem::new(ProblemType::ServerInternal, 500, "server state is poisoned");
+        return (problem_plain(&p), Vec::new());
+    };
+    let now = state::now();
+    let mut resp = core.handle(req, now, &mut OsRng);
+    if resp.status == 201 && req.url.ends_with("/acme/new-order") {
+        // The core checks identifier syntax; the network's scope is ours to enforce (§4.2):
+        // refuse public names before anything is sent toward them.
+        if let Ok(order) = lantrust_acme::from_json::<Order>(&resp.body)
+            && let Some(p) = out_of_scope(&app.config, &order)
+        {
+            if let Some(id) = resp
+                .header("location")
+                .and_then(|l| l.rsplit('/').next())
+                .map(str::to_string)
+            {
+                core.store_mut().invalidate_order(&id, p.clone());
+            }
+            tracing::info!(detail = ?p.detail, "order refused");
+            resp = replace_body(resp, &p);
+        }
+    }
+    if core.store_mut().take_failure() {
+        let p = Problem::new(
+            ProblemType::ServerInternal,
+            500,
+            "the server could not store this request; retry later",
+        );
+        resp = replace_body(resp, &p);
+    }
+    let mut validations = Vec::new();
+    while let Some(v) = core.poll_validation() {
+        validations.push(v);
+    }
+    if resp.status >= 400 {
+        tracing::info!(
+            method = req.method.as_str(),
+            url = %req.url,
+            status = resp.status,
+            problem = %String::from_utf8_lossy(&resp.body),
+            "request refused"
+        );
+    } else {
+        tracing::debug!(method = req.method.as_str(), url = %req.url, status = resp.status);
+    }
+    (resp, validations)
+}
+
+fn problem_plain(p: &Problem) -> Response {
+    Response {
+        status: p.status.unwrap_or(400),
+        headers: vec![("Content-Type".into(), "application/problem+json".into())],
+        body: lantrust_acme::to_json(p),
+    }
+}
+
+/// Keep the core's Replay-Nonce and Link headers, replace the rest with a problem document.
+fn replace_body(resp: Response, p: &Problem) -> Response {
+    let mut out = problem_plain(p);
+    for (n, v) in resp.headers {
+        if n.eq_ignore_ascii_case("replay-nonce")
+            || n.eq_ignore_ascii_case("link")
+            || n.eq_ignore_ascii_case("cache-control")
+        {
+            out.headers.push((n, v));
+        }
+    }
+    out
+}
+
+/// Identifiers outside the network's scope: DNS names not under `.local` or a configured domain,
+/// the server's own name, `localhost`, public IPs, or several device IDs in one order.
+fn out_of_scope(config: &Config, order: &Order) -> Option<Problem> {
+    let mut subs = Vec::new();
+    let mut ids = Vec::new();
+    for ident in &order.identifiers {
+        let bad = match ident.kind {
+            IdentifierType::Dns => {
+                let v = ident.value.to_ascii_lowercase();
+                let (label, rest) = v.split_once('.').unwrap_or((&v, ""));
+                let in_scope = rest == "local" || config.domains.iter().any(|d| d == rest);
+                if !ids.iter().any(|i: &String| i == label) {
+                    ids.push(label.to_string());
+                }
+                if !in_scope {
+                    let mut allowed = vec!["<id>.local".to_string()];
+                    allowed.extend(config.domains.iter().map(|d| format!("<id>.{d}")));
+                    Some(format!(
+                        "{v} is not a name on this network; this server issues only {}",
+                        allowed.join(", ")
+                    ))
+                } else if label == config.name || label == "localhost" {
+                    Some(format!("{v}: the name {label:?} is reserved"))
+                } else {
+                    None
+                }
+            }
+            IdentifierType::Ip => match ident.value.parse::<std::net::IpAddr>() {
+                Ok(ip) if lantrust_ca::is_private_ip(ip) => None,
+                _ => Some(format!(
+                    "{} is not a private, link-local or loopback address",
+                    ident.value
+                )),
+            },
+            _ => Some(format!("unsupported identifier {}", ident.value)),
+        };
+        if let Some(detail) = bad {
+            subs.push(Subproblem {
+                kind: ProblemType::RejectedIdentifier,
+                detail: Some(detail),
+                identifier: Some(ident.clone()),
+            });
+        }
+    }
+    if subs.is_empty() && ids.len() > 1 {
+        return Some(Problem::new(
+            ProblemType::RejectedIdentifier,
+            400,
+            format!(
+                "one order is for one device; these names belong to {} devices ({})",
+                ids.len(),
+                ids.join(", ")
+            ),
+        ));
+    }
+    if subs.is_empty() {
+        return None;
+    }
+    let detail = subs
+        .iter()
+        .filter_map(|s| s.detail.clone())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut p = Problem::new(ProblemType::RejectedIdentifier, 400, detail);
+    p.subproblems = subs;
+    Some(p)
+}
+
+// -------------------------------------------------------------------------------------------
+// Challenge validation toward devices
+
+async fn validate(app: Arc<App>, v: Validation) {
+    let result = match v.kind {
+        ChallengeType::Http01 => http01(&app, &v).await,
+        ChallengeType::TlsAlpn01 => Err(Problem::new(
+            ProblemType::Tls,
+            400,
+            format!(
+                "tls-alpn-01 validation is not supported by this server yet (port {}); use http-01",
+                app.tls_alpn_port
+            ),
+        )),
+        _ => Err(Problem::new(
+            ProblemType::Malformed,
+            400,
+            "this server validates http-01 only",
+        )),
+    };
+    match &result {
+        Ok(()) => tracing::info!(name = %v.identifier.value, kind = ?v.kind, "challenge valid"),
+        Err(p) => {
+            tracing::info!(name = %v.identifier.value, kind = ?v.kind, detail = ?p.detail, "challenge failed")
+        }
+    }
+    let _ = tokio::task::spawn_blocking(move || {
+        if let Ok(mut core) = app.core.lock() {
+            core.validation_result(&v.authz_id, &v.challenge_id, result, state::now());
+            if core.store_mut().take_failure() {
+                tracing::error!("could not store a validation result");
+            }
+        }
+    })
+    .await;
+}
+
+async fn target_addrs(app: &App, host: &str, port: u16) -> Result<Vec<SocketAddr>, Problem> {
+    if let Some(a) = app.resolve.get(&host.to_ascii_lowercase()) {
+        return Ok(vec![*a]);
+    }
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| {
+            Problem::new(
+                ProblemType::Dns,
+                400,
+                format!(
+                    "cannot resolve {host}: {e} (use --resolve NAME=IP:PORT on hosts without mDNS)"
+                ),
+            )
+        })?
+        .collect();
+    if addrs.is_empty() {
+        return Err(Problem::new(
+            ProblemType::Dns,
+            400,
+            format!("{host} has no address"),
+        ));
+    }
+    Ok(addrs)
+}
+
+/// RFC 8555 §8.3: GET http://<name>[:port]/.well-known/acme-challenge/<token>.
+async fn http01(app: &App, v: &Validation) -> Result<(), Problem> {
+    let host = v.identifier.value.as_str();
+    let addrs = target_addrs(app, host, app.http01_port).await?;
+    let mut last = None;
+    for addr in addrs {
+        match tokio::time::timeout(Duration::from_secs(10), http_get(addr, host, &v.token)).await {
+            Ok(Ok((200, body))) => return v.check_http01_body(&body),
+            Ok(Ok((status, _))) => {
+                last = Some(Problem::new(
+                    ProblemType::IncorrectResponse,
+                    403,
+                    format!("http-01: {host} ({addr}) answered HTTP {status} for the challenge"),
+                ))
+            }
+            Ok(Err(e)) => {
+                last = Some(Problem::new(
+                    ProblemType::Connection,
+                    400,
+                    format!("http-01: cannot fetch the challenge from {host} ({addr}): {e}"),
+                ))
+            }
+            Err(_) => {
+                last = Some(Problem::new(
+                    ProblemType::Connection,
+                    400,
+                    format!("http-01: {host} ({addr}) timed out"),
+                ))
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| Problem::new(ProblemType::Connection, 400, "no address")))
+}
+
+async fn http_get(addr: SocketAddr, host: &str, token: &str) -> std::io::Result<(u16, Vec<u8>)> {
+    let mut s = TcpStream::connect(addr).await?;
+    let host_hdr = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    };
+    let req = format!(
+        "GET /.well-known/acme-challenge/{token} HTTP/1.1\r\nHost: {host_hdr}\r\nUser-Agent: lantrust-server\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).await?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = s.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+        if buf.len() > 64 * 1024 {
+            return Err(std::io::Error::other("response larger than 64 KiB"));
+        }
+    }
+    parse_http_response(&buf)
+}
+
+fn parse_http_response(buf: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
+    let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_string());
+    let end = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| bad("no end of HTTP headers"))?;
+    let head = String::from_utf8_lossy(buf.get(..end).unwrap_or_default()).to_string();
+    let body = buf.get(end + 4..).unwrap_or_default();
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad("bad HTTP status line"))?;
+    let mut chunked = false;
+    let mut length = None;
+    for l in lines {
+        if let Some((n, v)) = l.split_once(':') {
+            let (n, v) = (n.trim(), v.trim());
+            if n.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked") {
+                chunked = true;
+            }
+            if n.eq_ignore_ascii_case("content-length") {
+                length = v.parse::<usize>().ok();
+            }
+        }
+    }
+    if chunked {
+        let mut out = Vec::new();
+        let mut rest = body;
+        loop {
+            let p = rest
+                .windows(2)
+                .position(|w| w == b"\r\n")
+                .ok_or_else(|| bad("bad chunk"))?;
+            let size_txt = String::from_utf8_lossy(rest.get(..p).unwrap_or_default()).to_string();
+            let size = usize::from_str_radix(size_txt.split(';').next().unwrap_or("").trim(), 16)
+                .map_err(|_| bad("bad chunk size"))?;
+            if size == 0 {
+                break;
+            }
+            let data = rest
+                .get(p + 2..p + 2 + size)
+                .ok_or_else(|| bad("truncated chunk"))?;
+            out.extend_from_slice(data);
+            rest = rest.get(p + 4 + size..).unwrap_or_default();
+        }
+        return Ok((status, out));
+    }
+    let body = match length {
+        Some(n) => body.get(..n).ok_or_else(|| bad("truncated body"))?,
+        None => body,
+    };
+    Ok((status, body.to_vec()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_plain_and_chunked_responses() {
+        let (s, b) =
+            parse_http_response(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello+extra")
+                .unwrap();
+        assert_eq!((s, b.as_slice()), (200, &b"hello"[..]));
+        let (s, b) = parse_http_response(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!((s, b.as_slice()), (200, &b"abcde"[..]));
+        let (s, _) = parse_http_response(b"HTTP/1.0 404 Not Found\r\n\r\n").unwrap();
+        assert_eq!(s, 404);
+        assert!(parse_http_response(b"garbage").is_err());
+        assert!(
+            parse_http_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn scope_refuses_public_and_reserved_names() {
+        let cfg = Config {
+            name: "router".into(),
+            domains: vec!["home.arpa".into()],
+            ips: vec![],
+        };
+        let order = |names: &[&str]| -> Order {
+            let ids: Vec<_> = names
+                .iter()
+                .map(|n| serde_json::json!({"type": "dns", "value": n}))
+                .collect();
+            let v = serde_json::json!({"status": "pending", "identifiers": ids,
+                "authorizations": [], "finalize": "https://x/f"});
+            lantrust_acme::from_json(v.to_string().as_bytes()).unwrap()
+        };
+        assert!(out_of_scope(&cfg, &order(&["dev1.local", "dev1.home.arpa"])).is_none());
+        let p = out_of_scope(&cfg, &order(&["dev1.local", "dev1.example.com"])).unwrap();
+        assert_eq!(p.kind, ProblemType::RejectedIdentifier);
+        assert_eq!(p.subproblems.len(), 1);
+        assert!(
+            p.detail
+                .unwrap()
+                .contains("dev1.example.com is not a name on this network")
+        );
+        assert!(out_of_scope(&cfg, &order(&["router.local"])).is_some());
+        assert!(out_of_scope(&cfg, &order(&["a.b.local"])).is_some());
+        assert!(out_of_scope(&cfg, &order(&["dev1.local", "dev2.local"])).is_some());
+    }
+}

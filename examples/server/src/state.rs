@@ -1,0 +1,708 @@
+//! The state directory: root certificate and key files, and the SQLite database (WAL) holding the
+//! configuration, ACME accounts/orders/authorizations, approvals, certificates and revocations.
+
+use std::fs;
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+use lantrust_acme::server::{AccountRecord, AuthzRecord, CertificateRecord, OrderRecord, Store};
+use lantrust_acme::{
+    AccountStatus, AuthorizationStatus, ChallengeStatus, ChallengeType, Identifier, Jwk,
+    OrderStatus, Problem,
+};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+/// File names inside the state directory.
+pub(crate) const DB_FILE: &str = "lantrust.db";
+pub(crate) const ROOT_CERT_FILE: &str = "root.pem";
+pub(crate) const ROOT_KEY_FILE: &str = "root-key.pem";
+
+const SCHEMA: &str = "
+CREATE TABLE config (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE accounts (id TEXT PRIMARY KEY, thumbprint TEXT NOT NULL UNIQUE, json TEXT NOT NULL);
+CREATE TABLE orders (id TEXT PRIMARY KEY, account_id TEXT NOT NULL, json TEXT NOT NULL);
+CREATE TABLE authzs (id TEXT PRIMARY KEY, account_id TEXT NOT NULL, json TEXT NOT NULL);
+CREATE TABLE approvals (
+    device_id TEXT PRIMARY KEY,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'denied', 'revoked')),
+    names TEXT NOT NULL DEFAULT '',
+    account TEXT,
+    requested_at INTEGER,
+    decided_at INTEGER
+);
+CREATE TABLE certificates (
+    id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    order_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    serial BLOB NOT NULL,
+    not_after INTEGER NOT NULL,
+    issued_at INTEGER NOT NULL,
+    leaf_der BLOB NOT NULL,
+    pem_chain TEXT NOT NULL,
+    alternates TEXT NOT NULL
+);
+CREATE INDEX certificates_device ON certificates (device_id);
+CREATE INDEX certificates_der ON certificates (leaf_der);
+CREATE TABLE revocations (
+    cert_id TEXT PRIMARY KEY REFERENCES certificates (id),
+    serial BLOB NOT NULL,
+    reason INTEGER,
+    revoked_at INTEGER NOT NULL
+);
+";
+
+/// Seconds since the Unix epoch (the binaries own the clock).
+pub(crate) fn now() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+}
+
+/// The network configuration written by `init`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct Config {
+    /// The server's host name (one label).
+    pub(crate) name: String,
+    /// The local domains.
+    pub(crate) domains: Vec<String>,
+    /// The server's IP addresses (in its root and HTTPS certificate).
+    pub(crate) ips: Vec<IpAddr>,
+}
+
+/// Paths of a state directory.
+#[derive(Clone, Debug)]
+pub(crate) struct StateDir {
+    pub(crate) dir: PathBuf,
+}
+
+impl StateDir {
+    pub(crate) fn new(dir: &Path) -> Self {
+        StateDir {
+            dir: dir.to_path_buf(),
+        }
+    }
+    pub(crate) fn db(&self) -> PathBuf {
+        self.dir.join(DB_FILE)
+    }
+    pub(crate) fn root_cert(&self) -> PathBuf {
+        self.dir.join(ROOT_CERT_FILE)
+    }
+    pub(crate) fn root_key(&self) -> PathBuf {
+        self.dir.join(ROOT_KEY_FILE)
+    }
+
+    /// Open the database of an initialised state directory.
+    pub(crate) fn open(&self) -> Result<Connection> {
+        let path = self.db();
+        if !path.exists() {
+            bail!(
+                "{} is not a lantrust state directory (no {DB_FILE}); create one with `lantrust-server init --state {} --name NAME --domain DOMAIN`",
+                self.dir.display(),
+                self.dir.display()
+            );
+        }
+        let conn = Connection::open(&path)
+            .with_context(|| format!("opening the database {}", path.display()))?;
+        configure(&conn)?;
+        Ok(conn)
+    }
+
+    /// Load the configuration.
+    pub(crate) fn config(&self, conn: &Connection) -> Result<Config> {
+        let v: String = conn
+            .query_row("SELECT value FROM config WHERE key = 'network'", [], |r| {
+                r.get(0)
+            })
+            .context("reading the network configuration from the database")?;
+        serde_json::from_str(&v).context("the stored network configuration is corrupt")
+    }
+}
+
+/// WAL, a busy timeout so the CLI and `serve` can share the database, foreign keys.
+pub(crate) fn configure(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+/// Create the database with its schema and configuration (in one transaction).
+pub(crate) fn create_db(path: &Path, config: &Config) -> Result<()> {
+    let mut conn =
+        Connection::open(path).with_context(|| format!("creating {}", path.display()))?;
+    configure(&conn)?;
+    let tx = conn.transaction()?;
+    tx.execute_batch(SCHEMA)?;
+    tx.execute(
+        "INSERT INTO config (key, value) VALUES ('network', ?1), ('created', ?2), ('crl_number', '0')",
+        params![serde_json::to_string(config)?, now().as_secs().to_string()],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Write `data` to `path` atomically with `mode`: a temporary file in the same directory,
+/// fsync, rename, fsync of the directory.
+pub(crate) fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("lantrust")
+    ));
+    let _ = fs::remove_file(&tmp);
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(&tmp)
+        .with_context(|| format!("creating {}", tmp.display()))?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    drop(f);
+    fs::rename(&tmp, path).with_context(|| format!("renaming into {}", path.display()))?;
+    fs::File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+// -------------------------------------------------------------------------------------------
+// Approvals
+
+/// An approval row.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub(crate) struct ApprovalRow {
+    pub(crate) device_id: String,
+    pub(crate) state: String,
+    pub(crate) names: Vec<String>,
+    pub(crate) account: Option<String>,
+    pub(crate) requested_at: Option<u64>,
+    pub(crate) decided_at: Option<u64>,
+    pub(crate) certificates: u64,
+    pub(crate) revoked_certificates: u64,
+}
+
+pub(crate) fn approvals(conn: &Connection, only_pending: bool) -> Result<Vec<ApprovalRow>> {
+    let sql = format!(
+        "SELECT a.device_id, a.state, a.names, a.account, a.requested_at, a.decided_at,
+                (SELECT COUNT(*) FROM certificates c WHERE c.device_id = a.device_id),
+                (SELECT COUNT(*) FROM certificates c JOIN revocations r ON r.cert_id = c.id
+                 WHERE c.device_id = a.device_id)
+         FROM approvals a {} ORDER BY a.device_id",
+        if only_pending {
+            "WHERE a.state = 'pending'"
+        } else {
+            ""
+        }
+    );
+    let mut st = conn.prepare(&sql)?;
+    let rows = st.query_map([], |r| {
+        let names: String = r.get(2)?;
+        Ok(ApprovalRow {
+            device_id: r.get(0)?,
+            state: r.get(1)?,
+            names: names
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+            account: r.get(3)?,
+            requested_at: r.get::<_, Option<i64>>(4)?.map(|v| v as u64),
+            decided_at: r.get::<_, Option<i64>>(5)?.map(|v| v as u64),
+            certificates: r.get::<_, i64>(6)? as u64,
+            revoked_certificates: r.get::<_, i64>(7)? as u64,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub(crate) fn approval_state(conn: &Connection, device_id: &str) -> Result<Option<String>> {
+    Ok(conn
+        .query_row(
+            "SELECT state FROM approvals WHERE device_id = ?1",
+            [device_id],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// Record that `device_id` asked (first time: pending). Returns the current state.
+pub(crate) fn request_approval(
+    conn: &Connection,
+    device_id: &str,
+    name: &str,
+    account: &str,
+    auto_approve: bool,
+) -> Result<String> {
+    let now = now().as_secs() as i64;
+    let initial = if auto_approve { "approved" } else { "pending" };
+    conn.execute(
+        "INSERT INTO approvals (device_id, state, names, account, requested_at, decided_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?2 = 'approved' THEN ?5 END)
+         ON CONFLICT (device_id) DO UPDATE SET
+            names = CASE WHEN instr(',' || names || ',', ',' || ?3 || ',') > 0 THEN names
+                         WHEN names = '' THEN ?3 ELSE names || ',' || ?3 END,
+            account = COALESCE(account, ?4),
+            requested_at = COALESCE(requested_at, ?5)",
+        params![device_id, initial, name, account, now],
+    )?;
+    Ok(approval_state(conn, device_id)?.unwrap_or_else(|| initial.to_string()))
+}
+
+/// Set a decision (`approved`, `denied`, `revoked`), creating the row when the device has not
+/// asked yet (pre-approval). Returns the previous state.
+pub(crate) fn decide(conn: &Connection, device_id: &str, state: &str) -> Result<Option<String>> {
+    let before = approval_state(conn, device_id)?;
+    conn.execute(
+        "INSERT INTO approvals (device_id, state, decided_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (device_id) DO UPDATE SET state = ?2, decided_at = ?3",
+        params![device_id, state, now().as_secs() as i64],
+    )?;
+    Ok(before)
+}
+
+/// Revoke the approval and every unrevoked certificate of the device (one transaction).
+/// Returns the number of certificates revoked now.
+pub(crate) fn revoke_device(conn: &mut Connection, device_id: &str) -> Result<usize> {
+    let tx = conn.transaction()?;
+    let now = now().as_secs() as i64;
+    tx.execute(
+        "INSERT INTO approvals (device_id, state, decided_at) VALUES (?1, 'revoked', ?2)
+         ON CONFLICT (device_id) DO UPDATE SET state = 'revoked', decided_at = ?2",
+        params![device_id, now],
+    )?;
+    // Reason 9: privilegeWithdrawn (RFC 5280 §5.3.1), the approval was taken back.
+    let n = tx.execute(
+        "INSERT INTO revocations (cert_id, serial, reason, revoked_at)
+         SELECT c.id, c.serial, 9, ?2 FROM certificates c
+         WHERE c.device_id = ?1 AND c.id NOT IN (SELECT cert_id FROM revocations)",
+        params![device_id, now],
+    )?;
+    tx.commit()?;
+    Ok(n)
+}
+
+/// A certificate row (for `list --json` and tests).
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct CertRow {
+    pub(crate) id: String,
+    pub(crate) device_id: String,
+    pub(crate) serial: String,
+    pub(crate) not_after: u64,
+    pub(crate) revoked: bool,
+}
+
+pub(crate) fn certificates(conn: &Connection) -> Result<Vec<CertRow>> {
+    let mut st = conn.prepare(
+        "SELECT c.id, c.device_id, c.serial, c.not_after, r.cert_id IS NOT NULL
+         FROM certificates c LEFT JOIN revocations r ON r.cert_id = c.id
+         ORDER BY c.issued_at",
+    )?;
+    let rows = st.query_map([], |r| {
+        let serial: Vec<u8> = r.get(2)?;
+        Ok(CertRow {
+            id: r.get(0)?,
+            device_id: r.get(1)?,
+            serial: serial.iter().map(|b| format!("{b:02x}")).collect(),
+            not_after: r.get::<_, i64>(3)? as u64,
+            revoked: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A revoked serial for the CRL: (serial bytes, reason code, revoked_at seconds).
+pub(crate) type Revoked = (Vec<u8>, Option<u8>, u64);
+
+/// Every revoked serial, oldest first.
+pub(crate) fn revocations(conn: &Connection) -> Result<Vec<Revoked>> {
+    let mut st =
+        conn.prepare("SELECT serial, reason, revoked_at FROM revocations ORDER BY rowid")?;
+    let rows = st.query_map([], |r| {
+        Ok((
+            r.get::<_, Vec<u8>>(0)?,
+            r.get::<_, Option<i64>>(1)?.map(|v| v as u8),
+            r.get::<_, i64>(2)? as u64,
+        ))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The next CRL number (incremented in the database so it grows across restarts).
+pub(crate) fn next_crl_number(conn: &mut Connection) -> Result<u64> {
+    let tx = conn.transaction()?;
+    let n: String = tx.query_row(
+        "SELECT value FROM config WHERE key = 'crl_number'",
+        [],
+        |r| r.get(0),
+    )?;
+    let n = n.parse::<u64>().unwrap_or(0) + 1;
+    tx.execute(
+        "UPDATE config SET value = ?1 WHERE key = 'crl_number'",
+        [n.to_string()],
+    )?;
+    tx.commit()?;
+    Ok(n)
+}
+
+// -------------------------------------------------------------------------------------------
+// The ACME store
+
+#[derive(Serialize, Deserialize)]
+struct AccountJson {
+    jwk: Jwk,
+    status: AccountStatus,
+    contact: Vec<String>,
+    tos: bool,
+    orders: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct OrderJson {
+    status: OrderStatus,
+    expires: Duration,
+    identifiers: Vec<Identifier>,
+    authz_ids: Vec<String>,
+    not_before: Option<String>,
+    not_after: Option<String>,
+    error: Option<Problem>,
+    certificate_id: Option<String>,
+    replaces: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ChallengeJson {
+    id: String,
+    kind: ChallengeType,
+    token: String,
+    status: ChallengeStatus,
+    validated: Option<Duration>,
+    error: Option<Problem>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct AuthzJson {
+    identifier: Identifier,
+    status: AuthorizationStatus,
+    expires: Duration,
+    challenges: Vec<ChallengeJson>,
+    awaiting_approval: bool,
+}
+
+/// The SQLite-backed [`Store`]. Each `put_*` is one committed statement (durable: WAL with
+/// `synchronous=FULL`). The trait cannot return errors, so a failure is logged and remembered;
+/// the HTTP layer turns it into a `serverInternal` problem for that request.
+pub(crate) struct SqliteStore {
+    conn: Connection,
+    failed: bool,
+}
+
+impl SqliteStore {
+    pub(crate) fn new(conn: Connection) -> Self {
+        SqliteStore {
+            conn,
+            failed: false,
+        }
+    }
+
+    /// Whether a database operation failed since the last call (and reset the flag).
+    pub(crate) fn take_failure(&mut self) -> bool {
+        core::mem::take(&mut self.failed)
+    }
+
+    /// Mark an order invalid with `problem` (used when the binary refuses an order the core accepted).
+    pub(crate) fn invalidate_order(&mut self, order_id: &str, problem: Problem) {
+        if let Some(mut o) = self.order(order_id) {
+            o.status = OrderStatus::Invalid;
+            o.error = Some(problem);
+            self.put_order(o);
+        }
+    }
+
+    fn check<T>(&mut self, what: &str, r: rusqlite::Result<T>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                tracing::error!(error = %e, "database: {what} failed");
+                self.failed = true;
+                None
+            }
+        }
+    }
+
+    fn get_json<T: for<'de> Deserialize<'de>>(&self, sql: &str, key: &str) -> Option<T> {
+        let s: Option<String> = match self.conn.query_row(sql, [key], |r| r.get(0)).optional() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "database read failed");
+                return None;
+            }
+        };
+        s.and_then(|s| match serde_json::from_str(&s) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                tracing::error!(error = %e, "corrupt record in the database");
+                None
+            }
+        })
+    }
+
+    fn cert_from_row(&self, r: &rusqlite::Row<'_>) -> rusqlite::Result<CertificateRecord> {
+        let alternates: String = r.get(4)?;
+        let revoked = if r.get::<_, bool>(6)? {
+            Some(r.get::<_, Option<i64>>(7)?.map(|v| v as u8))
+        } else {
+            None
+        };
+        Ok(CertificateRecord {
+            id: r.get(0)?,
+            account_id: r.get(1)?,
+            order_id: r.get(2)?,
+            pem_chain: r.get(3)?,
+            alternates: serde_json::from_str(&alternates).unwrap_or_default(),
+            leaf_der: r.get(5)?,
+            revoked,
+        })
+    }
+
+    fn cert_where(&self, clause: &str, key: &dyn rusqlite::ToSql) -> Option<CertificateRecord> {
+        let sql = format!(
+            "SELECT c.id, c.account_id, c.order_id, c.pem_chain, c.alternates, c.leaf_der,
+                    r.cert_id IS NOT NULL, r.reason
+             FROM certificates c LEFT JOIN revocations r ON r.cert_id = c.id WHERE {clause}"
+        );
+        match self
+            .conn
+            .query_row(&sql, [key], |r| self.cert_from_row(r))
+            .optional()
+        {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "database read failed");
+                None
+            }
+        }
+    }
+}
+
+impl Store for SqliteStore {
+    fn account(&self, id: &str) -> Option<AccountRecord> {
+        let j: AccountJson = self.get_json("SELECT json FROM accounts WHERE id = ?1", id)?;
+        let thumbprint = j.jwk.thumbprint();
+        Some(AccountRecord {
+            id: id.to_string(),
+            jwk: j.jwk,
+            thumbprint,
+            status: j.status,
+            contact: j.contact,
+            terms_of_service_agreed: j.tos,
+            orders: j.orders,
+        })
+    }
+
+    fn account_by_thumbprint(&self, thumbprint: &str) -> Option<AccountRecord> {
+        let id: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT id FROM accounts WHERE thumbprint = ?1",
+                [thumbprint],
+                |r| r.get(0),
+            )
+            .optional()
+            .ok()
+            .flatten();
+        self.account(&id?)
+    }
+
+    fn put_account(&mut self, a: AccountRecord) {
+        let j = AccountJson {
+            jwk: a.jwk,
+            status: a.status,
+            contact: a.contact,
+            tos: a.terms_of_service_agreed,
+            orders: a.orders,
+        };
+        let json = serde_json::to_string(&j).unwrap_or_default();
+        let r = self.conn.execute(
+            "INSERT INTO accounts (id, thumbprint, json) VALUES (?1, ?2, ?3)
+             ON CONFLICT (id) DO UPDATE SET thumbprint = ?2, json = ?3",
+            params![a.id, a.thumbprint, json],
+        );
+        self.check("storing an account", r);
+    }
+
+    fn order(&self, id: &str) -> Option<OrderRecord> {
+        let account_id: String = self
+            .conn
+            .query_row("SELECT account_id FROM orders WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .ok()
+            .flatten()?;
+        let j: OrderJson = self.get_json("SELECT json FROM orders WHERE id = ?1", id)?;
+        Some(OrderRecord {
+            id: id.to_string(),
+            account_id,
+            status: j.status,
+            expires: j.expires,
+            identifiers: j.identifiers,
+            authz_ids: j.authz_ids,
+            not_before: j.not_before,
+            not_after: j.not_after,
+            error: j.error,
+            certificate_id: j.certificate_id,
+            replaces: j.replaces,
+        })
+    }
+
+    fn put_order(&mut self, o: OrderRecord) {
+        let j = OrderJson {
+            status: o.status,
+            expires: o.expires,
+            identifiers: o.identifiers,
+            authz_ids: o.authz_ids,
+            not_before: o.not_before,
+            not_after: o.not_after,
+            error: o.error,
+            certificate_id: o.certificate_id,
+            replaces: o.replaces,
+        };
+        let json = serde_json::to_string(&j).unwrap_or_default();
+        let r = self.conn.execute(
+            "INSERT INTO orders (id, account_id, json) VALUES (?1, ?2, ?3)
+             ON CONFLICT (id) DO UPDATE SET json = ?3",
+            params![o.id, o.account_id, json],
+        );
+        self.check("storing an order", r);
+    }
+
+    fn authz(&self, id: &str) -> Option<AuthzRecord> {
+        let account_id: String = self
+            .conn
+            .query_row("SELECT account_id FROM authzs WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .ok()
+            .flatten()?;
+        let j: AuthzJson = self.get_json("SELECT json FROM authzs WHERE id = ?1", id)?;
+        Some(AuthzRecord {
+            id: id.to_string(),
+            account_id,
+            identifier: j.identifier,
+            status: j.status,
+            expires: j.expires,
+            challenges: j
+                .challenges
+                .into_iter()
+                .map(|c| lantrust_acme::server::ChallengeRecord {
+                    id: c.id,
+                    kind: c.kind,
+                    token: c.token,
+                    status: c.status,
+                    validated: c.validated,
+                    error: c.error,
+                })
+                .collect(),
+            awaiting_approval: j.awaiting_approval,
+        })
+    }
+
+    fn put_authz(&mut self, a: AuthzRecord) {
+        let j = AuthzJson {
+            identifier: a.identifier,
+            status: a.status,
+            expires: a.expires,
+            challenges: a
+                .challenges
+                .into_iter()
+                .map(|c| ChallengeJson {
+                    id: c.id,
+                    kind: c.kind,
+                    token: c.token,
+                    status: c.status,
+                    validated: c.validated,
+                    error: c.error,
+                })
+                .collect(),
+            awaiting_approval: a.awaiting_approval,
+        };
+        let json = serde_json::to_string(&j).unwrap_or_default();
+        let r = self.conn.execute(
+            "INSERT INTO authzs (id, account_id, json) VALUES (?1, ?2, ?3)
+             ON CONFLICT (id) DO UPDATE SET json = ?3",
+            params![a.id, a.account_id, json],
+        );
+        self.check("storing an authorization", r);
+    }
+
+    fn certificate(&self, id: &str) -> Option<CertificateRecord> {
+        self.cert_where("c.id = ?1", &id)
+    }
+
+    fn certificate_by_der(&self, der: &[u8]) -> Option<CertificateRecord> {
+        self.cert_where("c.leaf_der = ?1", &der)
+    }
+
+    fn put_certificate(&mut self, c: CertificateRecord) {
+        let device_id = self
+            .order(&c.order_id)
+            .and_then(|o| o.identifiers.first().map(lantrust_acme::server::device_id))
+            .unwrap_or_default();
+        let (serial, not_after) = match lantrust_ca::certificate_from_der(&c.leaf_der) {
+            Ok(cert) => (
+                cert.tbs_certificate.serial_number.as_bytes().to_vec(),
+                cert.tbs_certificate
+                    .validity
+                    .not_after
+                    .to_unix_duration()
+                    .as_secs(),
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot parse an issued certificate");
+                self.failed = true;
+                return;
+            }
+        };
+        let alternates = serde_json::to_string(&c.alternates).unwrap_or_default();
+        let now = now().as_secs() as i64;
+        let r = (|| -> rusqlite::Result<()> {
+            let tx = self.conn.transaction()?;
+            tx.execute(
+                "INSERT INTO certificates (id, account_id, order_id, device_id, serial, not_after,
+                                           issued_at, leaf_der, pem_chain, alternates)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT (id) DO NOTHING",
+                params![
+                    c.id,
+                    c.account_id,
+                    c.order_id,
+                    device_id,
+                    serial,
+                    not_after as i64,
+                    now,
+                    c.leaf_der,
+                    c.pem_chain,
+                    alternates
+                ],
+            )?;
+            if let Some(reason) = c.revoked {
+                tx.execute(
+                    "INSERT INTO revocations (cert_id, serial, reason, revoked_at)
+                     VALUES (?1, ?2, ?3, ?4) ON CONFLICT (cert_id) DO NOTHING",
+                    params![c.id, serial, reason.map(i64::from), now],
+                )?;
+            }
+            tx.commit()
+        })();
+        self.check("storing a certificate", r);
+    }
+}
