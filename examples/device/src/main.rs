@@ -1,6 +1,599 @@
-//! A lantrust IoT device: discover the local ACME server, enroll, serve HTTPS, renew, reset, rename
+//! A lantrust IoT device (draft-sweet-iot-acme-07 §3.6, §4.5, §4.7, §4.9): discover the local
+//! ACME server, enroll with a fresh key, serve an HTTPS status page, renew, reset, rename.
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // a binary: std is the point
+
+mod acme_run;
+mod serve;
+mod state;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use lantrust_acme::client::{Client, ClientConfig, Event, Operation};
+use lantrust_acme::{AccountKey, Algorithm, Identifier};
+use lantrust_cli::fs::{Mode, write_atomic};
+use lantrust_cli::{Discovered, DiscoveryArgs, ResolveOverride};
+use lantrust_csr::{CsrBuilder, KeyAlgorithm};
+
+use crate::acme_run::{Http01, drive};
+use crate::state::{
+    DeviceConfig, NetworkMeta, State, cert_facts, chain_ders, label, root_names_server,
+};
+
+/// A lantrust IoT device: finds the network's local ACME server (DHCP or unicast DNS-SD), gets
+/// a certificate for `<id>.local` and `<id>.<domain>` after an administrator approves it, and
+/// serves HTTPS with it, renewing before it expires.
+#[derive(Parser, Debug)]
+#[command(name = "lantrust-device", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Find the local ACME server (DHCP hint, else DNS-SD SRV) and print it.
+    Discover {
+        #[command(flatten)]
+        discovery: DiscoveryArgs,
+        /// The DNS-SD domain (with --dns).
+        #[arg(long, value_name = "D")]
+        domain: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Get a certificate from the network's ACME server: fresh key, CSR, order, http-01,
+    /// wait for approval, save key (0600) and chain under DIR/networks/<server>/.
+    Enroll(EnrollArgs),
+    /// Serve an HTTPS status page with the issued certificate, renewing it at 2/3 of its lifetime.
+    Serve {
+        /// State directory.
+        #[arg(long, value_name = "DIR")]
+        state: PathBuf,
+        /// Address to serve HTTPS on.
+        #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:443")]
+        listen: SocketAddr,
+        /// Where to answer http-01 challenges during renewals.
+        #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:80")]
+        http01_listen: SocketAddr,
+    },
+    /// Renew the current network's certificate now (fresh key, §4.11).
+    Renew {
+        /// State directory.
+        #[arg(long, value_name = "DIR")]
+        state: PathBuf,
+        /// Where to answer http-01 challenges.
+        #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:80")]
+        http01_listen: SocketAddr,
+    },
+    /// Factory reset (§4.5): revoke every certificate on its server, then wipe keys and certs.
+    Reset {
+        /// State directory.
+        #[arg(long, value_name = "DIR")]
+        state: PathBuf,
+        /// Wipe without contacting the servers (certificates stay valid until they expire).
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Change the device's name on the current network (§4.7): revoke the old name's
+    /// certificate there, enroll under the new one.
+    Rename {
+        /// State directory.
+        #[arg(long, value_name = "DIR")]
+        state: PathBuf,
+        /// The new device ID (e.g. `device-12cd57`).
+        #[arg(long, value_name = "ID")]
+        new_id: String,
+        /// Where to answer http-01 challenges.
+        #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:80")]
+        http01_listen: SocketAddr,
+    },
+    /// Show the networks and certificates in DIR.
+    Status {
+        /// State directory.
+        #[arg(long, value_name = "DIR")]
+        state: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+struct EnrollArgs {
+    /// State directory (created if missing).
+    #[arg(long, value_name = "DIR")]
+    state: PathBuf,
+    /// Device ID: the leftmost label of its names and the CSR's commonName; unique per device
+    /// (e.g. `device-12cd56`, §4.7). Default: the ID already in DIR.
+    #[arg(long, value_name = "ID")]
+    id: Option<String>,
+    /// Local domain(s) to get `<id>.<domain>` for; the first is also the DNS-SD domain.
+    #[arg(long = "domain", value_name = "D")]
+    domains: Vec<String>,
+    #[command(flatten)]
+    discovery: DiscoveryArgs,
+    /// Trust this root (PEM) for the server's HTTPS instead of trust on first use.
+    #[arg(long, value_name = "PEM")]
+    root: Option<PathBuf>,
+    /// Accept a root that differs from the one trusted before on this network (§4.8).
+    #[arg(long)]
+    accept_change: bool,
+    /// Connect to IP:PORT whenever NAME is asked for (repeatable).
+    #[arg(long, value_name = "NAME=IP:PORT")]
+    resolve: Vec<ResolveOverride>,
+    /// Where to answer http-01 challenges (the server connects to port 80 of `<id>.local`).
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:80")]
+    http01_listen: SocketAddr,
+    /// Key algorithm for the certificate key.
+    #[arg(long, value_name = "ALG", default_value = "p384", value_parser = ["p384", "p521", "rsa3072", "rsa4096"])]
+    key: String,
+    /// Give up waiting (for approval) after this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    timeout: u64,
+}
 
 fn main() {
-    eprintln!("lantrust-device: under construction (issue 8)");
-    std::process::exit(2);
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        eprintln!("lantrust-device: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.cmd {
+        Cmd::Discover {
+            discovery,
+            domain,
+            json,
+        } => {
+            let d = discovery.discover(domain.as_deref())?;
+            print_discovered(&d, json)
+        }
+        Cmd::Enroll(args) => enroll(args),
+        Cmd::Serve {
+            state,
+            listen,
+            http01_listen,
+        } => serve::serve(&State::new(&state), listen, http01_listen),
+        Cmd::Renew {
+            state,
+            http01_listen,
+        } => {
+            let st = State::new(&state);
+            let label = st.current()?;
+            let m = reissue(&st, &label, None, http01_listen, Duration::from_secs(3600))?;
+            println!("renewed: serial {} valid until {}", m.serial, m.not_after);
+            Ok(())
+        }
+        Cmd::Reset { state, offline } => reset(&State::new(&state), offline),
+        Cmd::Rename {
+            state,
+            new_id,
+            http01_listen,
+        } => rename(&State::new(&state), &new_id, http01_listen),
+        Cmd::Status { state, json } => status(&State::new(&state), json),
+    }
+}
+
+fn print_discovered(d: &Discovered, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(d)?);
+    } else {
+        println!("server:    {}", d.server_name);
+        println!("directory: {}", d.directory_url);
+        println!("source:    {}", d.source);
+        if !d.addresses.is_empty() {
+            let a: Vec<String> = d.addresses.iter().map(|a| a.to_string()).collect();
+            println!("addresses: {}", a.join(", "));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn key_algorithm(s: &str) -> KeyAlgorithm {
+    match s {
+        "p521" => KeyAlgorithm::P521,
+        "rsa3072" => KeyAlgorithm::Rsa3072,
+        "rsa4096" => KeyAlgorithm::Rsa4096,
+        _ => KeyAlgorithm::P384,
+    }
+}
+
+fn enroll(args: EnrollArgs) -> anyhow::Result<()> {
+    let st = State::new(&args.state);
+    let old = st.config()?;
+    let id = match (&args.id, &old) {
+        (Some(id), _) => id.clone(),
+        (None, Some(c)) => c.id.clone(),
+        (None, None) => bail!("no device ID: pass --id ID (e.g. --id device-12cd56)"),
+    };
+    let domains = if args.domains.is_empty() {
+        old.map(|c| c.domains).unwrap_or_default()
+    } else {
+        args.domains.clone()
+    };
+    st.save_config(&DeviceConfig {
+        id: id.clone(),
+        domains: domains.clone(),
+    })?;
+
+    // §3.6: discover, unless told where the server is.
+    let found = args
+        .discovery
+        .discover(domains.first().map(String::as_str))?;
+    eprintln!(
+        "ACME server {} ({}) via {}",
+        found.server_name, found.directory_url, found.source
+    );
+    let mut overrides = args.resolve.clone();
+    // Addresses from the DNS answer pin the connection to what discovery returned.
+    if let Some(addr) = found.addresses.first() {
+        let (host, port) = lantrust_cli::discover::url_host_port(&found.directory_url)?;
+        if !overrides
+            .iter()
+            .any(|o| o.name == host.to_ascii_lowercase())
+        {
+            overrides.push(ResolveOverride {
+                name: host.to_ascii_lowercase(),
+                addr: SocketAddr::new(*addr, port),
+            });
+        }
+    }
+    let label = label(&found.server_name);
+    let net = st.net_dir(&label);
+
+    // Trust: --root, else TOFU (§3.6), with the root's SANs checked against the discovered name.
+    let (root_pem, tofu) = match &args.root {
+        Some(p) => {
+            let pem =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            chain_ders(&pem).with_context(|| format!("{} holds no certificate", p.display()))?;
+            (pem, false)
+        }
+        None => {
+            let t = lantrust_cli::tls::tofu_fetch_roots(&found.directory_url, &overrides)?;
+            root_names_server(&t.root, &found.server_name)?;
+            let facts = cert_facts(&t.root)?;
+            eprintln!(
+                "trust on first use: root {} (serial {})",
+                facts.subject, facts.serial
+            );
+            (
+                lantrust_cli::certs_to_pem(std::slice::from_ref(&t.root)),
+                true,
+            )
+        }
+    };
+    let pinned = net.join("root.pem");
+    if let Ok(prev) = std::fs::read_to_string(&pinned) {
+        if chain_ders(&prev).ok() != chain_ders(&root_pem).ok() {
+            if !args.accept_change {
+                bail!(
+                    "WARNING: the root certificate of ACME server {} CHANGED since this device enrolled (§4.8). \
+                     This may be a man-in-the-middle. Re-run with --accept-change if the network's server was replaced.",
+                    found.server_name
+                );
+            }
+            eprintln!(
+                "WARNING: root certificate for {} changed; accepted (--accept-change)",
+                found.server_name
+            );
+        }
+    }
+    write_atomic(&pinned, root_pem.as_bytes(), Mode::Public)?;
+
+    let mut meta = st.meta(&label).unwrap_or_default();
+    meta.server_name = found.server_name.clone();
+    meta.directory_url = found.directory_url.clone();
+    meta.id = id;
+    meta.domains = domains;
+    meta.resolve = overrides
+        .iter()
+        .map(|o| format!("{}={}", o.name, o.addr))
+        .collect();
+    meta.tofu = tofu;
+    st.save_meta(&label, &meta)?;
+    let meta = reissue(
+        &st,
+        &label,
+        Some(key_algorithm(&args.key)),
+        args.http01_listen,
+        Duration::from_secs(args.timeout),
+    )?;
+    st.set_current(&label)?;
+    println!(
+        "enrolled {} on {}: serial {}, valid until {} (unix), chain in {}",
+        meta.names.join(", "),
+        meta.server_name,
+        meta.serial,
+        meta.not_after,
+        net.join("chain.pem").display()
+    );
+    Ok(())
+}
+
+fn load_account(path: &Path) -> anyhow::Result<AccountKey> {
+    if let Ok(text) = std::fs::read_to_string(path) {
+        let bytes =
+            hex::decode(text.trim()).with_context(|| format!("{} is corrupt", path.display()))?;
+        return AccountKey::from_ec_bytes(Algorithm::Es384, &bytes)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
+    }
+    let key = AccountKey::generate(Algorithm::Es384, &mut rand::rngs::OsRng)
+        .map_err(|e| anyhow::anyhow!("generating the account key: {e}"))?;
+    let secret = key
+        .ec_secret_bytes()
+        .context("the account key has no EC secret")?;
+    write_atomic(path, hex::encode(&*secret).as_bytes(), Mode::Secret)?;
+    Ok(key)
+}
+
+fn agent_for(st: &State, label: &str, m: &NetworkMeta) -> anyhow::Result<ureq::Agent> {
+    let pem = std::fs::read_to_string(st.net_dir(label).join("root.pem"))?;
+    let roots = chain_ders(&pem)?;
+    let overrides: Vec<ResolveOverride> = m.resolve.iter().filter_map(|s| s.parse().ok()).collect();
+    lantrust_cli::tls::agent(&roots, &overrides)
+}
+
+fn acme_config(m: &NetworkMeta, names: &[String]) -> ClientConfig {
+    let mut cfg = ClientConfig::new(&m.directory_url);
+    // §3.4.2: https: contacts, one per name.
+    cfg.contact = lantrust_acme::https_contacts(names.iter().map(String::as_str));
+    cfg.default_poll_interval = Duration::from_secs(1);
+    cfg.max_poll_interval = Duration::from_secs(10);
+    cfg.max_polls = 100_000;
+    cfg
+}
+
+/// Gets a (new) certificate for the network `label` with a fresh key (§4.11), saving key, chain
+/// and metadata. `alg` None keeps the current key's algorithm family (P-384).
+pub(crate) fn reissue(
+    st: &State,
+    label: &str,
+    alg: Option<KeyAlgorithm>,
+    http01_listen: SocketAddr,
+    limit: Duration,
+) -> anyhow::Result<NetworkMeta> {
+    let mut m = st.meta(label)?;
+    let net = st.net_dir(label);
+    let builder =
+        CsrBuilder::new(m.id.clone(), m.domains.clone()).algorithm(alg.unwrap_or_default());
+    let names = builder.dns_names();
+    let built = builder
+        .build(&mut rand::rngs::OsRng)
+        .map_err(|e| anyhow::anyhow!("building the CSR: {e}"))?;
+    let (key, csr_der) = built.into_parts();
+    eprintln!(
+        "fresh {} key and CSR for {}",
+        describe(alg.unwrap_or_default()),
+        names.join(", ")
+    );
+    let agent = agent_for(st, label, &m)?;
+
+    // RFC 9773: say which certificate this replaces, when the server supports ARI.
+    let mut replaces = None;
+    if let Ok(old) = std::fs::read_to_string(net.join("chain.pem")) {
+        if let Some(leaf) = chain_ders(&old).ok().and_then(|c| c.into_iter().next()) {
+            let ari = agent
+                .get(&m.directory_url)
+                .call()
+                .ok()
+                .and_then(|r| r.into_json::<serde_json::Value>().ok())
+                .is_some_and(|d| d.get("renewalInfo").is_some());
+            if ari {
+                replaces = lantrust_acme::cert_id(&leaf).ok();
+            }
+        }
+    }
+    let http01 = Http01::start(http01_listen)?;
+    let op = || Operation::Issue {
+        identifiers: names.iter().map(|n| Identifier::dns(n)).collect(),
+        csr_der: csr_der.clone(),
+        replaces: replaces.clone(),
+    };
+    let events = run_acme(&m, &names, &net, &agent, Some(&http01), limit, op)?;
+    let chain = events
+        .into_iter()
+        .find_map(|e| {
+            if let Event::Certificate(c) = e {
+                Some(c)
+            } else {
+                None
+            }
+        })
+        .context("the server finished without a certificate")?;
+    let ders = chain_ders(&chain.pem).context("the server's certificate chain")?;
+    let leaf = ders.first().context("empty chain")?;
+    let facts = cert_facts(leaf)?;
+    let key_pem = key
+        .to_pkcs8_pem()
+        .map_err(|e| anyhow::anyhow!("encoding the key: {e}"))?;
+    // Key first, then chain: a crash in between leaves a key without a matching chain, which
+    // `serve` detects (rustls refuses the pair) rather than an old key with a new chain.
+    write_atomic(&net.join("key.pem"), key_pem.as_bytes(), Mode::Secret)?;
+    write_atomic(&net.join("chain.pem"), chain.pem.as_bytes(), Mode::Public)?;
+    m.names = names;
+    m.serial = facts.serial;
+    m.not_before = facts.not_before;
+    m.not_after = facts.not_after;
+    st.save_meta(label, &m)?;
+    Ok(m)
+}
+
+/// Runs one ACME operation with the network's account key. The account carries `https:`
+/// contacts (§3.4.2); a server that refuses them (`unsupportedContact`, e.g. Pebble, which
+/// only knows `mailto:`) gets the account without contacts, as RFC 8555 §7.3 allows.
+fn run_acme(
+    m: &NetworkMeta,
+    names: &[String],
+    net: &Path,
+    agent: &ureq::Agent,
+    http01: Option<&Http01>,
+    limit: Duration,
+    op: impl Fn() -> Operation,
+) -> anyhow::Result<Vec<Event>> {
+    let account = load_account(&net.join("account.key"))?;
+    let secret = account.ec_secret_bytes().context("account key")?;
+    let mut client = Client::new(acme_config(m, names), account, op());
+    match drive(&mut client, agent, http01, limit) {
+        Err(e) if format!("{e:#}").contains("unsupportedContact") => {
+            eprintln!(
+                "the server refuses https: contacts (§3.4.2); using an account without contacts"
+            );
+            let account = AccountKey::from_ec_bytes(Algorithm::Es384, &secret)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut cfg = acme_config(m, names);
+            cfg.contact.clear();
+            let mut client = Client::new(cfg, account, op());
+            drive(&mut client, agent, http01, limit)
+        }
+        other => other,
+    }
+}
+
+fn describe(a: KeyAlgorithm) -> &'static str {
+    match a {
+        KeyAlgorithm::P521 => "P-521",
+        KeyAlgorithm::Rsa3072 => "RSA-3072",
+        KeyAlgorithm::Rsa4096 => "RSA-4096",
+        _ => "P-384",
+    }
+}
+
+/// Revokes the current certificate of network `label` with its account key (RFC 8555 §7.6).
+fn revoke(st: &State, label: &str, reason: u8) -> anyhow::Result<()> {
+    let m = st.meta(label)?;
+    let net = st.net_dir(label);
+    let pem = std::fs::read_to_string(net.join("chain.pem"))
+        .with_context(|| format!("no certificate for {label}"))?;
+    let leaf = chain_ders(&pem)?
+        .into_iter()
+        .next()
+        .context("empty chain")?;
+    let agent = agent_for(st, label, &m)?;
+    let op = || Operation::Revoke {
+        cert_der: leaf.clone(),
+        reason: Some(reason),
+    };
+    let events = run_acme(
+        &m,
+        &m.names,
+        &net,
+        &agent,
+        None,
+        Duration::from_secs(120),
+        op,
+    )?;
+    anyhow::ensure!(
+        events.iter().any(|e| matches!(e, Event::Revoked)),
+        "the server did not confirm the revocation"
+    );
+    eprintln!(
+        "revoked serial {} ({}) on {}",
+        m.serial,
+        m.names.join(", "),
+        m.server_name
+    );
+    Ok(())
+}
+
+fn reset(st: &State, offline: bool) -> anyhow::Result<()> {
+    let mut failures = Vec::new();
+    for label in st.networks() {
+        if offline {
+            continue;
+        }
+        if st.net_dir(&label).join("chain.pem").exists() {
+            // CRL reason 1 (keyCompromise) is wrong for a reset; 5 = cessationOfOperation.
+            if let Err(e) = revoke(st, &label, 5) {
+                failures.push(format!("{label}: {e:#}"));
+            }
+        }
+    }
+    // Wipe regardless (§4.5: the user asked for a factory reset), but report what stayed valid.
+    let nets = st.dir.join("networks");
+    if nets.exists() {
+        std::fs::remove_dir_all(&nets).with_context(|| format!("removing {}", nets.display()))?;
+    }
+    let _ = std::fs::remove_file(st.dir.join("current"));
+    println!(
+        "factory reset: keys and certificates wiped from {}",
+        st.dir.display()
+    );
+    if !failures.is_empty() {
+        bail!("wiped, but revocation failed for: {}", failures.join("; "));
+    }
+    Ok(())
+}
+
+fn rename(st: &State, new_id: &str, http01_listen: SocketAddr) -> anyhow::Result<()> {
+    let label = st.current()?;
+    let mut m = st.meta(&label)?;
+    anyhow::ensure!(
+        m.id != new_id,
+        "the device is already called {new_id} on {}",
+        m.server_name
+    );
+    // §4.7: revoke the old name's certificates with the current server only.
+    revoke(st, &label, 4)?; // 4 = superseded
+    let old = std::mem::replace(&mut m.id, new_id.to_string());
+    st.save_meta(&label, &m)?;
+    let m = reissue(st, &label, None, http01_listen, Duration::from_secs(3600))?;
+    println!(
+        "renamed {old} → {new_id} on {}: {} (serial {})",
+        m.server_name,
+        m.names.join(", "),
+        m.serial
+    );
+    Ok(())
+}
+
+fn status(st: &State, json: bool) -> anyhow::Result<()> {
+    let current = st.current().ok();
+    let mut all = Vec::new();
+    for label in st.networks() {
+        let m = st.meta(&label)?;
+        all.push(serde_json::json!({
+            "network": label,
+            "current": current.as_deref() == Some(label.as_str()),
+            "server": m.server_name,
+            "directory": m.directory_url,
+            "id": m.id,
+            "names": m.names,
+            "serial": m.serial,
+            "not_after": m.not_after,
+        }));
+        if !json {
+            println!(
+                "{}{} id={} names={} serial={} not_after={}",
+                if current.as_deref() == Some(label.as_str()) {
+                    "* "
+                } else {
+                    "  "
+                },
+                label,
+                m.id,
+                m.names.join(","),
+                m.serial,
+                m.not_after
+            );
+        }
+    }
+    if json {
+        println!("{}", serde_json::Value::Array(all));
+    }
+    Ok(())
 }

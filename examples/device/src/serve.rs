@@ -1,0 +1,154 @@
+//! The device's HTTPS status page (rustls, std threads), with renewal at 2/3 of the lifetime.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::Context;
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::state::{NetworkMeta, State};
+
+#[derive(Debug)]
+struct Current(RwLock<Arc<CertifiedKey>>);
+
+impl ResolvesServerCert for Current {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        self.0.read().ok().map(|k| k.clone())
+    }
+}
+
+fn load(st: &State, label: &str) -> anyhow::Result<Arc<CertifiedKey>> {
+    let net = st.net_dir(label);
+    let chain_pem = std::fs::read(net.join("chain.pem")).context("reading chain.pem")?;
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&chain_pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| anyhow::anyhow!("chain.pem: {e:?}"))?;
+    let key_pem = std::fs::read(net.join("key.pem")).context("reading key.pem")?;
+    let key =
+        PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| anyhow::anyhow!("key.pem: {e:?}"))?;
+    let provider = rustls::crypto::ring::default_provider();
+    let ck = CertifiedKey::from_der(chain, key, &provider).map_err(|e| {
+        anyhow::anyhow!("key.pem and chain.pem do not match or the key is unsupported: {e}")
+    })?;
+    Ok(Arc::new(ck))
+}
+
+fn renew_at(m: &NetworkMeta) -> u64 {
+    m.not_before + (m.not_after.saturating_sub(m.not_before)) * 2 / 3
+}
+
+pub(crate) fn serve(
+    st: &State,
+    listen: SocketAddr,
+    http01_listen: SocketAddr,
+) -> anyhow::Result<()> {
+    let label = st.current()?;
+    let current = Arc::new(Current(RwLock::new(load(st, &label)?)));
+    let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_no_client_auth()
+    .with_cert_resolver(current.clone());
+    let cfg = Arc::new(cfg);
+    let listener = TcpListener::bind(listen).with_context(|| format!("binding {listen}"))?;
+    let addr = listener.local_addr()?;
+    let m = st.meta(&label)?;
+    println!(
+        "serving https://{}:{}/ ({}) with serial {}; renewal at unix {}",
+        m.names.first().map(String::as_str).unwrap_or("device"),
+        addr.port(),
+        addr,
+        m.serial,
+        renew_at(&m)
+    );
+
+    // Renewal (§3.6: "obtain, renew"): at two thirds of the lifetime, with a fresh key.
+    {
+        let dir = st.dir.clone();
+        let label = label.clone();
+        let current = current.clone();
+        std::thread::spawn(move || {
+            let st = State::new(&dir);
+            loop {
+                let Ok(m) = st.meta(&label) else { return };
+                let now = lantrust_cli::unix_now();
+                let at = renew_at(&m);
+                if now < at {
+                    std::thread::sleep(Duration::from_secs((at - now).min(60)));
+                    continue;
+                }
+                eprintln!(
+                    "renewing {} (2/3 of its lifetime passed)",
+                    m.names.join(", ")
+                );
+                match crate::reissue(&st, &label, None, http01_listen, Duration::from_secs(600))
+                    .and_then(|_| load(&st, &label))
+                {
+                    Ok(k) => {
+                        if let Ok(mut slot) = current.0.write() {
+                            *slot = k;
+                        }
+                        let serial = st.meta(&label).map(|m| m.serial).unwrap_or_default();
+                        println!("renewed: now serving serial {serial}");
+                    }
+                    Err(e) => {
+                        eprintln!("renewal failed, retrying in 30s: {e:#}");
+                        std::thread::sleep(Duration::from_secs(30));
+                    }
+                }
+            }
+        });
+    }
+
+    for stream in listener.incoming() {
+        let Ok(tcp) = stream else { continue };
+        let cfg = cfg.clone();
+        let dir = st.dir.clone();
+        let label = label.clone();
+        std::thread::spawn(move || {
+            let _ = tcp.set_read_timeout(Some(Duration::from_secs(10)));
+            let Ok(conn) = rustls::ServerConnection::new(cfg) else {
+                return;
+            };
+            let mut tls = rustls::StreamOwned::new(conn, tcp);
+            let mut reader = BufReader::new(&mut tls);
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                return;
+            }
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                    break;
+                }
+            }
+            let m = State::new(&dir).meta(&label).unwrap_or_default();
+            let body = format!(
+                "<!doctype html><html><head><title>{id}</title></head><body><h1>{id}</h1>\
+                 <p>lantrust device, certificate from {server}</p><ul><li>names: {names}</li>\
+                 <li>serial: {serial}</li><li>valid until (unix): {na}</li><li>renews at (unix): {ra}</li></ul></body></html>\n",
+                id = m.id,
+                server = m.server_name,
+                names = m.names.join(", "),
+                serial = m.serial,
+                na = m.not_after,
+                ra = renew_at(&m),
+            );
+            let resp = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = tls.write_all(resp.as_bytes());
+            let _ = tls.flush();
+            tls.conn.send_close_notify();
+            let _ = tls.flush();
+        });
+    }
+    Ok(())
+}

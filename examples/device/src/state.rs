@@ -1,0 +1,206 @@
+//! The device's state directory: one sub-directory per network (§4.9), keys 0600 (§4.4).
+//!
+//! ```text
+//! DIR/device.json                 default device ID and local domains
+//! DIR/current                     the network the device is on now (its directory name)
+//! DIR/networks/<server>/meta.json directory URL, names, validity, how to reach the server
+//! DIR/networks/<server>/root.pem  the root trusted for this network's ACME server (TOFU or --root)
+//! DIR/networks/<server>/account.key, key.pem (0600), chain.pem
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use der::Decode;
+use lantrust_cli::fs::{Mode, write_atomic};
+use serde::{Deserialize, Serialize};
+use x509_cert::Certificate;
+use x509_cert::ext::pkix::SubjectAltName;
+use x509_cert::ext::pkix::name::GeneralName;
+
+/// Factory configuration.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct DeviceConfig {
+    pub(crate) id: String,
+    pub(crate) domains: Vec<String>,
+}
+
+/// What the device remembers about one network.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct NetworkMeta {
+    pub(crate) server_name: String,
+    pub(crate) directory_url: String,
+    /// The device ID (mDNS host name) used on this network (§4.7: tracked per network).
+    pub(crate) id: String,
+    pub(crate) domains: Vec<String>,
+    pub(crate) names: Vec<String>,
+    pub(crate) serial: String,
+    pub(crate) not_before: u64,
+    pub(crate) not_after: u64,
+    /// `NAME=IP:PORT` overrides used to reach the server.
+    pub(crate) resolve: Vec<String>,
+    /// Whether the root came from TOFU (else from --root).
+    pub(crate) tofu: bool,
+}
+
+pub(crate) struct State {
+    pub(crate) dir: PathBuf,
+}
+
+/// A directory name for a server name (host names are already safe; anything else is escaped).
+pub(crate) fn label(server_name: &str) -> String {
+    server_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect::<String>()
+        .trim_start_matches('.')
+        .to_string()
+}
+
+impl State {
+    pub(crate) fn new(dir: &Path) -> Self {
+        State {
+            dir: dir.to_path_buf(),
+        }
+    }
+    pub(crate) fn config(&self) -> anyhow::Result<Option<DeviceConfig>> {
+        let p = self.dir.join("device.json");
+        if !p.exists() {
+            return Ok(None);
+        }
+        let bytes = std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?;
+        Ok(Some(
+            serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", p.display()))?,
+        ))
+    }
+    pub(crate) fn save_config(&self, c: &DeviceConfig) -> anyhow::Result<()> {
+        write_atomic(
+            &self.dir.join("device.json"),
+            &serde_json::to_vec_pretty(c)?,
+            Mode::Public,
+        )
+    }
+    pub(crate) fn net_dir(&self, label: &str) -> PathBuf {
+        self.dir.join("networks").join(label)
+    }
+    pub(crate) fn current(&self) -> anyhow::Result<String> {
+        let p = self.dir.join("current");
+        let s = std::fs::read_to_string(&p).with_context(|| {
+            format!(
+                "{} has no enrolled network yet: run `lantrust-device enroll --state {}` first",
+                self.dir.display(),
+                self.dir.display()
+            )
+        })?;
+        Ok(s.trim().to_string())
+    }
+    pub(crate) fn set_current(&self, label: &str) -> anyhow::Result<()> {
+        write_atomic(&self.dir.join("current"), label.as_bytes(), Mode::Public)
+    }
+    pub(crate) fn meta(&self, label: &str) -> anyhow::Result<NetworkMeta> {
+        let p = self.net_dir(label).join("meta.json");
+        let bytes = std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?;
+        serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", p.display()))
+    }
+    pub(crate) fn save_meta(&self, label: &str, m: &NetworkMeta) -> anyhow::Result<()> {
+        write_atomic(
+            &self.net_dir(label).join("meta.json"),
+            &serde_json::to_vec_pretty(m)?,
+            Mode::Public,
+        )
+    }
+    pub(crate) fn networks(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.dir.join("networks"))
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .filter(|e| e.path().join("meta.json").exists())
+                    .filter_map(|e| e.file_name().into_string().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+}
+
+/// Facts about a certificate that the device shows and schedules renewal by.
+#[derive(Clone, Debug)]
+pub(crate) struct CertFacts {
+    pub(crate) serial: String,
+    pub(crate) not_before: u64,
+    pub(crate) not_after: u64,
+    pub(crate) dns_names: Vec<String>,
+    pub(crate) ips: Vec<String>,
+    pub(crate) subject: String,
+}
+
+pub(crate) fn cert_facts(der_bytes: &[u8]) -> anyhow::Result<CertFacts> {
+    let cert = Certificate::from_der(der_bytes).context("parsing the certificate")?;
+    let tbs = &cert.tbs_certificate;
+    let mut dns_names = Vec::new();
+    let mut ips = Vec::new();
+    for ext in tbs.extensions.iter().flatten() {
+        if ext.extn_id == const_oid_san() {
+            let san = SubjectAltName::from_der(ext.extn_value.as_bytes())
+                .context("parsing subjectAltName")?;
+            for g in san.0 {
+                match g {
+                    GeneralName::DnsName(d) => dns_names.push(d.to_string()),
+                    GeneralName::IpAddress(o) => {
+                        let b = o.as_bytes();
+                        if let Ok(a) = <[u8; 4]>::try_from(b) {
+                            ips.push(std::net::Ipv4Addr::from(a).to_string());
+                        } else if let Ok(a) = <[u8; 16]>::try_from(b) {
+                            ips.push(std::net::Ipv6Addr::from(a).to_string());
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    Ok(CertFacts {
+        serial: hex::encode(tbs.serial_number.as_bytes()),
+        not_before: tbs.validity.not_before.to_unix_duration().as_secs(),
+        not_after: tbs.validity.not_after.to_unix_duration().as_secs(),
+        dns_names,
+        ips,
+        subject: tbs.subject.to_string(),
+    })
+}
+
+fn const_oid_san() -> der::asn1::ObjectIdentifier {
+    der::asn1::ObjectIdentifier::new_unwrap("2.5.29.17")
+}
+
+/// §3.5/§3.6: a TOFU root is accepted only if its SANs include the name discovery gave (other
+/// SANs are allowed: one root may serve several networks).
+pub(crate) fn root_names_server(root_der: &[u8], server_name: &str) -> anyhow::Result<()> {
+    let f = cert_facts(root_der)?;
+    let want = server_name.trim_end_matches('.').to_ascii_lowercase();
+    let want_ip = want.parse::<std::net::IpAddr>().ok().map(|i| i.to_string());
+    let ok = f
+        .dns_names
+        .iter()
+        .any(|d| d.trim_end_matches('.').eq_ignore_ascii_case(&want))
+        || want_ip.is_some_and(|ip| f.ips.contains(&ip));
+    anyhow::ensure!(
+        ok,
+        "the server's root ({}) does not name {server_name:?} in its subjectAltName (it names {:?} {:?}): refusing it (§3.5)",
+        f.subject,
+        f.dns_names,
+        f.ips
+    );
+    Ok(())
+}
+
+/// DER of the first certificate of a PEM chain, and the whole chain.
+pub(crate) fn chain_ders(pem: &str) -> anyhow::Result<Vec<Vec<u8>>> {
+    lantrust_cli::pem_certs(pem.as_bytes())
+}
