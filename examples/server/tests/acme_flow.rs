@@ -1,0 +1,436 @@
+//! End to end: the built `lantrust-server` binary on 127.0.0.1 (init → serve), driven by
+//! lantrust-acme's client core over ureq + rustls trusting the server's root, with a real http-01
+//! responder. Covers the §3.4.4 approval step (pending → approve while serving), pre-approval,
+//! refusal of public names, revocation into /crl, and problem documents for bad input.
+
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // test harness: std is the point
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+use lantrust_acme::client::{ChallengeToServe, Client, ClientConfig, Event, Operation};
+use lantrust_acme::{AccountKey, Algorithm, Identifier, Method, Request, Response};
+
+fn exchange(agent: &ureq::Agent, req: &Request) -> Response {
+    let mut r = agent.request(req.method.as_str(), &req.url);
+    for (n, v) in &req.headers {
+        r = r.set(n, v);
+    }
+    let result = match req.method {
+        Method::Post => r.send_bytes(&req.body),
+        _ => r.call(),
+    };
+    let (status, headers, body) = call(result);
+    Response {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// Run a client to completion (or failure), serving challenges through `tokens`.
+fn drive(
+    client: &mut Client,
+    agent: &ureq::Agent,
+    tokens: &Arc<Mutex<HashMap<String, String>>>,
+    limit: Duration,
+) -> Vec<Event> {
+    let mut events = Vec::new();
+    let deadline = Instant::now() + limit;
+    while !client.is_done() {
+        assert!(
+            Instant::now() < deadline,
+            "client did not finish: {client:?}"
+        );
+        if let Some(req) = client.poll_request() {
+            let resp = exchange(agent, &req);
+            client.handle_response(resp, now());
+        }
+        while let Some(ev) = client.poll_event() {
+            if let Event::ServeChallenges(list) = &ev {
+                let mut t = tokens.lock().unwrap();
+                for ChallengeToServe { token, value, .. } in list {
+                    t.insert(token.clone(), value.clone());
+                }
+                drop(t);
+                client.challenges_ready();
+            }
+            events.push(ev);
+        }
+        if let Some(at) = client.poll_timeout() {
+            let n = now();
+            if at > n {
+                std::thread::sleep((at - n).min(Duration::from_millis(500)));
+            }
+            client.handle_timeout(now());
+        }
+    }
+    while let Some(ev) = client.poll_event() {
+        events.push(ev);
+    }
+    events
+}
+
+fn issue_client(directory: &str, device: &str, names: &[String], csr: Vec<u8>) -> Client {
+    let key = AccountKey::generate(Algorithm::Es384, &mut rand::rngs::OsRng).unwrap();
+    let mut cfg = ClientConfig::new(directory);
+    cfg.default_poll_interval = Duration::from_millis(200);
+    cfg.contact = vec![format!("https://{device}.local/")];
+    let op = Operation::Issue {
+        identifiers: names.iter().map(|n| Identifier::dns(n)).collect(),
+        csr_der: csr,
+        replaces: None,
+    };
+    Client::new(cfg, key, op)
+}
+
+fn device_csr(device: &str) -> (Vec<String>, Vec<u8>) {
+    let b = lantrust_csr::CsrBuilder::new(device, ["home.arpa"]);
+    let names = b.dns_names();
+    let built = b.build(&mut rand::rngs::OsRng).unwrap();
+    (names, built.der().to_vec())
+}
+
+fn certificate(events: &[Event]) -> String {
+    events
+        .iter()
+        .find_map(|e| match e {
+            Event::Certificate(c) => Some(c.pem.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no certificate: {events:?}"))
+}
+
+fn failure(events: &[Event]) -> String {
+    events
+        .iter()
+        .find_map(|e| match e {
+            Event::Failed(err) => Some(err.to_string()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("expected a failure: {events:?}"))
+}
+
+#[test]
+fn full_flow_with_approval_revocation_and_refusals() {
+    if !have("openssl") {
+        eprintln!("SKIPPED: openssl is not installed; the end-to-end flow needs `openssl verify`");
+        return;
+    }
+    let dir = temp_dir("flow");
+    let (h_port, tokens) = http01_responder();
+    let r1 = format!("dev1.local=127.0.0.1:{h_port}");
+    let r2 = format!("dev1.home.arpa=127.0.0.1:{h_port}");
+    let r3 = format!("dev3.local=127.0.0.1:{h_port}");
+    let r4 = format!("dev3.home.arpa=127.0.0.1:{h_port}");
+    let srv = init_and_serve(
+        dir.path(),
+        &[
+            "--resolve",
+            &r1,
+            "--resolve",
+            &r2,
+            "--resolve",
+            &r3,
+            "--resolve",
+            &r4,
+        ],
+    );
+    let state = srv.state_arg().to_string();
+
+    // The root as served over HTTPS is the one init wrote.
+    let root_file = std::fs::read_to_string(srv.state.join("root.pem")).unwrap();
+    let agent = agent(&root_file);
+    let (status, headers, body) = call(agent.get(&srv.url("/roots.pem")).call());
+    assert_eq!(status, 200);
+    assert_eq!(
+        header(&headers, "content-type"),
+        Some("application/pem-certificate-chain")
+    );
+    assert_eq!(String::from_utf8(body).unwrap(), root_file);
+    std::fs::write(dir.path().join("roots.pem"), &root_file).unwrap();
+
+    // dev1: the first order waits for approval.
+    let (names, csr) = device_csr("dev1");
+    let mut client = issue_client(&srv.directory(), "dev1", &names, csr);
+    let agent2 = agent.clone();
+    let tokens2 = tokens.clone();
+    let worker = std::thread::spawn(move || {
+        let ev = drive(&mut client, &agent2, &tokens2, Duration::from_secs(90));
+        (ev, Instant::now())
+    });
+    wait_pending(&state, "dev1", Duration::from_secs(30));
+    // Still waiting a moment later: nothing is issued without the human.
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!worker.is_finished(), "issued before approval");
+    let list = cli_ok(&["list", "--state", &state, "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(v["devices"][0]["state"], "pending");
+    assert_eq!(v["certificates"].as_array().unwrap().len(), 0);
+    let approved_at = Instant::now();
+    let out = cli_ok(&["approve", "--state", &state, "dev1"]);
+    assert!(out.contains("approved"), "{out}");
+    let (events, done_at) = worker.join().unwrap();
+    assert!(done_at > approved_at);
+    let pem = certificate(&events);
+    let certs = lantrust_ca::certificates_from_pem(&pem).unwrap();
+    assert_eq!(certs.len(), 2, "leaf + root");
+    let leaf_pem = lantrust_ca::certificate_to_pem(certs.first().unwrap()).unwrap();
+    std::fs::write(dir.path().join("dev1.pem"), &leaf_pem).unwrap();
+    let (ok, out) = openssl(
+        dir.path(),
+        &[
+            "verify",
+            "-CAfile",
+            "roots.pem",
+            "-purpose",
+            "sslserver",
+            "dev1.pem",
+        ],
+    );
+    assert!(ok && out.contains("dev1.pem: OK"), "{out}");
+    let (ok, text) = openssl(dir.path(), &["x509", "-in", "dev1.pem", "-noout", "-text"]);
+    assert!(ok);
+    assert!(
+        text.contains("DNS:dev1.local, DNS:dev1.home.arpa"),
+        "{text}"
+    );
+    assert!(text.contains("Subject: CN = dev1"), "{text}");
+
+    // dev3 is pre-approved before it asks: no waiting, no pending entry.
+    cli_ok(&["approve", "--state", &state, "dev3"]);
+    let (names3, csr3) = device_csr("dev3");
+    let mut c3 = issue_client(&srv.directory(), "dev3", &names3, csr3);
+    let ev3 = drive(&mut c3, &agent, &tokens, Duration::from_secs(60));
+    certificate(&ev3);
+
+    // A public name is refused at newOrder, before any traffic goes toward it.
+    let key = AccountKey::generate(Algorithm::Es384, &mut rand::rngs::OsRng).unwrap();
+    let mut cfg = ClientConfig::new(&srv.directory());
+    cfg.default_poll_interval = Duration::from_millis(200);
+    let (_, csr_pub) = device_csr("dev2");
+    let mut cpub = Client::new(
+        cfg,
+        key,
+        Operation::Issue {
+            identifiers: vec![Identifier::dns("dev2.example.com")],
+            csr_der: csr_pub,
+            replaces: None,
+        },
+    );
+    let evp = drive(&mut cpub, &agent, &tokens, Duration::from_secs(30));
+    let f = failure(&evp);
+    assert!(
+        f.contains("rejectedIdentifier") || f.contains("not a name on this network"),
+        "{f}"
+    );
+
+    // A CSR breaking the policy (a P-256 key) is refused with badCSR, listing the violation.
+    let weak = {
+        use std::process::Command;
+        let d = dir.path();
+        let st = Command::new("openssl")
+            .current_dir(d)
+            .args([
+                "req",
+                "-new",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                "weak.key",
+                "-subj",
+                "/CN=dev3",
+                "-addext",
+                "subjectAltName=DNS:dev3.local,DNS:dev3.home.arpa",
+                "-outform",
+                "DER",
+                "-out",
+                "weak.der",
+            ])
+            .output()
+            .unwrap();
+        assert!(st.status.success());
+        std::fs::read(d.join("weak.der")).unwrap()
+    };
+    let mut cweak = issue_client(&srv.directory(), "dev3", &names3, weak);
+    let evw = drive(&mut cweak, &agent, &tokens, Duration::from_secs(60));
+    let f = failure(&evw);
+    assert!(f.contains("badCSR") || f.contains("P-256"), "{f}");
+
+    // Revoke dev1: its certificate appears in /crl and renewals are refused.
+    let out = cli_ok(&["revoke", "--state", &state, "--json", "dev1"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["certificates_revoked"], 1);
+    let (status, headers, crl) = call(agent.get(&srv.url("/crl")).call());
+    assert_eq!(status, 200);
+    assert_eq!(
+        header(&headers, "content-type"),
+        Some("application/pkix-crl")
+    );
+    std::fs::write(dir.path().join("crl.der"), &crl).unwrap();
+    let (ok, serial) = openssl(
+        dir.path(),
+        &["x509", "-in", "dev1.pem", "-noout", "-serial"],
+    );
+    assert!(ok);
+    let serial = serial.trim().trim_start_matches("serial=").to_string();
+    let (ok, crl_text) = openssl(
+        dir.path(),
+        &[
+            "crl",
+            "-inform",
+            "DER",
+            "-in",
+            "crl.der",
+            "-CAfile",
+            "roots.pem",
+            "-noout",
+            "-text",
+        ],
+    );
+    assert!(ok, "{crl_text}");
+    assert!(
+        crl_text.contains("verify OK") || crl_text.contains("verify ok"),
+        "{crl_text}"
+    );
+    assert!(
+        crl_text.contains(&serial),
+        "serial {serial} not in CRL: {crl_text}"
+    );
+    assert!(crl_text.contains("Privilege Withdrawn"), "{crl_text}");
+    let (ok, out) = openssl(
+        dir.path(),
+        &["crl", "-inform", "DER", "-in", "crl.der", "-out", "crl.pem"],
+    );
+    assert!(ok, "{out}");
+    let (ok, out) = openssl(
+        dir.path(),
+        &[
+            "verify",
+            "-crl_check",
+            "-CAfile",
+            "roots.pem",
+            "-CRLfile",
+            "crl.pem",
+            "dev1.pem",
+        ],
+    );
+    assert!(!ok && out.contains("revoked"), "{out}");
+    let (names1, csr1) = device_csr("dev1");
+    let mut again = issue_client(&srv.directory(), "dev1", &names1, csr1);
+    let eva = drive(&mut again, &agent, &tokens, Duration::from_secs(60));
+    let f = failure(&eva);
+    assert!(f.contains("revoked") || f.contains("not approved"), "{f}");
+    let list = cli_ok(&["list", "--state", &state, "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&list).unwrap();
+    let devs = v["devices"].as_array().unwrap();
+    let d1 = devs.iter().find(|d| d["device_id"] == "dev1").unwrap();
+    assert_eq!(d1["state"], "revoked");
+    assert_eq!(d1["revoked_certificates"], 1);
+}
+
+#[test]
+fn bad_input_gets_problem_documents_and_the_server_keeps_serving() {
+    let dir = temp_dir("bad");
+    let srv = init_and_serve(dir.path(), &[]);
+    let root = std::fs::read_to_string(srv.state.join("root.pem")).unwrap();
+    let agent = agent(&root);
+    let url = srv.url("/acme/new-account");
+
+    let problem = |r: Result<ureq::Response, ureq::Error>| {
+        let (status, headers, body) = call(r);
+        assert_eq!(
+            header(&headers, "content-type"),
+            Some("application/problem+json"),
+            "status {status}"
+        );
+        assert!(header(&headers, "replay-nonce").is_some_and(|n| !n.is_empty()));
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        (status, v)
+    };
+    // Malformed JWS.
+    let (s, v) = problem(
+        agent
+            .post(&url)
+            .set("Content-Type", "application/jose+json")
+            .send_bytes(b"{\"protected\": 1"),
+    );
+    assert_eq!(
+        (s, v["type"].as_str()),
+        (400, Some("urn:ietf:params:acme:error:malformed"))
+    );
+    // Wrong content type.
+    let (s, v) = problem(
+        agent
+            .post(&url)
+            .set("Content-Type", "application/json")
+            .send_bytes(b"{}"),
+    );
+    assert_eq!(
+        (s, v["type"].as_str()),
+        (415, Some("urn:ietf:params:acme:error:malformed"))
+    );
+    // Oversized body.
+    let (s, v) = problem(
+        agent
+            .post(&url)
+            .set("Content-Type", "application/jose+json")
+            .send_bytes(&vec![b'a'; 200 * 1024]),
+    );
+    assert_eq!(
+        (s, v["type"].as_str()),
+        (413, Some("urn:ietf:params:acme:error:malformed"))
+    );
+    // A well-formed JWS with a nonce the server never issued.
+    let key = AccountKey::generate(Algorithm::Es384, &mut rand::rngs::OsRng).unwrap();
+    let jws =
+        lantrust_acme::jose::sign(&key, None, Some("bm90LWEtbm9uY2U"), &url, Some(b"{}")).unwrap();
+    let (s, v) = problem(
+        agent
+            .post(&url)
+            .set("Content-Type", "application/jose+json")
+            .send_bytes(&serde_json::to_vec(&jws).unwrap()),
+    );
+    assert_eq!(
+        (s, v["type"].as_str()),
+        (400, Some("urn:ietf:params:acme:error:badNonce"))
+    );
+    // An account URL that does not exist.
+    let (_, h, _) = call(agent.head(&srv.url("/acme/new-nonce")).call());
+    let nonce = header(&h, "replay-nonce").unwrap().to_string();
+    let order_url = srv.url("/acme/new-order");
+    let jws = lantrust_acme::jose::sign(
+        &key,
+        Some(&srv.url("/acme/acct/nobody")),
+        Some(&nonce),
+        &order_url,
+        Some(b"{\"identifiers\":[{\"type\":\"dns\",\"value\":\"dev1.local\"}]}"),
+    )
+    .unwrap();
+    let (s, v) = problem(
+        agent
+            .post(&order_url)
+            .set("Content-Type", "application/jose+json")
+            .send_bytes(&serde_json::to_vec(&jws).unwrap()),
+    );
+    assert_eq!(
+        (s, v["type"].as_str()),
+        (400, Some("urn:ietf:params:acme:error:accountDoesNotExist"))
+    );
+    // Unsupported method.
+    let (s, _) = problem(agent.request("PUT", &url).call());
+    assert_eq!(s, 405);
+
+    // Still serving.
+    let (s, _, body) = call(agent.get(&srv.directory()).call());
+    assert_eq!(s, 200);
+    let d: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(d["newOrder"], srv.url("/acme/new-order"));
+}
