@@ -205,3 +205,139 @@ pub(crate) fn is_shared_address_space(ip: IpAddr) -> bool {
     let [a, b, ..] = v4.octets();
     a == 100 && (b & 0xc0) == 64
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn syntax(name: &str) -> Vec<Violation> {
+        let mut out = Vec::new();
+        check_dns_syntax(name.as_bytes(), name, &mut out);
+        out
+    }
+
+    #[test]
+    fn single_script_and_cjk_combinations_pass() {
+        // 日本語 (Han), ドメイン (Katakana), bücher (Latin), пример (Cyrillic).
+        for label in [
+            "xn--wgv71a119e",
+            "xn--eckwd4c7c",
+            "xn--bcher-kva",
+            "xn--e1afmkfd",
+        ] {
+            assert_eq!(syntax(&format!("{label}.local")), [], "{label}");
+        }
+        // Han + Hiragana (Japanese) is one of UTS #39's allowed combinations: 日本ご.
+        let jp = idna::domain_to_ascii("日本ご").unwrap();
+        assert_eq!(syntax(&format!("{jp}.local")), []);
+    }
+
+    #[test]
+    fn mixed_scripts_are_flagged() {
+        // Latin "p" + Greek "ο" + Cyrillic "р": one of each.
+        let mixed = idna::domain_to_ascii("pοр").unwrap();
+        let got = syntax(&format!("{mixed}.local"));
+        assert!(
+            matches!(got.as_slice(), [Violation::MixedScriptLabel { .. }]),
+            "{got:?}"
+        );
+        // Hangul + Katakana is not an allowed combination.
+        let ko_ja = idna::domain_to_ascii("한ド").unwrap();
+        let got = syntax(&format!("{ko_ja}.local"));
+        assert!(
+            matches!(got.as_slice(), [Violation::MixedScriptLabel { .. }]),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn every_syntax_problem_of_one_name_is_listed_once() {
+        let name = format!("*.{}..b_c.xn--zz.local", "a".repeat(70));
+        let got = syntax(&name);
+        assert_eq!(
+            got,
+            [
+                Violation::Wildcard { name: name.clone() },
+                Violation::EmptyLabel { name: name.clone() },
+                Violation::LabelTooLong {
+                    name: name.clone(),
+                    len: 70
+                },
+                Violation::NotLdh { name: name.clone() },
+                Violation::InvalidALabel {
+                    name: name.clone(),
+                    label: "xn--zz".into()
+                },
+            ]
+        );
+        assert_eq!(
+            syntax(""),
+            [Violation::EmptyLabel {
+                name: String::new()
+            }]
+        );
+    }
+
+    #[test]
+    fn ip_ranges_at_their_edges() {
+        let local = |s: &str| is_local_ip(s.parse().unwrap());
+        for ip in [
+            "10.0.0.0",
+            "10.255.255.255",
+            "172.16.0.0",
+            "172.31.255.255",
+            "192.168.0.0",
+            "192.168.255.255",
+            "169.254.0.1",
+            "127.0.0.1",
+            "127.255.255.254",
+            "::1",
+            "fe80::",
+            "febf:ffff::1",
+            "fc00::",
+            "fdff:ffff::1",
+            "::ffff:192.168.0.1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(local(ip), "{ip} should be allowed");
+        }
+        for ip in [
+            "9.255.255.255",
+            "11.0.0.0",
+            "172.15.255.255",
+            "172.32.0.0",
+            "192.167.255.255",
+            "192.169.0.0",
+            "100.64.0.0",
+            "100.127.255.255",
+            "8.8.8.8",
+            "0.0.0.0",
+            "255.255.255.255",
+            "224.0.0.1",
+            "fec0::1",
+            "fe00::1",
+            "2001:db8::1",
+            "::",
+            "::192.168.0.1",
+            "::ffff:8.8.8.8",
+            "::ffff:100.64.0.1",
+            "ff02::1",
+        ] {
+            assert!(!local(ip), "{ip} should be refused");
+        }
+        let shared = |s: &str| is_shared_address_space(s.parse().unwrap());
+        assert!(shared("100.64.0.0") && shared("100.127.255.255") && shared("::ffff:100.100.0.1"));
+        assert!(!shared("100.63.255.255") && !shared("100.128.0.0") && !shared("fc00::1"));
+    }
+
+    #[test]
+    fn ip_octets() {
+        assert_eq!(
+            ip_from_octets(&[10, 0, 0, 1]),
+            Some("10.0.0.1".parse().unwrap())
+        );
+        assert_eq!(ip_from_octets(&[0; 16]), Some("::".parse().unwrap()));
+        assert_eq!(ip_from_octets(&[1, 2, 3]), None);
+        assert_eq!(ip_from_octets(&[0; 8]), None);
+    }
+}

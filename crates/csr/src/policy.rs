@@ -733,7 +733,14 @@ fn device_id(
             let cn_l = cn.to_ascii_lowercase();
             if dns.iter().any(|(_, n)| *n == cn_l) {
                 Some(leftmost(&cn_l))
-            } else if is_ldh_label(cn.as_bytes()) && dns.iter().any(|(_, n)| leftmost(n) == cn_l) {
+            } else if is_ldh_label(cn.as_bytes()) {
+                // The draft's own form: CN = device ID.
+                if let Some(id) = wanted.as_ref().filter(|id| **id != cn_l) {
+                    out.push(Violation::CommonNameMismatch {
+                        expected: id.clone(),
+                        found: cn.to_owned(),
+                    });
+                }
                 Some(cn_l)
             } else {
                 let expected = wanted

@@ -525,6 +525,36 @@ fn generic_client_mode() {
         }],
     );
     assert_eq!(validate(&lego, &compat).expect("lego").device_id(), ID);
+    // The draft's own form passes in generic mode too, and a known device ID is still enforced.
+    let draft = good("p384", &["-sha384"]);
+    assert_eq!(
+        validate(&draft, &compat).expect("draft form").device_id(),
+        ID
+    );
+    expect(
+        &draft,
+        &compat.clone().with_device_id("device-99"),
+        &[
+            Violation::CommonNameMismatch {
+                expected: "device-99".into(),
+                found: ID.into(),
+            },
+            Violation::MissingName {
+                name: dns("device-99.local"),
+            },
+            Violation::MissingName {
+                name: dns("device-99.example.com"),
+            },
+            Violation::NameNotForDevice {
+                name: dns("device-12cd56.local"),
+                device_id: "device-99".into(),
+            },
+            Violation::NameNotForDevice {
+                name: dns("device-12cd56.example.com"),
+                device_id: "device-99".into(),
+            },
+        ],
+    );
     // A CN that is none of the names is still refused.
     let other = openssl_req(keys, "p384", "/CN=printer.local", &[GOOD_SAN], &["-sha384"]);
     expect(
