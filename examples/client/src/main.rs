@@ -1,6 +1,365 @@
-//! A lantrust client device: discover, pin the network root (TOFU), verify devices, export trust
+//! A lantrust client device (draft-sweet-iot-acme-07 §3.5, §4.8, §4.9): discover the network's
+//! ACME server, fetch its root over HTTPS and pin it to the network (TOFU), verify devices with
+//! scoped trust, export the root to PEM or an NSS database.
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // a binary: std is the point
 
-fn main() {
-    eprintln!("lantrust-client: under construction (issue 8)");
-    std::process::exit(2);
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use lantrust_cli::fs::{Mode, write_atomic};
+use lantrust_cli::{DiscoveryArgs, NetworkArgs, ResolveOverride};
+use lantrust_pin::{Decision, NetworkFingerprint, Observation, PinStore};
+
+/// A lantrust client: pins each network's local root (trust on first use) and trusts devices
+/// only for local names, only on the network whose root signed them.
+#[derive(Parser, Debug)]
+#[command(name = "lantrust-client", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Discover the ACME server, fetch /roots.pem over HTTPS, check the root's SANs against the
+    /// discovered name (§3.5) and pin it for this network. A changed root is an alert (exit 3).
+    Join {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        discovery: DiscoveryArgs,
+        /// The network's local domain (DNS-SD domain with --dns; devices' `<id>.<domain>` names).
+        #[arg(long = "domain", value_name = "D")]
+        domains: Vec<String>,
+        /// Replace a pinned root that changed (only after checking why it changed!).
+        #[arg(long)]
+        accept_change: bool,
+    },
+    /// Connect to a device over TLS and decide, with the pinned root and scoped trust (§3.5),
+    /// whether it is trusted here. Exit 0 when trusted, 1 when not.
+    Verify {
+        #[command(flatten)]
+        common: Common,
+        /// `https://<device>.local[:port]/` (or a private IP).
+        url: String,
+    },
+    /// Export this network's pinned root as PEM, or install it into an NSS database (Chromium,
+    /// Firefox) with `certutil -A`.
+    Export {
+        #[command(flatten)]
+        common: Common,
+        /// Write the root here (PEM).
+        #[arg(long, value_name = "FILE", required_unless_present = "nss")]
+        pem: Option<PathBuf>,
+        /// Add the root to this NSS database directory (created if missing), trusted for TLS servers.
+        #[arg(long, value_name = "DIR")]
+        nss: Option<PathBuf>,
+    },
+    /// List the pinned networks.
+    List {
+        /// State directory.
+        #[arg(long, value_name = "DIR")]
+        state: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget this network's pin (or the one with --fingerprint).
+    Forget {
+        #[command(flatten)]
+        common: Common,
+        /// Network fingerprint (from `list`) instead of the current network.
+        #[arg(long, value_name = "HEX")]
+        fingerprint: Option<String>,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+struct Common {
+    /// State directory (the pin store lives in DIR/pins.json, mode 0600).
+    #[arg(long, value_name = "DIR")]
+    state: PathBuf,
+    #[command(flatten)]
+    network: NetworkArgs,
+    /// Connect to IP:PORT whenever NAME is asked for (repeatable).
+    #[arg(long, value_name = "NAME=IP:PORT")]
+    resolve: Vec<ResolveOverride>,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("lantrust-client: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn store_path(state: &Path) -> PathBuf {
+    state.join("pins.json")
+}
+
+fn load(state: &Path) -> anyhow::Result<PinStore> {
+    let p = store_path(state);
+    match std::fs::read(&p) {
+        Ok(b) => {
+            PinStore::from_bytes(&b).map_err(|e| anyhow::anyhow!("{} is damaged: {e}", p.display()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(PinStore::new()),
+        Err(e) => Err(e).with_context(|| format!("reading {}", p.display())),
+    }
+}
+
+fn save(state: &Path, store: &PinStore) -> anyhow::Result<()> {
+    write_atomic(&store_path(state), &store.to_bytes(), Mode::Secret)
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let now = lantrust_cli::unix_now();
+    match cli.cmd {
+        Cmd::Join {
+            common,
+            discovery,
+            domains,
+            accept_change,
+        } => join(&common, &discovery, &domains, accept_change, now),
+        Cmd::Verify { common, url } => verify(&common, &url, now),
+        Cmd::Export { common, pem, nss } => {
+            let store = load(&common.state)?;
+            let net = common.network.network_id()?;
+            let fp = net.fingerprint();
+            let pin = store.pin(&fp).with_context(|| {
+                format!("no root pinned for this network ({fp}): run `join` first")
+            })?;
+            let der = store
+                .root_der(pin.root_spki_sha256())
+                .context("pin store inconsistent: root missing")?;
+            let pem_text = lantrust_cli::certs_to_pem(&[der.to_vec()]);
+            if let Some(p) = pem {
+                write_atomic(&p, pem_text.as_bytes(), Mode::Public)?;
+                println!("wrote the root of {} to {}", pin.server_name(), p.display());
+            }
+            if let Some(dir) = nss {
+                export_nss(&dir, &pem_text, pin.server_name())?;
+                println!(
+                    "added the root of {} to NSS db {}",
+                    pin.server_name(),
+                    dir.display()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::List { state, json } => {
+            let store = load(&state)?;
+            let mut rows = Vec::new();
+            for (fp, pin) in store.pins() {
+                rows.push(serde_json::json!({
+                    "network": fp.to_string(),
+                    "server": pin.server_name(),
+                    "domains": pin.domains(),
+                    "root_spki_sha256": hex::encode(pin.root_spki_sha256()),
+                    "first_seen": pin.first_seen(),
+                    "last_seen": pin.last_seen(),
+                }));
+                if !json {
+                    println!(
+                        "{fp}  server={} domains={} root-spki-sha256={}",
+                        pin.server_name(),
+                        pin.domains().join(","),
+                        hex::encode(pin.root_spki_sha256())
+                    );
+                }
+            }
+            if json {
+                println!("{}", serde_json::Value::Array(rows));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Forget {
+            common,
+            fingerprint,
+        } => {
+            let mut store = load(&common.state)?;
+            let fp: NetworkFingerprint = match fingerprint {
+                Some(h) => h
+                    .parse()
+                    .map_err(|e| anyhow::anyhow!("--fingerprint {h}: {e}"))?,
+                None => common.network.network_id()?.fingerprint(),
+            };
+            if !store.forget(&fp) {
+                bail!("no pin for network {fp}");
+            }
+            save(&common.state, &store)?;
+            println!("forgot network {fp}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn join(
+    common: &Common,
+    discovery: &DiscoveryArgs,
+    domains: &[String],
+    accept_change: bool,
+    now: u64,
+) -> anyhow::Result<ExitCode> {
+    let net = common.network.network_id()?;
+    let found = discovery.discover(domains.first().map(String::as_str))?;
+    println!(
+        "ACME server {} ({}) via {}",
+        found.server_name, found.directory_url, found.source
+    );
+    let mut overrides = common.resolve.clone();
+    if let Some(addr) = found.addresses.first() {
+        let (host, port) = lantrust_cli::discover::url_host_port(&found.directory_url)?;
+        overrides.push(ResolveOverride {
+            name: host.to_ascii_lowercase(),
+            addr: std::net::SocketAddr::new(*addr, port),
+        });
+    }
+    let fetched = lantrust_cli::tls::tofu_fetch_roots(&found.directory_url, &overrides)?;
+    let domain_refs: Vec<&str> = domains.iter().map(String::as_str).collect();
+    let obs = Observation {
+        network: &net,
+        kind: common.network.kind(),
+        server_name: &found.server_name,
+        root_der: &fetched.root,
+        domains: &domain_refs,
+    };
+    let mut store = load(&common.state)?;
+    let fp = net.fingerprint();
+    match store.decide(&obs, now) {
+        Decision::FirstUse(c) => {
+            let subject = c.root().subject().to_string();
+            let spki = hex::encode(c.root().spki_sha256());
+            store.accept(c, now)?;
+            save(&common.state, &store)?;
+            println!(
+                "pinned (trust on first use): {subject}, SPKI SHA-256 {spki}, for network {fp}"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Decision::Trusted(fp) => {
+            store.mark_seen(&fp, now);
+            save(&common.state, &store)?;
+            println!("root unchanged: network {fp} is trusted");
+            Ok(ExitCode::SUCCESS)
+        }
+        Decision::RootChanged { old, new } => {
+            eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
+            eprintln!("!! ALERT: THE ROOT CERTIFICATE OF THIS NETWORK HAS CHANGED (§4.8)");
+            eprintln!("!!   network:  {fp}");
+            eprintln!(
+                "!!   pinned:   {} (SPKI SHA-256 {})",
+                old.subject(),
+                hex::encode(old.spki_sha256())
+            );
+            eprintln!(
+                "!!   offered:  {} (SPKI SHA-256 {})",
+                new.root().subject(),
+                hex::encode(new.root().spki_sha256())
+            );
+            eprintln!("!! Someone may be impersonating the network's server. If the server was");
+            eprintln!("!! really replaced, re-run with --accept-change.");
+            eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
+            if !accept_change {
+                return Ok(ExitCode::from(3));
+            }
+            store.accept(new, now)?;
+            save(&common.state, &store)?;
+            println!("new root pinned for network {fp} (--accept-change)");
+            Ok(ExitCode::SUCCESS)
+        }
+        Decision::Refused(r) => bail!("root refused: {r}"),
+    }
+}
+
+fn verify(common: &Common, url: &str, now: u64) -> anyhow::Result<ExitCode> {
+    let (host, port) = lantrust_cli::discover::url_host_port(url)?;
+    let store = load(&common.state)?;
+    let net = common.network.network_id()?;
+    let chain = lantrust_cli::tls::handshake_capture(&host, port, &common.resolve)?;
+    let refs: Vec<&[u8]> = chain.iter().map(Vec::as_slice).collect();
+    match store.verify_device(&net, common.network.kind(), &refs, &host, now) {
+        Ok(()) => {
+            println!(
+                "TRUSTED: {host} presented a certificate from this network's pinned root (scoped: local name, network {})",
+                net.fingerprint()
+            );
+            // Show the page over a connection that trusts only the pinned root.
+            if let Some(der) = store
+                .pin(&net.fingerprint())
+                .and_then(|p| store.root_der(p.root_spki_sha256()))
+            {
+                let agent = lantrust_cli::tls::agent(&[der.to_vec()], &common.resolve)?;
+                match agent.get(url).call() {
+                    Ok(resp) => {
+                        let status = resp.status();
+                        let mut body = String::new();
+                        let _ = resp.into_reader().take(64 * 1024).read_to_string(&mut body);
+                        let title = body
+                            .split("<title>")
+                            .nth(1)
+                            .and_then(|t| t.split("</title>").next())
+                            .unwrap_or("");
+                        println!(
+                            "GET {url}: HTTP {status} over verified TLS, page title {title:?}"
+                        );
+                    }
+                    Err(e) => eprintln!("note: GET {url} failed after the trust decision: {e}"),
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(refusal) => {
+            println!("NOT TRUSTED: {host}: {refusal}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn export_nss(dir: &Path, pem: &str, server: &str) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let db = format!("sql:{}", dir.display());
+    if !dir.join("cert9.db").exists() {
+        let st = std::process::Command::new("certutil")
+            .args(["-N", "-d", &db, "--empty-password"])
+            .status()
+            .context("running certutil (Debian package libnss3-tools)")?;
+        anyhow::ensure!(st.success(), "certutil -N failed for {}", dir.display());
+    }
+    let file = dir.join(".lantrust-root.pem");
+    write_atomic(&file, pem.as_bytes(), Mode::Public)?;
+    let out = std::process::Command::new("certutil")
+        .args([
+            "-A",
+            "-d",
+            &db,
+            "-t",
+            "C,,",
+            "-n",
+            &format!("lantrust {server}"),
+            "-i",
+        ])
+        .arg(&file)
+        .output()
+        .context("running certutil -A")?;
+    let _ = std::fs::remove_file(&file);
+    anyhow::ensure!(
+        out.status.success(),
+        "certutil -A failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
 }
