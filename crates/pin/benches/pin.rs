@@ -64,6 +64,31 @@ fn scoped_trust(c: &mut Criterion) {
             b.iter(|| webpki_ring(black_box(root), black_box(dev), "dev1.local"))
         });
     }
+    // Through the store: the root's self-signature was checked when it was pinned.
+    let net = NetworkId::builder().ssid(b"Home").build().unwrap();
+    let mut pinned = PinStore::new();
+    let seen = Observation {
+        network: &net,
+        kind: NetworkKind::Private,
+        server_name: "router-fdb531.local",
+        root_der: ROOT,
+        domains: &[],
+    };
+    let Decision::FirstUse(cand) = pinned.decide(&seen, NOW) else {
+        panic!()
+    };
+    pinned.accept(cand, NOW).unwrap();
+    g.bench_function("lantrust_pin/p384_verify_device", |b| {
+        b.iter(|| {
+            pinned.verify_device(
+                &net,
+                NetworkKind::Private,
+                &[black_box(DEV1)],
+                "dev1.local",
+                NOW,
+            )
+        })
+    });
     // Scope refusal happens before any signature work.
     g.bench_function("lantrust_pin/refuse_public_name", |b| {
         b.iter(|| verify_scoped(ROOT, &domains, &[black_box(DEV1)], "www.example.com", NOW))
