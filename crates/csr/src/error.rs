@@ -88,7 +88,8 @@ impl fmt::Display for ByteOffset {
     }
 }
 
-/// Every rule a CSR breaks, in a stable order (key and signature, subject, names, extensions).
+/// Every rule a CSR breaks, in a stable order: key and signature, extension requests (including
+/// SAN kinds), subject, then required names, each requested DNS name and each IP address.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violations(pub Vec<Violation>);
 
