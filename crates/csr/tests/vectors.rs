@@ -131,3 +131,31 @@ fn signed_bytes_are_the_received_bytes() {
     // certificationRequestInfo starts right after the outer SEQUENCE header (30 82 xx xx).
     assert_eq!(csr.info_der(), &der[4..4 + csr.info_der().len()]);
 }
+
+/// Flipping any one bit of the signed part never yields an accepted CSR: the DER no longer
+/// decodes, the key is no longer an allowed one, or the signature check fails.
+#[test]
+fn tampering_with_the_signed_part_is_never_accepted() {
+    let der = include_bytes!("vectors/good-p384-sha384.der");
+    let csr = Csr::parse(der).unwrap();
+    let info_len = csr.info_der().len();
+    // Every 7th byte of certificationRequestInfo, a different bit each time.
+    for (n, pos) in (4..4 + info_len).step_by(7).enumerate() {
+        let mut bad = der.to_vec();
+        bad[pos] ^= 1 << (n % 8);
+        match validate(&bad, &policy()) {
+            Ok(_) => panic!("tampered byte {pos} accepted"),
+            Err(Error::Rejected(v)) => assert!(
+                v.0.contains(&Violation::BadSignature)
+                    || v.0.iter().any(|v| matches!(
+                        v,
+                        Violation::InvalidPublicKey { .. }
+                            | Violation::KeyAlgorithmNotAllowed { .. }
+                            | Violation::CurveNotAllowed { .. }
+                    )),
+                "byte {pos}: {v}"
+            ),
+            Err(_) => {} // no longer a CSR at all
+        }
+    }
+}
