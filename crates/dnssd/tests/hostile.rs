@@ -622,6 +622,21 @@ proptest! {
     }
 
     #[test]
+    fn select_targets_is_a_priority_ordered_permutation(
+        mut items in proptest::collection::vec((0u16..4, any::<u16>()), 0..40),
+        seed in any::<u64>(),
+    ) {
+        let mut before = items.clone();
+        let mut rng = rand::rngs::mock::StepRng::new(seed, 0x9E37_79B9);
+        lantrust_dnssd::select_targets(&mut items, &mut rng, |t| *t);
+        prop_assert!(items.windows(2).all(|w| w[0].0 <= w[1].0));
+        let mut after = items.clone();
+        before.sort();
+        after.sort();
+        prop_assert_eq!(before, after);
+    }
+
+    #[test]
     fn mutated_vectors_never_panic(
         which in 0usize..3,
         flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..6),
@@ -663,5 +678,49 @@ fn browse_ptr_outside_the_service_is_ignored() {
     assert_eq!(
         lantrust_dnssd::resolve(&[resp], &mut rng).unwrap_err(),
         Error::NoService
+    );
+}
+
+#[test]
+fn browse_with_srv_txt_a_in_additional_section() {
+    // RFC 6763 §12.1: a PTR answer whose additional section already holds the instance's SRV
+    // and TXT and the target's A, all name-compressed.
+    let mut m = header(1, 1, 0, 3);
+    m[0] = 0x42;
+    m[1] = 0x42;
+    let mut q = name(&[b"_acme-server", b"_tcp", b"example", b"test"]);
+    q.extend_from_slice(&[0, 12, 0, 1]);
+    m.extend_from_slice(&q); // service at 12, "example.test" at 30
+    // PTR -> "Lab CA" + pointer to the service.
+    m.extend_from_slice(&[0xC0, 12]);
+    m.extend_from_slice(&rr(12, 9));
+    let instance_at = m.len() as u16;
+    m.extend_from_slice(&[6, b'L', b'a', b'b', b' ', b'C', b'A', 0xC0, 12]);
+    // SRV 1 1 8443 acme.example.test
+    m.extend_from_slice(&(0xC000 | instance_at).to_be_bytes());
+    m.extend_from_slice(&rr(33, 6 + 7));
+    m.extend_from_slice(&[0, 1, 0, 1, 0x20, 0xFB]);
+    let target_at = m.len() as u16;
+    m.extend_from_slice(&[4, b'a', b'c', b'm', b'e', 0xC0, 30]);
+    // TXT "path=acme/dir" (no leading slash: one is added).
+    m.extend_from_slice(&(0xC000 | instance_at).to_be_bytes());
+    m.extend_from_slice(&rr(16, 14));
+    m.extend_from_slice(b"\x0dpath=acme/dir");
+    // A 10.9.8.7
+    m.extend_from_slice(&(0xC000 | target_at).to_be_bytes());
+    m.extend_from_slice(&rr(1, 4));
+    m.extend_from_slice(&[10, 9, 8, 7]);
+    let browse = Query::acme_browse(0x4242, "example.test").unwrap();
+    let resp = browse
+        .check_response(&m, "10.0.0.1:53".parse().unwrap())
+        .unwrap();
+    let mut rng = rand::rngs::mock::StepRng::new(0, 1);
+    let res = lantrust_dnssd::resolve(&[resp], &mut rng).unwrap();
+    assert!(res.pending.is_empty());
+    assert_eq!(res.urls.len(), 1);
+    assert_eq!(res.urls[0].url, "https://acme.example.test:8443/acme/dir");
+    assert_eq!(
+        res.urls[0].addresses,
+        ["10.9.8.7".parse::<core::net::IpAddr>().unwrap()]
     );
 }
