@@ -22,6 +22,8 @@ pub mod objects;
 pub mod server;
 pub mod time;
 
+pub use rand_core;
+
 pub use client::{Client, ClientConfig, Event, Operation};
 pub use error::{Error, Result};
 pub use http::{Method, Request, Response};
