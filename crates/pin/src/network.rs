@@ -124,7 +124,7 @@ impl fmt::Display for PublicKind {
 /// # Ok::<(), lantrust_pin::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, try_from = "RawNetworkId")]
 pub struct NetworkId {
     // Fields in alphabetical order: the store's JSON has sorted keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -143,6 +143,34 @@ pub struct NetworkId {
         with = "crate::serde_opt_hex"
     )]
     ssid: Option<Vec<u8>>,
+}
+
+/// The serialised fields, validated into a [`NetworkId`] on deserialisation.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNetworkId {
+    #[serde(default)]
+    interface: Option<String>,
+    #[serde(default)]
+    local_domain: Option<String>,
+    #[serde(default, with = "crate::serde_mac")]
+    router_mac: Option<MacAddress>,
+    #[serde(default, with = "crate::serde_opt_hex")]
+    ssid: Option<Vec<u8>>,
+}
+
+impl TryFrom<RawNetworkId> for NetworkId {
+    type Error = Error;
+
+    fn try_from(raw: RawNetworkId) -> Result<Self, Error> {
+        Self {
+            interface: raw.interface,
+            local_domain: raw.local_domain,
+            router_mac: raw.router_mac,
+            ssid: raw.ssid,
+        }
+        .validated()
+    }
 }
 
 /// Builds a [`NetworkId`]; see [`NetworkId::builder`].

@@ -109,6 +109,8 @@ pub enum Refusal {
     InvalidServerName(String),
     /// The root's subjectAltNames do not include the name or address discovery gave (§3.5).
     ServerNameNotInRoot(String),
+    /// A domain the network announced is not a valid DNS name.
+    InvalidDomain(String),
     /// A managed network has no pre-configured anchors.
     NoManagedAnchors,
     /// On a managed network the root is not one of the pre-configured anchors.
@@ -159,6 +161,9 @@ impl fmt::Display for Refusal {
                 f,
                 "the root's subjectAltNames do not include {n:?}, the server discovery gave (§3.5)"
             ),
+            Self::InvalidDomain(d) => {
+                write!(f, "the announced domain {d:?} is not a valid DNS name")
+            }
             Self::NoManagedAnchors => {
                 f.write_str("this managed network has no configured trust anchors")
             }

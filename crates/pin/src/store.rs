@@ -472,17 +472,16 @@ impl PinStore {
         }) else {
             return Decision::Refused(Refusal::InvalidServerName(obs.server_name.into()));
         };
-        let Some(domains) = normalize_domains(
+        if let Some(bad) = obs.domains.iter().find(|d| normalize_dns(d).is_none()) {
+            return Decision::Refused(Refusal::InvalidDomain((*bad).into()));
+        }
+        let domains = normalize_domains(
             obs.domains
                 .iter()
                 .copied()
                 .chain(obs.network.local_domain()),
-        ) else {
-            return Decision::Refused(Refusal::InvalidServerName(alloc::format!(
-                "{:?} (a domain)",
-                obs.domains
-            )));
-        };
+        )
+        .unwrap_or_default();
         let fp = obs.network.fingerprint();
         let spki = H32(root.spki_sha256);
 

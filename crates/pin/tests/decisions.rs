@@ -248,6 +248,14 @@ fn discovered_name_must_be_in_root_sans() {
         refused(&obs(&net, ROOT, "bad name"), NOW),
         Refusal::InvalidServerName("bad name".into())
     );
+    let bad_domain = Observation {
+        domains: &["lan", "not a domain"],
+        ..obs(&net, ROOT, "router-fdb531.local")
+    };
+    assert_eq!(
+        refused(&bad_domain, NOW),
+        Refusal::InvalidDomain("not a domain".into())
+    );
 }
 
 #[test]
