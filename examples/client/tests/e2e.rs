@@ -51,6 +51,11 @@ struct Net {
 /// `init` + `serve` a server named `lantrust` for home.arpa, reaching `devices` (id, http-01
 /// port) through --resolve.
 fn server(bin: &Path, dir: &Path, tag: &str, devices: &[(&str, u16)]) -> Net {
+    server_at(bin, dir, tag, devices, "lantrust.local")
+}
+
+/// Like [`server`], with the origin clients use (`https://<url_host>:PORT`).
+fn server_at(bin: &Path, dir: &Path, tag: &str, devices: &[(&str, u16)], url_host: &str) -> Net {
     let state = dir.join(format!("srv-{tag}"));
     let out = run(
         &bin.join("lantrust-server"),
@@ -73,7 +78,7 @@ fn server(bin: &Path, dir: &Path, tag: &str, devices: &[(&str, u16)]) -> Net {
         "--listen".into(),
         format!("127.0.0.1:{port}"),
         "--url".into(),
-        format!("https://lantrust.local:{port}"),
+        format!("https://{url_host}:{port}"),
     ];
     for (id, http) in devices {
         for name in [format!("{id}.local"), format!("{id}.home.arpa")] {
@@ -523,4 +528,140 @@ fn server_device_client_end_to_end() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let out = run(&client, &["forget", "--state", cs, "--router-mac", mac]);
     assert!(!out.status.success());
+}
+
+/// Discovery through a real DNS server: dnsmasq on 127.0.0.1 answers
+/// `SRV _acme-server._tcp.home.arpa` with the server; the client pins the root after checking it
+/// against the discovered name, the device enrolls (pre-approved) with no --directory and no
+/// --resolve (the SRV answer's address is used). A name the server's certificate does not carry
+/// (`evil.test` pointing at the same server) is refused.
+#[test]
+fn discovery_through_dnsmasq_srv() {
+    if !have("dnsmasq") || !have("openssl") {
+        eprintln!("SKIPPED: dnsmasq or openssl missing (scripts/install-peers installs them)");
+        return;
+    }
+    let bin = bins();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let http = free_port();
+    let net = server_at(
+        &bin,
+        d,
+        "dns",
+        &[("device-0dd5e1", http)],
+        "lantrust.home.arpa",
+    );
+    let dns_port = free_port();
+    let _dns = Proc(
+        Command::new("dnsmasq")
+            .args([
+                "--no-daemon",
+                "--conf-file=/dev/null",
+                "--listen-address=127.0.0.1",
+                &format!("--port={dns_port}"),
+                "--bind-interfaces",
+                "--no-resolv",
+                "--no-hosts",
+                "--pid-file=",
+                &format!(
+                    "--srv-host=_acme-server._tcp.home.arpa,lantrust.home.arpa,{},0,0",
+                    net.port
+                ),
+                "--host-record=lantrust.home.arpa,127.0.0.1",
+                &format!(
+                    "--srv-host=_acme-server._tcp.evil.test,lantrust.evil.test,{},0,0",
+                    net.port
+                ),
+                "--host-record=lantrust.evil.test,127.0.0.1",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let dns = format!("127.0.0.1:{dns_port}");
+    let cs = d.join("client");
+    let cs = cs.to_str().unwrap();
+    let start = Instant::now();
+    let out = loop {
+        let out = run(
+            &bin.join("lantrust-client"),
+            &[
+                "join",
+                "--state",
+                cs,
+                "--dns",
+                &dns,
+                "--domain",
+                "home.arpa",
+                "--router-mac",
+                "02:00:00:00:00:07",
+            ],
+        );
+        if out.status.success() || start.elapsed() > Duration::from_secs(10) {
+            break out;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("ACME server lantrust.home.arpa") && stdout.contains("via dns-srv"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("pinned (trust on first use)"), "{stdout}");
+
+    let out = run(
+        &bin.join("lantrust-client"),
+        &[
+            "join",
+            "--state",
+            cs,
+            "--dns",
+            &dns,
+            "--domain",
+            "evil.test",
+            "--router-mac",
+            "02:00:00:00:00:08",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("does not chain"),
+        "{}",
+        text(&out)
+    );
+
+    let out = run(
+        &bin.join("lantrust-server"),
+        &[
+            "approve",
+            "--state",
+            net.state.to_str().unwrap(),
+            "device-0dd5e1",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let ds = d.join("device");
+    let out = run(
+        &bin.join("lantrust-device"),
+        &[
+            "enroll",
+            "--state",
+            ds.to_str().unwrap(),
+            "--id",
+            "device-0dd5e1",
+            "--domain",
+            "home.arpa",
+            "--dns",
+            &dns,
+            "--http01-listen",
+            &format!("127.0.0.1:{http}"),
+            "--timeout",
+            "60",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(ds.join("networks/lantrust.home.arpa/chain.pem").exists());
 }
