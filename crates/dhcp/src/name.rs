@@ -320,6 +320,57 @@ pub(crate) fn decode(
     }
 }
 
+/// Validates one name like [`decode`] without copying it; returns the offset just past it.
+fn skip(data: &[u8], start: usize, base: usize, allow_ptr: bool) -> Result<usize> {
+    let mut pos = start;
+    let mut segment_start = start;
+    let mut end = None;
+    let mut wire_len = 1usize;
+    loop {
+        let len = *data.get(pos).ok_or(Error::Truncated {
+            offset: base + pos,
+            needed: 1,
+        })?;
+        match len & 0xC0 {
+            0x00 => {
+                if len == 0 {
+                    return Ok(end.unwrap_or(pos + 1));
+                }
+                let next = pos + 1 + usize::from(len);
+                if next > data.len() {
+                    return Err(Error::Truncated {
+                        offset: base + pos + 1,
+                        needed: next - data.len(),
+                    });
+                }
+                wire_len += 1 + usize::from(len);
+                if wire_len > 255 {
+                    return Err(Error::NameTooLong {
+                        offset: base + start,
+                    });
+                }
+                pos = next;
+            }
+            0xC0 if allow_ptr => {
+                let lo = *data.get(pos + 1).ok_or(Error::Truncated {
+                    offset: base + pos + 1,
+                    needed: 1,
+                })?;
+                let target = usize::from(u16::from_be_bytes([len & 0x3F, lo]));
+                if target >= segment_start {
+                    return Err(Error::BadPointer { offset: base + pos });
+                }
+                if end.is_none() {
+                    end = Some(pos + 2);
+                }
+                segment_start = target;
+                pos = target;
+            }
+            _ => return Err(Error::BadLabel { offset: base + pos }),
+        }
+    }
+}
+
 /// A list of domain names as carried in DHCPv4 option 119 (RFC 3397, compression allowed,
 /// pointers relative to the start of the concatenated option data) or DHCPv6 option 24
 /// (RFC 8415 §10, no compression). Validated on creation; iterating allocates nothing.
@@ -334,8 +385,7 @@ impl<'a> NameList<'a> {
     pub fn parse(data: &'a [u8], compressed: bool, base: usize) -> Result<Self> {
         let mut pos = 0;
         while pos < data.len() {
-            let (_, next) = decode(data, pos, base, compressed)?;
-            pos = next;
+            pos = skip(data, pos, base, compressed)?;
         }
         Ok(NameList { data, compressed })
     }

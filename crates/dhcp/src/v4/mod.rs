@@ -147,24 +147,56 @@ impl From<MessageType> for u8 {
 #[derive(Debug, Clone, Copy)]
 pub struct Packet<T: AsRef<[u8]>> {
     buffer: T,
+    /// What [`Packet::new_checked`] learnt while validating, so lookups need not walk again.
+    index: Option<Index>,
+}
+
+/// Option codes present / present more than once (RFC 3396 fragments), as 256-bit sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Index {
+    seen: [u64; 4],
+    repeated: [u64; 4],
+}
+
+impl Index {
+    fn build(buf: &[u8]) -> Result<Self> {
+        let mut index = Index {
+            seen: [0; 4],
+            repeated: [0; 4],
+        };
+        for f in Fragments::new(buf) {
+            let code = f?.code;
+            if bit(&index.seen, code) {
+                set_bit(&mut index.repeated, code);
+            }
+            set_bit(&mut index.seen, code);
+        }
+        Ok(index)
+    }
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
     /// Wraps a buffer without checking anything.
     pub const fn new_unchecked(buffer: T) -> Self {
-        Packet { buffer }
+        Packet {
+            buffer,
+            index: None,
+        }
     }
 
     /// Wraps a buffer after checking the header length, the magic cookie, and the framing of every
     /// option in the options field and in overloaded `sname`/`file` (RFC 3396, RFC 2132 §9.3).
     pub fn new_checked(buffer: T) -> Result<Self> {
-        let p = Packet { buffer };
-        p.check()?;
+        let mut p = Packet {
+            buffer,
+            index: None,
+        };
+        p.check_header()?;
+        p.index = Some(Index::build(p.b())?);
         Ok(p)
     }
 
-    /// The checks of [`Packet::new_checked`].
-    pub fn check(&self) -> Result<()> {
+    fn check_header(&self) -> Result<()> {
         let b = self.buffer.as_ref();
         if b.len() < HEADER_LEN {
             return Err(Error::Truncated {
@@ -177,8 +209,14 @@ impl<T: AsRef<[u8]>> Packet<T> {
                 offset: field::MAGIC.start,
             });
         }
-        for fragment in Fragments::new(b) {
-            fragment?;
+        Ok(())
+    }
+
+    /// The checks of [`Packet::new_checked`].
+    pub fn check(&self) -> Result<()> {
+        self.check_header()?;
+        if self.index.is_none() {
+            Index::build(self.b())?;
         }
         Ok(())
     }
@@ -280,14 +318,27 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// Every option once, in order of first appearance, with RFC 3396 fragments of the same
     /// code concatenated.
     pub fn options(&self) -> LogicalOptions<'_> {
-        LogicalOptions::new(self.b())
+        match self.index {
+            Some(index) => LogicalOptions {
+                inner: Fragments::new(self.b()),
+                seen: [0; 4],
+                repeated: index.repeated,
+            },
+            None => LogicalOptions::new(self.b()),
+        }
     }
 
     /// The option with `code`, concatenated per RFC 3396, or `None` if absent.
     pub fn option(&self, code: u8) -> Option<LongOption<'_>> {
+        let single = match self.index {
+            Some(index) if !bit(&index.seen, code) => return None,
+            Some(index) => !bit(&index.repeated, code),
+            None => false,
+        };
         let mut it = Fragments::new(self.b());
         loop {
             match it.next()? {
+                Ok(f) if f.code == code && single => return Some(LongOption::single(f)),
                 Ok(f) if f.code == code => return Some(LongOption::from_first(f, it)),
                 Ok(_) => {}
                 Err(_) => return None,
@@ -318,13 +369,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// Option 51 in seconds, if present and well-formed.
     pub fn lease_time(&self) -> Option<u32> {
         self.fixed::<4>(code::LEASE_TIME).map(u32::from_be_bytes)
-    }
-}
-
-impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
-    /// Mutable access to the whole buffer (for rewriting a header field in place).
-    pub fn as_mut_bytes(&mut self) -> &mut [u8] {
-        self.buffer.as_mut()
     }
 }
 
@@ -406,6 +450,7 @@ impl<'a> Fragments<'a> {
 impl<'a> Iterator for Fragments<'a> {
     type Item = Result<RawOption<'a>>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             if self.done {
@@ -472,15 +517,33 @@ impl<'a> Iterator for Fragments<'a> {
     }
 }
 
-/// One option with all its RFC 3396 fragments, read without copying.
-#[derive(Debug, Clone)]
+/// One option with all its RFC 3396 fragments, read without copying. Kept small: it is
+/// created for every option a caller iterates over.
+#[derive(Debug, Clone, Copy)]
 pub struct LongOption<'a> {
-    code: u8,
-    first: RawOption<'a>,
-    /// The fragment iterator positioned after `first`, when more fragments with `code` follow.
-    rest: Option<Fragments<'a>>,
+    /// Data of the first fragment.
+    first: &'a [u8],
+    /// The whole message, to resume the walk for later fragments.
+    packet: &'a [u8],
+    /// Offset of the first fragment's code byte.
+    offset: usize,
+    /// Where the walk resumes after the first fragment.
+    resume: usize,
     len: usize,
     parts: usize,
+    /// `code | area << 8 | overload << 16`, packed in a full word: building three adjacent byte
+    /// fields (or a u32 followed by padding) made the compiler copy them as one 8-byte word right
+    /// after narrower stores, a store-forwarding stall that cost more than the whole option walk.
+    meta: u64,
+}
+
+fn pack(code: u8, area: Area, overload: u8) -> u64 {
+    let area = match area {
+        Area::Options => 0u64,
+        Area::File => 1,
+        Area::Sname => 2,
+    };
+    u64::from(code) | area << 8 | u64::from(overload) << 16
 }
 
 impl<'a> LongOption<'a> {
@@ -494,27 +557,54 @@ impl<'a> LongOption<'a> {
             }
         }
         LongOption {
-            code: first.code,
-            first,
-            rest: (parts > 1).then_some(after),
+            first: first.data,
+            packet: after.buf,
+            offset: first.offset,
+            resume: after.pos,
             len,
             parts,
+            meta: pack(first.code, after.area, after.overload),
         }
     }
 
+    #[inline]
     fn single(first: RawOption<'a>) -> Self {
         LongOption {
-            code: first.code,
-            first,
-            rest: None,
+            first: first.data,
+            packet: &[],
+            offset: first.offset,
+            resume: 0,
             len: first.data.len(),
             parts: 1,
+            meta: pack(first.code, first.area, 0),
         }
+    }
+
+    /// The fragment walk positioned after the first fragment, when there are more.
+    fn rest(&self) -> Option<Fragments<'a>> {
+        if self.parts < 2 {
+            return None;
+        }
+        let (area, end) = match (self.meta >> 8) & 0xFF {
+            0 => (Area::Options, self.packet.len()),
+            1 => (Area::File, field::FILE.end),
+            _ => (Area::Sname, field::SNAME.end),
+        };
+        let overload = (self.meta >> 16) as u8;
+        Some(Fragments {
+            buf: self.packet,
+            area,
+            pos: self.resume,
+            end,
+            overload,
+            seen_overload: overload != 0,
+            done: false,
+        })
     }
 
     /// The option code.
     pub fn code(&self) -> u8 {
-        self.code
+        self.meta as u8
     }
     /// Total data length over all fragments.
     pub fn len(&self) -> usize {
@@ -530,25 +620,26 @@ impl<'a> LongOption<'a> {
     }
     /// Offset of the first fragment's code byte.
     pub fn offset(&self) -> usize {
-        self.first.offset
+        self.offset
     }
     /// The data as one slice when it was not split.
     pub fn contiguous(&self) -> Option<&'a [u8]> {
-        (self.parts == 1).then_some(self.first.data)
+        (self.parts == 1).then_some(self.first)
     }
     /// Parses the option when it is contiguous; for a split option use
     /// [`LongOption::copy_to`] and [`DhcpOption::parse`] (or [`Repr`] with `alloc`).
+    #[inline]
     pub fn parse(&self) -> Option<Result<DhcpOption<'a>>> {
         self.contiguous()
-            .map(|d| DhcpOption::parse(self.code, d, self.first.offset + 2))
+            .map(|d| DhcpOption::parse(self.code(), d, self.offset + 2))
     }
     /// A byte reader over the concatenated data.
     pub fn reader(&self) -> OptionReader<'a> {
         OptionReader {
-            code: self.code,
-            cur: self.first.data,
-            cur_off: self.first.offset + 2,
-            rest: self.rest.clone(),
+            code: self.code(),
+            cur: self.first,
+            cur_off: self.offset + 2,
+            rest: self.rest(),
             remaining: self.len,
         }
     }
@@ -706,6 +797,7 @@ impl<'a> LogicalOptions<'a> {
 
 impl<'a> Iterator for LogicalOptions<'a> {
     type Item = Result<LongOption<'a>>;
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             let f = match self.inner.next()? {

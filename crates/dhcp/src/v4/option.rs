@@ -102,6 +102,7 @@ pub enum DhcpOption<'a> {
     },
 }
 
+#[inline]
 fn exact<const N: usize>(code: u8, data: &[u8], offset: usize) -> Result<[u8; N]> {
     if data.len() != N {
         return Err(Error::BadOptionLength {
@@ -120,6 +121,7 @@ fn exact<const N: usize>(code: u8, data: &[u8], offset: usize) -> Result<[u8; N]
 impl<'a> DhcpOption<'a> {
     /// Parses the (concatenated) data of option `code`. `offset` is where `data` starts in the
     /// message and is used for error offsets.
+    #[inline]
     pub fn parse(code: u8, data: &'a [u8], offset: usize) -> Result<Self> {
         use crate::v4::code as c;
         Ok(match code {
