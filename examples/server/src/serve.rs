@@ -53,8 +53,8 @@ pub(crate) struct ServeArgs {
     /// Port of the devices' http-01 responders.
     #[arg(long, default_value_t = 80)]
     http01_port: u16,
-    /// Port of the devices' tls-alpn-01 responders (tls-alpn-01 validation is not implemented
-    /// yet: such challenges fail with a clear problem; use http-01).
+    /// Port of the devices' tls-alpn-01 responders (a `--resolve` entry's IP is used with this
+    /// port).
     #[arg(long, default_value_t = 443)]
     tls_alpn_port: u16,
     /// Approve every device at once (load tests, open labs). Off: first issuance waits for
@@ -727,14 +727,7 @@ fn out_of_scope(config: &Config, order: &Order) -> Option<Problem> {
 async fn validate(app: Arc<App>, v: Validation) {
     let result = match v.kind {
         ChallengeType::Http01 => http01(&app, &v).await,
-        ChallengeType::TlsAlpn01 => Err(Problem::new(
-            ProblemType::Tls,
-            400,
-            format!(
-                "tls-alpn-01 validation is not supported by this server yet (port {}); use http-01",
-                app.tls_alpn_port
-            ),
-        )),
+        ChallengeType::TlsAlpn01 => tls_alpn01(&app, &v).await,
         _ => Err(Problem::new(
             ProblemType::Malformed,
             400,
@@ -819,6 +812,198 @@ async fn http01(app: &App, v: &Validation) -> Result<(), Problem> {
         }
     }
     Err(last.unwrap_or_else(|| Problem::new(ProblemType::Connection, 400, "no address")))
+}
+
+/// RFC 8737: a TLS handshake with ALPN `acme-tls/1` and SNI = the name; the self-signed
+/// certificate must carry exactly that name and the critical acmeIdentifier extension.
+async fn tls_alpn01(app: &App, v: &Validation) -> Result<(), Problem> {
+    let host = v.identifier.value.as_str();
+    let addrs: Vec<SocketAddr> = target_addrs(app, host, app.tls_alpn_port)
+        .await?
+        .into_iter()
+        .map(|a| SocketAddr::new(a.ip(), app.tls_alpn_port))
+        .collect();
+    let tls_problem = |detail: String| Problem::new(ProblemType::Tls, 400, detail);
+    let mut last = None;
+    for addr in addrs {
+        match tokio::time::timeout(Duration::from_secs(10), alpn_cert(addr, &v.identifier)).await {
+            Ok(Ok(der)) => return check_alpn_cert(&der, v),
+            Ok(Err(e)) => {
+                last = Some(Problem::new(
+                    ProblemType::Connection,
+                    400,
+                    format!("tls-alpn-01: handshake with {host} ({addr}) failed: {e}"),
+                ))
+            }
+            Err(_) => {
+                last = Some(tls_problem(format!(
+                    "tls-alpn-01: {host} ({addr}) timed out"
+                )))
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| Problem::new(ProblemType::Connection, 400, "no address")))
+}
+
+/// Accept any certificate: the tls-alpn-01 certificate is self-signed by design and checked
+/// afterwards; only the handshake signature is verified.
+#[derive(Debug)]
+struct AnyCert(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCert {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls_pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls_pki_types::CertificateDer<'_>],
+        _server_name: &rustls_pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.verify_with_spki(message, cert, dss)
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.verify_with_spki(message, cert, dss)
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+impl AnyCert {
+    /// Check the handshake signature with the certificate's public key. webpki's certificate
+    /// parser refuses the critical acmeIdentifier extension, so the key is taken out with x509-cert.
+    fn verify_with_spki(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        let bad = |m: &str| rustls::Error::General(m.to_string());
+        let parsed = lantrust_ca::certificate_from_der(cert.as_ref())
+            .map_err(|_| bad("unparsable certificate"))?;
+        let key = parsed
+            .tbs_certificate
+            .subject_public_key_info
+            .subject_public_key
+            .as_bytes()
+            .ok_or_else(|| bad("bad public key"))?;
+        let algs = self
+            .0
+            .signature_verification_algorithms
+            .mapping
+            .iter()
+            .find(|(scheme, _)| *scheme == dss.scheme)
+            .map(|(_, algs)| *algs)
+            .ok_or_else(|| bad("unsupported signature scheme"))?;
+        if algs
+            .iter()
+            .any(|alg| alg.verify_signature(key, message, dss.signature()).is_ok())
+        {
+            Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+        } else {
+            Err(bad("the handshake signature does not verify"))
+        }
+    }
+}
+
+/// Handshake with `acme-tls/1`; return the peer's end-entity certificate.
+async fn alpn_cert(addr: SocketAddr, ident: &lantrust_acme::Identifier) -> Result<Vec<u8>> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut cfg = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyCert(provider)))
+        .with_no_client_auth();
+    cfg.alpn_protocols = vec![b"acme-tls/1".to_vec()];
+    // RFC 8738 §6: for an IP identifier the SNI is its reverse-DNS name.
+    let sni = match ident.value.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(v4)) => {
+            let o = v4.octets();
+            format!("{}.{}.{}.{}.in-addr.arpa", o[3], o[2], o[1], o[0])
+        }
+        Ok(std::net::IpAddr::V6(v6)) => {
+            let mut s = String::new();
+            for b in v6.octets().iter().rev() {
+                s.push_str(&format!("{:x}.{:x}.", b & 0xf, b >> 4));
+            }
+            s + "ip6.arpa"
+        }
+        Err(_) => ident.value.clone(),
+    };
+    let name = rustls_pki_types::ServerName::try_from(sni)?;
+    let tcp = TcpStream::connect(addr).await?;
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+        .connect(name, tcp)
+        .await?;
+    let (_, conn) = tls.get_ref();
+    if conn.alpn_protocol() != Some(b"acme-tls/1") {
+        anyhow::bail!("the device did not negotiate the acme-tls/1 protocol");
+    }
+    let cert = conn
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .ok_or_else(|| anyhow!("no certificate"))?;
+    Ok(cert.to_vec())
+}
+
+/// RFC 8737 §3: exactly one SAN, equal to the identifier; a critical acmeIdentifier extension
+/// holding SHA-256 of the key authorization.
+fn check_alpn_cert(der: &[u8], v: &Validation) -> Result<(), Problem> {
+    let tls = |d: String| Problem::new(ProblemType::Tls, 400, d);
+    use x509_cert::ext::pkix::SubjectAltName;
+    use x509_cert::ext::pkix::name::GeneralName;
+    let cert = lantrust_ca::certificate_from_der(der)
+        .map_err(|e| tls(format!("tls-alpn-01: unparsable certificate: {e}")))?;
+    let exts = cert.tbs_certificate.extensions.unwrap_or_default();
+    let acme_oid = der::asn1::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.1.31");
+    let san_oid = der::asn1::ObjectIdentifier::new_unwrap("2.5.29.17");
+    let acme = exts.iter().find(|e| e.extn_id == acme_oid).ok_or_else(|| {
+        tls("tls-alpn-01: the certificate has no acmeIdentifier extension".into())
+    })?;
+    if !acme.critical {
+        return Err(tls(
+            "tls-alpn-01: the acmeIdentifier extension must be critical".into(),
+        ));
+    }
+    let san = exts
+        .iter()
+        .find(|e| e.extn_id == san_oid)
+        .ok_or_else(|| tls("tls-alpn-01: the certificate has no subjectAltName".into()))?;
+    let san: SubjectAltName = der::Decode::from_der(san.extn_value.as_bytes())
+        .map_err(|e| tls(format!("tls-alpn-01: bad subjectAltName: {e}")))?;
+    let want = v.identifier.value.to_ascii_lowercase();
+    let ok = match san.0.as_slice() {
+        [GeneralName::DnsName(n)] => n.as_str().eq_ignore_ascii_case(&want),
+        [GeneralName::IpAddress(o)] => {
+            let b = o.as_bytes();
+            let ip = match b.len() {
+                4 => <[u8; 4]>::try_from(b).ok().map(std::net::IpAddr::from),
+                16 => <[u8; 16]>::try_from(b).ok().map(std::net::IpAddr::from),
+                _ => None,
+            };
+            ip.is_some_and(|ip| ip.to_string() == want)
+        }
+        _ => false,
+    };
+    if !ok {
+        return Err(tls(format!(
+            "tls-alpn-01: the certificate must name exactly {want} in its subjectAltName"
+        )));
+    }
+    v.check_tls_alpn01_extension(acme.extn_value.as_bytes())
 }
 
 async fn http_get(addr: SocketAddr, host: &str, token: &str) -> std::io::Result<(u16, Vec<u8>)> {

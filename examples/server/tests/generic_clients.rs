@@ -256,3 +256,51 @@ fn uacme_gets_a_local_certificate_after_approval_and_is_refused_a_public_name() 
     assert!(!out.status.success(), "uacme got a public name: {t}");
     assert!(t.contains("rejectedIdentifier"), "{t}");
 }
+
+#[test]
+fn lego_tls_alpn01_with_auto_approve() {
+    if skip_unless(&["lego", "openssl"]) {
+        return;
+    }
+    let dir = temp_dir("lego-alpn");
+    let d = dir.path();
+    let tls_port = free_port();
+    // The --resolve entries give the device's IP; tls-alpn-01 uses --tls-alpn-port with it.
+    let srv = init_and_serve(
+        d,
+        &[
+            "--generic-clients",
+            "--auto-approve",
+            "--tls-alpn-port",
+            &tls_port.to_string(),
+            "--resolve",
+            "alpn1.local=127.0.0.1:9",
+            "--resolve",
+            "alpn1.home.arpa=127.0.0.1:9",
+        ],
+    );
+    fetch_roots(&srv, d);
+    let out = Command::new("lego")
+        .env("LEGO_CA_CERTIFICATES", d.join("roots.pem"))
+        .args(["--path", d.join("lego").to_str().unwrap()])
+        .args(["--server", &srv.directory()])
+        .args(["--email", "admin@example.org", "--accept-tos"])
+        .args(["--key-type", "ec384", "--tls"])
+        .args(["--tls.port", &format!("127.0.0.1:{tls_port}")])
+        .args([
+            "--domains",
+            "alpn1.local",
+            "--domains",
+            "alpn1.home.arpa",
+            "run",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "lego failed: {}", text(&out));
+    verify_leaf(d, &d.join("lego/certificates/alpn1.local.crt"), "alpn1");
+    let log = std::fs::read_to_string(d.join("serve.log")).unwrap();
+    assert!(
+        log.contains("challenge valid name=alpn1.local kind=TlsAlpn01"),
+        "{log}"
+    );
+}
