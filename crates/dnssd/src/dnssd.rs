@@ -54,7 +54,12 @@ pub struct Resolution<'a> {
     pub pending: Vec<Name<'a>>,
 }
 
+/// Most SRV targets (and browse-form instances) considered: bounds the work a hostile answer
+/// packed with thousands of records can cause (the matching is quadratic).
+pub const MAX_TARGETS: usize = 64;
+
 struct Candidate<'a> {
+    owner: Name<'a>,
     srv: Srv<'a>,
     txt: Option<(Txt<'a>, usize)>,
 }
@@ -113,12 +118,11 @@ pub fn resolve<'a, R: RngCore + ?Sized>(
         let before = candidates.len();
         for (_, r) in all() {
             if let RData::Srv(srv) = r.rdata {
-                if r.name == owner
-                    && !candidates
-                        .iter()
-                        .any(|c| c.srv == srv && c.txt.map(|t| t.1) == txt.map(|t| t.1))
+                if candidates.len() < MAX_TARGETS
+                    && r.name == owner
+                    && !candidates.iter().any(|c| c.srv == srv && c.owner == owner)
                 {
-                    candidates.push(Candidate { srv, txt });
+                    candidates.push(Candidate { owner, srv, txt });
                 }
             }
         }
@@ -137,7 +141,11 @@ pub fn resolve<'a, R: RngCore + ?Sized>(
                 // RFC 6763 §4.1: `<Instance>.<Service>.<Domain>`, the instance one label;
                 // a PTR naming anything else is not a service instance of ours.
                 let under_service = labels_eq(instance.labels().skip(1), service.labels());
-                if r.name != service || !under_service || seen.contains(&instance) {
+                if r.name != service
+                    || !under_service
+                    || seen.len() >= MAX_TARGETS
+                    || seen.contains(&instance)
+                {
                     continue;
                 }
                 seen.push(instance);

@@ -30,7 +30,7 @@ mod wire;
 
 #[cfg(feature = "alloc")]
 pub use crate::dnssd::{
-    DEFAULT_DIRECTORY_PATH, DirectoryUrl, MAX_CNAME_CHAIN, Resolution, resolve,
+    DEFAULT_DIRECTORY_PATH, DirectoryUrl, MAX_CNAME_CHAIN, MAX_TARGETS, Resolution, resolve,
 };
 pub use crate::error::{Error, Result};
 pub use crate::message::{

@@ -724,3 +724,30 @@ fn browse_with_srv_txt_a_in_additional_section() {
         ["10.9.8.7".parse::<core::net::IpAddr>().unwrap()]
     );
 }
+
+#[test]
+fn answers_packed_with_records_are_bounded() {
+    // 2000 SRV records to distinct targets in one (TCP-sized) answer: only MAX_TARGETS are
+    // considered, so a hostile resolver cannot make resolution quadratic in the packet.
+    let count = 2000u16;
+    let mut m = header(1, count, 0, 0);
+    m[0] = 0x55;
+    m[1] = 0x55;
+    m.extend_from_slice(&question_srv()); // "example.test" at 30
+    for i in 0..count {
+        m.extend_from_slice(&[0xC0, 12]);
+        m.extend_from_slice(&rr(33, 6 + 6 + 2));
+        m.extend_from_slice(&[0, 0, 0, 1, 0x20, 0xFB]);
+        m.push(5);
+        m.extend_from_slice(format!("h{i:04}").as_bytes());
+        m.extend_from_slice(&[0xC0, 30]);
+    }
+    let q = Query::acme_srv(0x5555, "example.test").unwrap();
+    let resp = q
+        .check_response(&m, "10.0.0.1:53".parse().unwrap())
+        .unwrap();
+    assert_eq!(resp.message().answers().count(), 2000);
+    let mut rng = rand::rngs::mock::StepRng::new(0, 1);
+    let urls = lantrust_dnssd::resolve(&[resp], &mut rng).unwrap().urls;
+    assert_eq!(urls.len(), lantrust_dnssd::MAX_TARGETS);
+}
