@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -17,9 +18,23 @@ fn now() -> Duration {
 }
 
 /// http-01 responder (RFC 8555 §8.3) on a plain TCP listener, one thread per connection.
+/// Dropping it stops the listener and frees the port (renewals bind it again).
 pub(crate) struct Http01 {
     tokens: Arc<Mutex<HashMap<String, String>>>,
     pub(crate) addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Http01 {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag and drops the listener.
+        let mut wake = self.addr;
+        if wake.ip().is_unspecified() {
+            wake.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        let _ = std::net::TcpStream::connect_timeout(&wake, Duration::from_secs(1));
+    }
 }
 
 impl Http01 {
@@ -30,8 +45,13 @@ impl Http01 {
         let addr = listener.local_addr()?;
         let tokens: Arc<Mutex<HashMap<String, String>>> = Arc::default();
         let t = tokens.clone();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming() {
+                if stopped.load(Ordering::SeqCst) {
+                    return;
+                }
                 let Ok(mut stream) = stream else { continue };
                 let tokens = t.clone();
                 std::thread::spawn(move || {
@@ -67,7 +87,7 @@ impl Http01 {
                 });
             }
         });
-        Ok(Http01 { tokens, addr })
+        Ok(Http01 { tokens, addr, stop })
     }
 
     fn publish(&self, list: &[ChallengeToServe]) {

@@ -60,6 +60,9 @@ enum Cmd {
         /// Where to answer http-01 challenges during renewals.
         #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:80")]
         http01_listen: SocketAddr,
+        /// Renew every SECS seconds instead of at 2/3 of the lifetime (to watch renewal happen).
+        #[arg(long, value_name = "SECS")]
+        renew_every: Option<u64>,
     },
     /// Renew the current network's certificate now (fresh key, §4.11).
     Renew {
@@ -167,7 +170,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             state,
             listen,
             http01_listen,
-        } => serve::serve(&State::new(&state), listen, http01_listen),
+            renew_every,
+        } => serve::serve(&State::new(&state), listen, http01_listen, renew_every),
         Cmd::Renew {
             state,
             http01_listen,

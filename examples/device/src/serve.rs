@@ -46,6 +46,7 @@ pub(crate) fn serve(
     st: &State,
     listen: SocketAddr,
     http01_listen: SocketAddr,
+    renew_every: Option<u64>,
 ) -> anyhow::Result<()> {
     let label = st.current()?;
     let current = Arc::new(Current(RwLock::new(load(st, &label)?)));
@@ -75,22 +76,24 @@ pub(crate) fn serve(
         let current = current.clone();
         std::thread::spawn(move || {
             let st = State::new(&dir);
+            let mut last = lantrust_cli::unix_now();
             loop {
                 let Ok(m) = st.meta(&label) else { return };
                 let now = lantrust_cli::unix_now();
-                let at = renew_at(&m);
+                let at = match renew_every {
+                    Some(every) => last + every,
+                    None => renew_at(&m),
+                };
                 if now < at {
                     std::thread::sleep(Duration::from_secs((at - now).min(60)));
                     continue;
                 }
-                eprintln!(
-                    "renewing {} (2/3 of its lifetime passed)",
-                    m.names.join(", ")
-                );
+                eprintln!("renewing {} (renewal time reached)", m.names.join(", "));
                 match crate::reissue(&st, &label, None, http01_listen, Duration::from_secs(600))
                     .and_then(|_| load(&st, &label))
                 {
                     Ok(k) => {
+                        last = lantrust_cli::unix_now();
                         if let Ok(mut slot) = current.0.write() {
                             *slot = k;
                         }

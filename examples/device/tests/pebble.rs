@@ -119,6 +119,68 @@ fn enroll_renew_rename_reset_against_pebble() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v[0]["id"], "device-12cd57");
 
+    // serve: HTTPS with the issued certificate; renewal (forced every 2 s here) swaps in a new
+    // certificate without a restart, and the http-01 port is reused by each renewal.
+    let port = free_port();
+    let mut serve = Proc(
+        Command::new(env!("CARGO_BIN_EXE_lantrust-device"))
+            .args([
+                "serve",
+                "--state",
+                state_s,
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--http01-listen",
+                &http01,
+                "--renew-every",
+                "2",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_port(port);
+    let served = |port: u16| {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!("openssl s_client -connect 127.0.0.1:{port} -servername device-12cd57.local </dev/null 2>/dev/null | openssl x509 -noout -serial"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .trim_start_matches("serial=")
+            .to_ascii_lowercase()
+    };
+    let meta_serial = || {
+        let m: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(net.join("meta.json")).unwrap()).unwrap();
+        m["serial"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("00")
+            .to_string()
+    };
+    let first = served(port);
+    assert_eq!(first.trim_start_matches("00"), meta_serial());
+    let start = std::time::Instant::now();
+    let mut renewals = 0;
+    let mut seen = first.clone();
+    while renewals < 2 {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "no renewal while serving"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let now = served(port);
+        if !now.is_empty() && now != seen {
+            renewals += 1;
+            seen = now;
+        }
+    }
+    let _ = serve.0.kill();
+    let _ = serve.0.wait();
+
     // reset (§4.5): revoke then wipe.
     let out = device(&["reset", "--state", state_s]);
     assert!(out.status.success(), "{}", text(&out));
