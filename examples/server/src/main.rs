@@ -56,7 +56,7 @@ enum Command {
     Revoke(admin::DecideArgs),
     /// Print the DHCP option that points devices at this server (option 125, enterprise 55357).
     DhcpOption(discovery::DhcpArgs),
-    /// Print DNS-SD records (SRV/TXT/PTR for _acme-server._tcp.<domain>) for a DNS server.
+    /// Print DNS-SD records (SRV/TXT/PTR for `_acme-server._tcp.DOMAIN`) for a DNS server.
     DnsRecords(discovery::DnsArgs),
 }
 

@@ -46,8 +46,8 @@ pub(crate) struct ServeArgs {
     /// Address to listen on for HTTPS, e.g. 0.0.0.0:443 or 127.0.0.1:8443.
     #[arg(long, value_name = "ADDR")]
     listen: SocketAddr,
-    /// The origin clients use to reach this server (default: https://LISTEN-ADDR, or
-    /// https://NAME.local:PORT when listening on a wildcard address).
+    /// The origin clients use to reach this server (default: `https://LISTEN-ADDR`, or
+    /// `https://NAME.local:PORT` when listening on a wildcard address).
     #[arg(long, value_name = "URL")]
     url: Option<String>,
     /// Reach device NAME at IP:PORT for http-01 instead of resolving NAME (repeatable; tests, or
@@ -784,7 +784,7 @@ async fn target_addrs(app: &App, host: &str, port: u16) -> Result<Vec<SocketAddr
     Ok(addrs)
 }
 
-/// RFC 8555 §8.3: GET http://<name>[:port]/.well-known/acme-challenge/<token>.
+/// RFC 8555 §8.3: `GET http://<name>[:port]/.well-known/acme-challenge/<token>`.
 async fn http01(app: &App, v: &Validation) -> Result<(), Problem> {
     let host = v.identifier.value.as_str();
     let addrs = target_addrs(app, host, app.http01_port).await?;
