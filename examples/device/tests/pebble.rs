@@ -2,6 +2,8 @@
 //! obtains a certificate for `<id>.local` and `<id>.<domain>`, saves the key 0600, renews with a
 //! fresh key, renames (revoking the old name) and factory-resets (revoking, wiping).
 
+#![allow(clippy::std_instead_of_core)] // test harness: std is the point
+
 mod common;
 
 use std::process::Command;
