@@ -47,7 +47,7 @@ enum Cmd {
         json: bool,
     },
     /// Get a certificate from the network's ACME server: fresh key, CSR, order, http-01,
-    /// wait for approval, save key (0600) and chain under DIR/networks/<server>/.
+    /// wait for approval, save key (0600) and chain under `DIR/networks/<server>/`.
     Enroll(EnrollArgs),
     /// Serve an HTTPS status page with the issued certificate, renewing it at 2/3 of its lifetime.
     Serve {
