@@ -235,7 +235,6 @@ async fn run(a: ServeArgs) -> Result<()> {
     );
     let root = Root::from_pem(&root_pem, &key_pem).context("loading the network root")?;
     let root2 = Root::from_pem(&root_pem, &key_pem).context("loading the network root")?;
-    let root3 = Root::from_pem(&root_pem, &key_pem).context("loading the network root")?;
     drop(key_pem);
 
     let origin = match &a.url {
@@ -269,7 +268,10 @@ async fn run(a: ServeArgs) -> Result<()> {
     };
     let core = Server::new(scfg, SqliteStore::new(conn), approval, issuer);
 
-    let tls = tls_config(&root3, &config)?;
+    let cert = Arc::new(ServerCert(std::sync::RwLock::new(server_cert(
+        &root, &config,
+    )?)));
+    let tls = tls_config(cert.clone())?;
     let app = Arc::new(App {
         core: Mutex::new(core),
         config: config.clone(),
@@ -300,6 +302,23 @@ async fn run(a: ServeArgs) -> Result<()> {
         generic_clients = a.generic_clients,
         "lantrust-server is serving"
     );
+    let renew = app.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(SERVER_CERT_RENEWAL).await;
+            match server_cert(&renew.root, &renew.config) {
+                Ok(c) => {
+                    if let Ok(mut w) = cert.0.write() {
+                        *w = c;
+                        tracing::info!("renewed the HTTPS certificate");
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "renewing the HTTPS certificate failed")
+                }
+            }
+        }
+    });
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
     loop {
         let (tcp, peer) = tokio::select! {
@@ -361,9 +380,25 @@ fn zeroize_string(s: String) -> zeroize::Zeroizing<String> {
     zeroize::Zeroizing::new(s)
 }
 
-/// The HTTPS certificate: a fresh P-384 key, issued by the root for `<name>.local`,
-/// `<name>.<domain>` and the configured IPs (90 days; a restart renews it).
-fn tls_config(root: &Root, config: &Config) -> Result<rustls::ServerConfig> {
+/// How often the HTTPS certificate (valid 90 days) is replaced while serving.
+const SERVER_CERT_RENEWAL: Duration = Duration::from_secs(30 * 86_400);
+
+/// The HTTPS certificate, replaced by a background task every [`SERVER_CERT_RENEWAL`].
+#[derive(Debug)]
+struct ServerCert(std::sync::RwLock<Arc<rustls::sign::CertifiedKey>>);
+
+impl rustls::server::ResolvesServerCert for ServerCert {
+    fn resolve(
+        &self,
+        _hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        self.0.read().ok().map(|c| c.clone())
+    }
+}
+
+/// A fresh P-384 key and a certificate from the root for `<name>.local`, `<name>.<domain>` and
+/// the configured IPs (90 days), with the root as chain.
+fn server_cert(root: &Root, config: &Config) -> Result<Arc<rustls::sign::CertifiedKey>> {
     let key = PrivateKey::generate(KeyAlgorithm::P384, &mut OsRng)?;
     let mut dns_names = vec![format!("{}.local", config.name)];
     dns_names.extend(
@@ -392,13 +427,18 @@ fn tls_config(root: &Root, config: &Config) -> Result<rustls::ServerConfig> {
     let key = rustls_pki_types::PrivateKeyDer::Pkcs8(rustls_pki_types::PrivatePkcs8KeyDer::from(
         key_der.to_vec(),
     ));
+    let signer = rustls::crypto::ring::sign::any_supported_type(&key)
+        .map_err(|e| anyhow!("the HTTPS key is unusable: {e}"))?;
+    Ok(Arc::new(rustls::sign::CertifiedKey::new(chain, signer)))
+}
+
+fn tls_config(cert: Arc<ServerCert>) -> Result<rustls::ServerConfig> {
     let mut cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()?
     .with_no_client_auth()
-    .with_single_cert(chain, key)
-    .map_err(|e| anyhow!("the HTTPS certificate is unusable: {e}"))?;
+    .with_cert_resolver(cert);
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(cfg)
 }
