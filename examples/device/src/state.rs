@@ -49,7 +49,7 @@ pub(crate) struct State {
 
 /// A directory name for a server name (host names are already safe; anything else is escaped).
 pub(crate) fn label(server_name: &str) -> String {
-    server_name
+    let l = server_name
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
@@ -60,7 +60,8 @@ pub(crate) fn label(server_name: &str) -> String {
         })
         .collect::<String>()
         .trim_start_matches('.')
-        .to_string()
+        .to_string();
+    if l.is_empty() { "server".into() } else { l }
 }
 
 impl State {
@@ -203,4 +204,43 @@ pub(crate) fn root_names_server(root_der: &[u8], server_name: &str) -> anyhow::R
 /// DER of the first certificate of a PEM chain, and the whole chain.
 pub(crate) fn chain_ders(pem: &str) -> anyhow::Result<Vec<Vec<u8>>> {
     lantrust_cli::pem_certs(pem.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A root made by openssl for the pin crate's tests (crates/pin/tests/vectors/gen.sh).
+    const ROOT: &[u8] = include_bytes!("../../../crates/pin/tests/vectors/root-p384.der");
+
+    #[test]
+    fn root_sans_must_name_the_discovered_server() {
+        root_names_server(ROOT, "router-fdb531.local").unwrap();
+        root_names_server(ROOT, "ROUTER-fdb531.example.test.").unwrap();
+        root_names_server(ROOT, "192.168.1.1").unwrap();
+        let err = root_names_server(ROOT, "acme.home.arpa").unwrap_err();
+        assert!(err.to_string().contains("does not name"), "{err}");
+        assert!(root_names_server(ROOT, "192.168.1.2").is_err());
+    }
+
+    #[test]
+    fn facts_of_an_openssl_certificate() {
+        let f = cert_facts(ROOT).unwrap();
+        assert_eq!(f.serial, "1000");
+        assert_eq!(
+            f.dns_names,
+            ["router-fdb531.local", "router-fdb531.example.test"]
+        );
+        assert_eq!(f.ips, ["192.168.1.1"]);
+        assert!(f.not_after > f.not_before);
+        assert!(cert_facts(&ROOT[..100]).is_err());
+    }
+
+    #[test]
+    fn labels_are_safe_directory_names() {
+        assert_eq!(label("lantrust.local"), "lantrust.local");
+        assert_eq!(label("../etc"), "_etc");
+        assert_eq!(label(".."), "server");
+        assert_eq!(label("::1"), "__1");
+    }
 }
