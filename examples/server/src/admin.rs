@@ -89,7 +89,11 @@ pub(crate) fn list(a: ListArgs, only_pending: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A device ID is a DNS label; an order for IP identifiers only is approved by the address text.
 fn check_id(id: &str) -> Result<String> {
+    if let Ok(ip) = id.parse::<std::net::IpAddr>() {
+        return Ok(ip.to_string());
+    }
     let id = id.to_ascii_lowercase();
     crate::check_label("device ID", &id)?;
     Ok(id)
