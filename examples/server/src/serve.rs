@@ -589,13 +589,13 @@ async fn acme(
             return problem_response(&p, Some(&app));
         }
     };
-    let body = match axum::body::to_bytes(body, MAX_BODY).await {
-        Ok(b) => b.to_vec(),
-        Err(_) => {
+    let body = match read_body(body).await {
+        Ok(b) => b,
+        Err(size) => {
             let p = Problem::new(
                 ProblemType::Malformed,
                 413,
-                format!("the request body is larger than {MAX_BODY} bytes"),
+                format!("the request body ({size}) is larger than {MAX_BODY} bytes"),
             );
             return problem_response(&p, Some(&app));
         }
@@ -623,6 +623,33 @@ async fn acme(
         tokio::spawn(validate(app.clone(), v));
     }
     to_http(resp, m == Method::Head)
+}
+
+/// Read at most [`MAX_BODY`] bytes. A larger body is drained (up to 1 MiB, so that the client
+/// finishes sending and reads the 413 problem instead of a reset) and refused.
+async fn read_body(body: Body) -> Result<Vec<u8>, String> {
+    use http_body_util::BodyExt;
+    const DRAIN_LIMIT: usize = 1024 * 1024;
+    let mut body = body;
+    let mut out = Vec::new();
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return Err("unreadable".into());
+        };
+        if let Ok(data) = frame.into_data() {
+            total = total.saturating_add(data.len());
+            if total <= MAX_BODY {
+                out.extend_from_slice(&data);
+            } else if total > DRAIN_LIMIT {
+                return Err("more than 1 MiB".into());
+            }
+        }
+    }
+    if total > MAX_BODY {
+        return Err(format!("{total} bytes"));
+    }
+    Ok(out)
 }
 
 fn handle_blocking(app: &App, req: &Request) -> (Response, Vec<Validation>) {
