@@ -127,6 +127,8 @@ fn full_flow_with_approval_revocation_and_refusals() {
     let r2 = format!("dev1.home.arpa=127.0.0.1:{h_port}");
     let r3 = format!("dev3.local=127.0.0.1:{h_port}");
     let r4 = format!("dev3.home.arpa=127.0.0.1:{h_port}");
+    let r5 = format!("dev4.local=127.0.0.1:{h_port}");
+    let r6 = format!("dev4.home.arpa=127.0.0.1:{h_port}");
     let srv = init_and_serve(
         dir.path(),
         &[
@@ -138,6 +140,10 @@ fn full_flow_with_approval_revocation_and_refusals() {
             &r3,
             "--resolve",
             &r4,
+            "--resolve",
+            &r5,
+            "--resolve",
+            &r6,
         ],
     );
     let state = srv.state_arg().to_string();
@@ -263,6 +269,16 @@ fn full_flow_with_approval_revocation_and_refusals() {
     let evw = drive(&mut cweak, &agent, &tokens, Duration::from_secs(60));
     let f = failure(&evw);
     assert!(f.contains("badCSR") || f.contains("P-256"), "{f}");
+
+    // dev4 is denied while it waits: the client's order fails.
+    let (names4, csr4) = device_csr("dev4");
+    let mut c4 = issue_client(&srv.directory(), "dev4", &names4, csr4);
+    let (agent4, tokens4) = (agent.clone(), tokens.clone());
+    let w4 = std::thread::spawn(move || drive(&mut c4, &agent4, &tokens4, Duration::from_secs(60)));
+    wait_pending(&state, "dev4", Duration::from_secs(30));
+    cli_ok(&["deny", "--state", &state, "dev4"]);
+    let f = failure(&w4.join().unwrap());
+    assert!(f.contains("denied"), "{f}");
 
     // Revoke dev1: its certificate appears in /crl and renewals are refused.
     let out = cli_ok(&["revoke", "--state", &state, "--json", "dev1"]);
@@ -423,6 +439,25 @@ fn bad_input_gets_problem_documents_and_the_server_keeps_serving() {
     assert_eq!(
         (s, v["type"].as_str()),
         (400, Some("urn:ietf:params:acme:error:accountDoesNotExist"))
+    );
+    // The same nonce again: replayed.
+    let jws = lantrust_acme::jose::sign(
+        &key,
+        Some(&srv.url("/acme/acct/nobody")),
+        Some(&nonce),
+        &order_url,
+        Some(b"{}"),
+    )
+    .unwrap();
+    let (s, v) = problem(
+        agent
+            .post(&order_url)
+            .set("Content-Type", "application/jose+json")
+            .send_bytes(&serde_json::to_vec(&jws).unwrap()),
+    );
+    assert_eq!(
+        (s, v["type"].as_str()),
+        (400, Some("urn:ietf:params:acme:error:badNonce"))
     );
     // Unsupported method.
     let (s, _) = problem(agent.request("PUT", &url).call());

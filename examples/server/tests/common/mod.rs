@@ -255,10 +255,11 @@ pub fn wait_pending(state: &str, device: &str, limit: Duration) {
         {
             return;
         }
-        assert!(
-            start.elapsed() < limit,
-            "{device} never appeared in `pending`: {out}"
-        );
+        if start.elapsed() >= limit {
+            let log = std::fs::read_to_string(Path::new(state).with_file_name("serve.log"))
+                .unwrap_or_default();
+            panic!("{device} never appeared in `pending`: {out}\nserver log:\n{log}");
+        }
         std::thread::sleep(Duration::from_millis(200));
     }
 }
