@@ -2,9 +2,25 @@
 //! same signing input, in the same run (goal: ≤ 1.1x).
 #![allow(missing_docs)]
 
-use criterion::{Criterion, black_box, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, black_box, criterion_group, criterion_main};
 use lantrust_acme::jose::{self, JwsKind, ParsedJws};
-use lantrust_acme::{AccountKey, Algorithm, b64};
+use lantrust_acme::server::{
+    AccountRecord, AutoApprove, Issued, Issuer, MemoryStore, OrderRecord, Server, ServerConfig,
+};
+use lantrust_acme::{AccountKey, Algorithm, Method, Problem, ProblemType, Request, b64};
+
+struct NoIssuer;
+impl Issuer for NoIssuer {
+    fn issue(
+        &mut self,
+        _: &[u8],
+        _: &OrderRecord,
+        _: &AccountRecord,
+        _: core::time::Duration,
+    ) -> Result<Issued, Problem> {
+        Err(Problem::new(ProblemType::BadCsr, 400, "bench"))
+    }
+}
 use p384::ecdsa::signature::Verifier;
 
 fn bench(c: &mut Criterion) {
@@ -46,6 +62,59 @@ fn bench(c: &mut Criterion) {
     // The overhead alone (JSON + base64 + header rules), to read the ratio independently of load.
     g.bench_function("acme_parse_only", |b| {
         b.iter(|| ParsedJws::parse(black_box(&body), JwsKind::Request).unwrap())
+    });
+    // The whole server core on a POST-as-GET to the account URL: routing, nonce store, account
+    // lookup, JWK decoding, verification and the JSON answer. Requests are signed in untimed setup.
+    let server = core::cell::RefCell::new(Server::new(
+        ServerConfig::new("https://acme.local/acme"),
+        MemoryStore::default(),
+        AutoApprove,
+        NoIssuer,
+    ));
+    let now = core::time::Duration::from_secs(1_700_000_000);
+    let head = |s: &mut Server<MemoryStore, AutoApprove, NoIssuer>| {
+        let r = Request {
+            method: Method::Head,
+            url: "https://acme.local/acme/new-nonce".into(),
+            headers: vec![],
+            body: vec![],
+        };
+        s.handle(&r, now, &mut rand::rngs::OsRng)
+            .header("replay-nonce")
+            .unwrap()
+            .to_string()
+    };
+    let post = |url: &str, jws: &lantrust_acme::Jws| Request {
+        method: Method::Post,
+        url: url.into(),
+        headers: vec![("Content-Type".into(), "application/jose+json".into())],
+        body: lantrust_acme::to_json(jws),
+    };
+    let kid = {
+        let mut s = server.borrow_mut();
+        let n = head(&mut s);
+        let url = "https://acme.local/acme/new-account";
+        let jws = jose::sign(&key, None, Some(&n), url, Some(b"{}")).unwrap();
+        let r = s.handle(&post(url, &jws), now, &mut rand::rngs::OsRng);
+        assert_eq!(r.status, 201);
+        r.header("location").unwrap().to_string()
+    };
+    g.bench_function("acme_server_handle", |b| {
+        b.iter_batched(
+            || {
+                let n = head(&mut server.borrow_mut());
+                let jws = jose::sign(&key, Some(&kid), Some(&n), &kid, None).unwrap();
+                post(&kid, &jws)
+            },
+            |req| {
+                let r = server
+                    .borrow_mut()
+                    .handle(black_box(&req), now, &mut rand::rngs::OsRng);
+                assert_eq!(r.status, 200);
+                r
+            },
+            BatchSize::SmallInput,
+        )
     });
     g.finish();
 }
