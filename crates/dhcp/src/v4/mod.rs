@@ -804,6 +804,10 @@ impl<'a> Iterator for LogicalOptions<'a> {
                 Ok(f) => f,
                 Err(e) => return Some(Err(e)),
             };
+            // Common case: no option is split, so every fragment is a whole option.
+            if self.repeated == [0; 4] {
+                return Some(Ok(LongOption::single(f)));
+            }
             if bit(&self.seen, f.code) {
                 continue;
             }

@@ -2,8 +2,8 @@
 //! reads every field and option value through the zero-copy view.
 #![allow(dead_code, unreachable_pub)]
 
-use core::net::Ipv4Addr;
 use core::hint::black_box;
+use core::net::Ipv4Addr;
 
 use lantrust_dhcp::v4::{self, DhcpOption, OptionRepr};
 use lantrust_dhcp::{AcmeServerHint, Fqdn, HintConfig, Name};
