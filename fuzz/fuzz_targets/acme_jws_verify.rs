@@ -10,7 +10,9 @@ fuzz_target!(|data: &[u8]| {
         let _ = j.to_public_key();
     });
     for kind in [JwsKind::Request, JwsKind::KeyChangeInner] {
-        let Ok(parsed) = ParsedJws::parse(data, kind) else { continue };
+        let Ok(parsed) = ParsedJws::parse(data, kind) else {
+            continue;
+        };
         if kind == JwsKind::Request {
             assert!(parsed.header.nonce.is_some());
         }

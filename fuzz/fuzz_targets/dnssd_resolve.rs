@@ -32,7 +32,9 @@ impl RngCore for Rng {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some(&[hi, lo]) = data.first_chunk::<2>() else { return };
+    let Some(&[hi, lo]) = data.first_chunk::<2>() else {
+        return;
+    };
     let id = u16::from_be_bytes([hi, lo]);
     let from = "192.0.2.53:53".parse().unwrap();
     let queries = [
@@ -40,10 +42,14 @@ fuzz_target!(|data: &[u8]| {
         Query::acme_browse(id, "example.test").unwrap(),
     ];
     for q in &queries {
-        let Ok(resp) = q.check_response(data, from) else { continue };
+        let Ok(resp) = q.check_response(data, from) else {
+            continue;
+        };
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ u64::from(id));
         for responses in [&[resp][..], &[resp, resp][..]] {
-            let Ok(res) = resolve(responses, &mut rng) else { continue };
+            let Ok(res) = resolve(responses, &mut rng) else {
+                continue;
+            };
             let mut last_priority = 0u16;
             for u in &res.urls {
                 assert!(u.url.starts_with("https://"), "{}", u.url);
