@@ -48,7 +48,7 @@ fn tempdir(tag: &str) -> std::path::PathBuf {
 
 /// RSA generation takes minutes in unoptimised (test) builds, so the RSA cases use a fresh
 /// RSA-3072 key made by openssl (real-world key material, made in a fraction of a second);
-/// `rsa_generation_in_release` below covers our own RSA generation.
+/// `rsa_generation` below covers our own RSA generation.
 fn rsa3072() -> Option<&'static PrivateKey> {
     static KEY: OnceLock<Option<PrivateKey>> = OnceLock::new();
     KEY.get_or_init(|| {
@@ -88,11 +88,10 @@ fn with_key(alg: KeyAlgorithm, f: impl FnOnce(&PrivateKey)) {
     }
 }
 
-/// Our own RSA generation. Ignored by default because it takes minutes without optimisation;
-/// run it with `cargo test --release -p lantrust-keys -- --ignored`.
+/// Our own RSA generation (seconds, not minutes, since the workspace optimises the bignum crates in
+/// test builds).
 #[test]
-#[ignore = "RSA generation is too slow in debug builds; run with --release -- --ignored"]
-fn rsa_generation_in_release() {
+fn rsa_generation() {
     for alg in [KeyAlgorithm::Rsa3072, KeyAlgorithm::Rsa4096] {
         let key = PrivateKey::generate(alg, &mut rand::rngs::OsRng).unwrap();
         assert_eq!(key.algorithm(), alg);
