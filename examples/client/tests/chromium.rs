@@ -1,0 +1,415 @@
+//! A real browser trusts a lantrust device once the network root is installed, and only then.
+//!
+//! On loopback with the real binaries: `lantrust-server init/serve` → `lantrust-device enroll`
+//! (approved with `lantrust-server approve`) → `lantrust-device serve` → `lantrust-client join` +
+//! `export --nss $HOME/.pki/nssdb`. Then Debian's headless `chromium` (which reads the user's NSS
+//! database at `$HOME/.pki/nssdb` on Linux) loads `https://dev1.local:PORT/` (mapped to 127.0.0.1
+//! with `--host-resolver-rules`) and must show the device's status page. The controls: the same
+//! with an empty NSS database (root not installed) and a name the certificate does not carry must
+//! not show it, and Chromium logs the certificate error it hit.
+
+#![allow(clippy::std_instead_of_core)] // test harness: std is the point
+
+mod common;
+
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+/// The longest one Chromium page load may take before it is killed and the test fails.
+const PAGE_TIMEOUT: Duration = Duration::from_secs(40);
+
+/// The sibling binaries, built (incrementally) for this test so they are never stale.
+fn bins() -> PathBuf {
+    let me = PathBuf::from(env!("CARGO_BIN_EXE_lantrust-client"));
+    let dir = me.parent().unwrap().to_path_buf();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args([
+            "build",
+            "-q",
+            "-p",
+            "lantrust-server",
+            "-p",
+            "lantrust-device",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "building lantrust-server and lantrust-device failed"
+    );
+    dir
+}
+
+fn run(bin: &Path, args: &[&str]) -> Output {
+    Command::new(bin).args(args).output().unwrap()
+}
+
+/// A child that is the leader of its own process group; dropping it kills the whole group (the
+/// browser and every helper process it started).
+struct Group(Child);
+impl Group {
+    fn kill_all(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.0.id())])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+impl Drop for Group {
+    fn drop(&mut self) {
+        self.kill_all();
+    }
+}
+
+/// What one headless Chromium run printed.
+struct Page {
+    /// `--dump-dom` output: the DOM of the page that was shown.
+    dom: String,
+    /// Chromium's log (`--enable-logging=stderr`), where network errors show up.
+    log: String,
+}
+
+/// Loads `url` in a fresh headless Chromium whose `$HOME` is `home` (so its NSS database is
+/// `home/.pki/nssdb`), resolving `hosts` to 127.0.0.1, and returns the dumped DOM and log.
+fn chromium(home: &Path, hosts: &[&str], url: &str) -> Page {
+    let profile = tempfile::tempdir_in(home).unwrap();
+    let rules = hosts
+        .iter()
+        .map(|h| format!("MAP {h} 127.0.0.1"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut child = Command::new(CHROMIUM)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--enable-logging=stderr",
+            "--v=0",
+            &format!("--host-resolver-rules={rules}"),
+            &format!("--user-data-dir={}", profile.path().display()),
+            "--dump-dom",
+            url,
+        ])
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("XDG_CACHE_HOME", home.join(".cache"))
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let mut group = Group(child);
+    let out = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = out.read_to_end(&mut s);
+        String::from_utf8_lossy(&s).into_owned()
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = err.read_to_end(&mut s);
+        String::from_utf8_lossy(&s).into_owned()
+    });
+    let start = Instant::now();
+    let mut timed_out = false;
+    while group.0.try_wait().unwrap().is_none() {
+        if start.elapsed() > PAGE_TIMEOUT {
+            timed_out = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Helpers still holding the pipes die with the group, so the readers finish.
+    group.kill_all();
+    let page = Page {
+        dom: out.join().unwrap(),
+        log: err.join().unwrap(),
+    };
+    assert!(
+        !timed_out,
+        "chromium did not finish loading {url} within {PAGE_TIMEOUT:?}\n--- dom\n{}\n--- log\n{}",
+        page.dom, page.log
+    );
+    page
+}
+
+#[test]
+fn chromium_trusts_the_device_only_with_the_root_installed() {
+    if !Path::new(CHROMIUM).exists() {
+        eprintln!("SKIPPED: {CHROMIUM} missing (scripts/install-peers installs Debian `chromium`)");
+        return;
+    }
+    if !have("certutil") {
+        eprintln!("SKIPPED: certutil missing (scripts/install-peers installs libnss3-tools)");
+        return;
+    }
+    let bin = bins();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let id = "dev1";
+
+    // The network: a fresh root, HTTPS ACME on 127.0.0.1, the device reachable for http-01.
+    let state = d.join("srv");
+    let out = run(
+        &bin.join("lantrust-server"),
+        &[
+            "init",
+            "--state",
+            state.to_str().unwrap(),
+            "--name",
+            "lantrust",
+            "--domain",
+            "home.arpa",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let (acme, http) = (free_port(), free_port());
+    let _server = Proc(
+        Command::new(bin.join("lantrust-server"))
+            .args([
+                "serve",
+                "--state",
+                state.to_str().unwrap(),
+                "--listen",
+                &format!("127.0.0.1:{acme}"),
+                "--url",
+                &format!("https://lantrust.local:{acme}"),
+                "--resolve",
+                &format!("{id}.local=127.0.0.1:{http}"),
+                "--resolve",
+                &format!("{id}.home.arpa=127.0.0.1:{http}"),
+                "--http01-port",
+                &http.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_port(acme);
+
+    // The device enrolls and waits; the owner approves it.
+    let dev = d.join("dev");
+    let directory = format!("https://lantrust.local:{acme}/acme/directory");
+    let acme_res = format!("lantrust.local=127.0.0.1:{acme}");
+    let mut enroll = Proc(
+        Command::new(bin.join("lantrust-device"))
+            .args([
+                "enroll",
+                "--state",
+                dev.to_str().unwrap(),
+                "--id",
+                id,
+                "--domain",
+                "home.arpa",
+                "--directory",
+                &directory,
+                "--resolve",
+                &acme_res,
+                "--http01-listen",
+                &format!("127.0.0.1:{http}"),
+                "--timeout",
+                "60",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let start = Instant::now();
+    let approved = loop {
+        let out = run(
+            &bin.join("lantrust-server"),
+            &["approve", "--state", state.to_str().unwrap(), id],
+        );
+        if out.status.success() {
+            break out;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the device never became pending: {}",
+            text(&out)
+        );
+        assert!(
+            enroll.0.try_wait().unwrap().is_none(),
+            "enroll ended before approval"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert!(approved.status.success());
+    let start = Instant::now();
+    while enroll.0.try_wait().unwrap().is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "enroll hangs after approval"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut err = String::new();
+    enroll
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(enroll.0.wait().unwrap().success(), "enroll failed: {err}");
+
+    // The device serves its status page with the issued certificate.
+    let port = free_port();
+    let _device = Proc(
+        Command::new(bin.join("lantrust-device"))
+            .args([
+                "serve",
+                "--state",
+                dev.to_str().unwrap(),
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--http01-listen",
+                &format!("127.0.0.1:{http}"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_port(port);
+
+    // The client joins (TOFU) and installs the pinned root into the browser's NSS database.
+    let client = bin.join("lantrust-client");
+    let cs = d.join("client");
+    let cs = cs.to_str().unwrap();
+    let mac = "02:00:00:00:00:01";
+    let out = run(
+        &client,
+        &[
+            "join",
+            "--state",
+            cs,
+            "--directory",
+            &directory,
+            "--resolve",
+            &acme_res,
+            "--router-mac",
+            mac,
+            "--domain",
+            "home.arpa",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let trusted_home = d.join("home-trusted");
+    let nssdb = trusted_home.join(".pki/nssdb");
+    let out = run(
+        &client,
+        &[
+            "export",
+            "--state",
+            cs,
+            "--router-mac",
+            mac,
+            "--nss",
+            nssdb.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let listing = Command::new("certutil")
+        .args(["-L", "-d", &format!("sql:{}", nssdb.display())])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&listing.stdout).contains("lantrust lantrust.local"),
+        "{}",
+        text(&listing)
+    );
+
+    // The control's browser: an empty NSS database (created the same way, root not added).
+    let bare_home = d.join("home-bare");
+    let bare_db = bare_home.join(".pki/nssdb");
+    std::fs::create_dir_all(&bare_db).unwrap();
+    let out = Command::new("certutil")
+        .args(["-N", "-d", &format!("sql:{}", bare_db.display())])
+        .arg("--empty-password")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+
+    let hosts = [
+        format!("{id}.local"),
+        format!("{id}.home.arpa"),
+        "evil.local".into(),
+    ];
+    let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
+    let page_text = "lantrust device, certificate from lantrust.local";
+    let heading = format!("<h1>{id}</h1>");
+
+    // Root installed: the status page, by both of the device's names.
+    for name in [format!("{id}.local"), format!("{id}.home.arpa")] {
+        let url = format!("https://{name}:{port}/");
+        let page = chromium(&trusted_home, &hosts, &url);
+        assert!(
+            page.dom.contains(&heading) && page.dom.contains(page_text),
+            "{url} with the root installed: no device page\n--- dom\n{}\n--- log\n{}",
+            page.dom,
+            page.log
+        );
+        assert!(
+            page.dom.contains(&format!("{id}.local, {id}.home.arpa")),
+            "{}",
+            page.dom
+        );
+        assert!(!page.log.contains("ERR_CERT"), "{}", page.log);
+    }
+
+    // Root not installed: no page, and the certificate error is the reason.
+    let url = format!("https://{id}.local:{port}/");
+    let page = chromium(&bare_home, &hosts, &url);
+    assert!(
+        !page.dom.contains(page_text) && !page.dom.contains(&heading),
+        "{url} without the root must not show the device page\n--- dom\n{}",
+        page.dom
+    );
+    assert!(
+        page.log.contains("ERR_CERT_AUTHORITY_INVALID")
+            || page.dom.contains("ERR_CERT_AUTHORITY_INVALID"),
+        "expected ERR_CERT_AUTHORITY_INVALID\n--- dom\n{}\n--- log\n{}",
+        page.dom,
+        page.log
+    );
+
+    // Root installed, but a name the device's certificate does not carry: refused too.
+    let url = format!("https://evil.local:{port}/");
+    let page = chromium(&trusted_home, &hosts, &url);
+    assert!(
+        !page.dom.contains(page_text),
+        "{url}: a name outside the certificate must not show the page\n--- dom\n{}",
+        page.dom
+    );
+    assert!(
+        page.log.contains("ERR_CERT_COMMON_NAME_INVALID")
+            || page.dom.contains("ERR_CERT_COMMON_NAME_INVALID"),
+        "expected ERR_CERT_COMMON_NAME_INVALID\n--- dom\n{}\n--- log\n{}",
+        page.dom,
+        page.log
+    );
+}
