@@ -211,7 +211,7 @@ fn chromium_trusts_the_device_only_with_the_root_installed() {
     );
     wait_for_port(acme);
 
-    // The device enrolls and waits; the owner approves it.
+    // The device enrolls; the owner approves it (`approve` also accepts an ID not yet pending).
     let dev = d.join("dev");
     let directory = format!("https://lantrust.local:{acme}/acme/directory");
     let acme_res = format!("lantrust.local=127.0.0.1:{acme}");
