@@ -6,6 +6,8 @@
 
 #![allow(clippy::std_instead_of_core)] // test harness: std is the point
 
+// The peer/port/openssl helpers are shared with lantrust-device's tests (one copy).
+#[path = "../../device/tests/common/mod.rs"]
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -1,4 +1,4 @@
-//! Shared test helpers: peer processes, ports, openssl.
+//! Shared test helpers for lantrust-device and lantrust-client tests: peer processes, ports, openssl.
 #![allow(
     dead_code,
     unreachable_pub,
