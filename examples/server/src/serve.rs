@@ -51,7 +51,7 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "URL")]
     url: Option<String>,
     /// Reach device NAME at IP:PORT for http-01 instead of resolving NAME (repeatable; tests, or
-    /// hosts without mDNS).
+    /// hosts without mDNS). NAME `*` matches every name without an entry of its own (load tests).
     #[arg(long = "resolve", value_name = "NAME=IP:PORT", value_parser = crate::parse_resolve)]
     resolve: Vec<(String, SocketAddr)>,
     /// Port of the devices' http-01 responders.
@@ -823,7 +823,11 @@ async fn validate(app: Arc<App>, v: Validation) {
 }
 
 async fn target_addrs(app: &App, host: &str, port: u16) -> Result<Vec<SocketAddr>, Problem> {
-    if let Some(a) = app.resolve.get(&host.to_ascii_lowercase()) {
+    if let Some(a) = app
+        .resolve
+        .get(&host.to_ascii_lowercase())
+        .or_else(|| app.resolve.get("*"))
+    {
         return Ok(vec![*a]);
     }
     if let Ok(ip) = host.parse::<std::net::IpAddr>() {
