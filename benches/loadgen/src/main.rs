@@ -1,0 +1,3 @@
+//! Load generator for lantrust-server (skeleton; see issue 9).
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! Test scaffolding shared by the lantrust tests (skeleton).
