@@ -485,6 +485,75 @@ struct Verified {
 
 type Handled = Result<Response, Refusal>;
 
+/// The signature check of one request, to be run without the [`Server`] (e.g. outside the mutex
+/// that guards it), so that a multi-threaded server verifies many requests in parallel and holds
+/// its lock only for the state change. Made by [`Server::signature_job`]; run with
+/// [`SignatureJob::run`]; the result goes to [`Server::handle_checked`].
+///
+/// ```
+/// # use lantrust_acme::server::{AutoApprove, MemoryStore, Server, ServerConfig};
+/// # use lantrust_acme::{Method, Request};
+/// # struct NoIssuer;
+/// # impl lantrust_acme::server::Issuer for NoIssuer {
+/// #     fn issue(&mut self, _: &[u8], _: &lantrust_acme::server::OrderRecord,
+/// #         _: &lantrust_acme::server::AccountRecord, _: core::time::Duration)
+/// #         -> Result<lantrust_acme::server::Issued, lantrust_acme::Problem> { unimplemented!() }
+/// # }
+/// use std::sync::Mutex;
+/// let core = Mutex::new(Server::new(
+///     ServerConfig::new("https://router.local/acme"), MemoryStore::default(), AutoApprove, NoIssuer));
+/// let request = Request { method: Method::Post, url: "https://router.local/acme/new-account".into(),
+///     headers: vec![("Content-Type".into(), "application/jose+json".into())], body: b"{}".to_vec() };
+/// let now = core::time::Duration::from_secs(1_800_000_000);
+/// // 1. Under the lock, briefly: which key would verify this request?
+/// let job = core.lock().unwrap().signature_job(&request);
+/// // 2. Without the lock: the expensive signature verification.
+/// let checked = job.and_then(|j| j.run(&request));
+/// // 3. Under the lock: the state change (the core re-checks everything but the signature, and
+/// //    verifies itself if `checked` does not match this request and key).
+/// let response = core.lock().unwrap().handle_checked(&request, now, &mut rand::rngs::OsRng, checked.as_ref());
+/// assert_eq!(response.status, 400); // `{}` is not a JWS
+/// ```
+#[derive(Clone, Debug)]
+pub struct SignatureJob {
+    key: Jwk,
+    allow_high_s: bool,
+}
+
+impl SignatureJob {
+    /// Verify the request's JWS signature with the key the server chose. `None` if the body is
+    /// not a JWS or the signature does not verify (the core then refuses it with the reason).
+    #[must_use]
+    pub fn run(&self, request: &Request) -> Option<CheckedSignature> {
+        let parsed = ParsedJws::parse(&request.body, JwsKind::Request).ok()?;
+        let key = self.key.to_public_key().ok()?;
+        parsed.verify(&key, self.allow_high_s).ok()?;
+        Some(CheckedSignature {
+            body_digest: body_digest(&request.body),
+            thumbprint: self.key.thumbprint_bytes(),
+        })
+    }
+}
+
+/// Proof that a request body's JWS signature verified under one key: the SHA-256 of the body and
+/// the key's RFC 7638 thumbprint. Only [`SignatureJob::run`] makes one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckedSignature {
+    body_digest: [u8; 32],
+    thumbprint: [u8; 32],
+}
+
+impl CheckedSignature {
+    fn covers(&self, body: &[u8], key: &Jwk) -> bool {
+        self.thumbprint == key.thumbprint_bytes() && self.body_digest == body_digest(body)
+    }
+}
+
+fn body_digest(body: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(body).into()
+}
+
 impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
     /// A server core.
     pub fn new(cfg: ServerConfig, store: S, policy: P, issuer: I) -> Self {
@@ -539,7 +608,43 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
         now: Duration,
         rng: &mut impl CryptoRngCore,
     ) -> Response {
-        let result = self.route(request, now, rng);
+        self.handle_checked(request, now, rng, None)
+    }
+
+    /// The key that would verify `request`'s JWS: its embedded `jwk`, or the stored key of the
+    /// account its `kid` names. Cheap (a parse and a store lookup); `None` when the request is not
+    /// a signed ACME request of this server, which [`Server::handle_checked`] then refuses.
+    #[must_use]
+    pub fn signature_job(&self, request: &Request) -> Option<SignatureJob> {
+        if request.method != Method::Post {
+            return None;
+        }
+        let parsed = ParsedJws::parse(&request.body, JwsKind::Request).ok()?;
+        let key = match &parsed.header.key {
+            KeyRef::Jwk(jwk) => jwk.clone(),
+            KeyRef::Kid(kid) => {
+                let id = kid.strip_prefix(&self.url("acct/"))?;
+                self.store.account(id)?.jwk
+            }
+        };
+        Some(SignatureJob {
+            key,
+            allow_high_s: self.cfg.allow_high_s,
+        })
+    }
+
+    /// [`Server::handle`] for a request whose signature was verified beforehand by
+    /// [`SignatureJob::run`]. Everything else (nonce, URL, account status, key identity, payload)
+    /// is checked here as usual; if `checked` does not cover this body and key, the signature is
+    /// verified here too, so a stale or mismatched check can never let a request through.
+    pub fn handle_checked(
+        &mut self,
+        request: &Request,
+        now: Duration,
+        rng: &mut impl CryptoRngCore,
+        checked: Option<&CheckedSignature>,
+    ) -> Response {
+        let result = self.route(request, now, rng, checked);
         let mut resp = match result {
             Ok(r) => r,
             Err(Refusal(p)) => {
@@ -566,7 +671,13 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
         resp
     }
 
-    fn route(&mut self, req: &Request, now: Duration, rng: &mut impl CryptoRngCore) -> Handled {
+    fn route(
+        &mut self,
+        req: &Request,
+        now: Duration,
+        rng: &mut impl CryptoRngCore,
+        checked: Option<&CheckedSignature>,
+    ) -> Handled {
         let path = req
             .url
             .strip_prefix(&self.cfg.base_url)
@@ -587,7 +698,7 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
             (Method::Post, _) => {
                 let is_new_account = segs.as_slice() == ["new-account"];
                 let is_revoke = segs.as_slice() == ["revoke-cert"];
-                let v = self.verify(req, is_new_account || is_revoke, is_new_account)?;
+                let v = self.verify(req, is_new_account || is_revoke, is_new_account, checked)?;
                 match segs.as_slice() {
                     ["new-account"] => self.new_account(v, rng),
                     ["new-order"] => self.new_order(v, now, rng),
@@ -637,7 +748,17 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
         req: &Request,
         jwk_allowed: bool,
         jwk_required: bool,
+        checked: Option<&CheckedSignature>,
     ) -> Result<Verified, Refusal> {
+        let allow_high_s = self.cfg.allow_high_s;
+        let verify = |parsed: &ParsedJws, jwk: &Jwk, key: &PublicKey| -> Result<(), Refusal> {
+            if checked.is_some_and(|c| c.covers(&req.body, jwk)) {
+                return Ok(());
+            }
+            parsed
+                .verify(key, allow_high_s)
+                .map_err(|e| malformed(e.to_string()))
+        };
         let ct = req.header("content-type").unwrap_or("");
         if !ct
             .split(';')
@@ -689,9 +810,7 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
                 let key = jwk
                     .to_public_key()
                     .map_err(|e| problem(ProblemType::BadPublicKey, 400, e.to_string()))?;
-                parsed
-                    .verify(&key, self.cfg.allow_high_s)
-                    .map_err(|e| malformed(e.to_string()))?;
+                verify(&parsed, jwk, &key)?;
                 Ok(Verified {
                     payload: parsed.payload,
                     account: None,
@@ -725,9 +844,7 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
                     .jwk
                     .to_public_key()
                     .map_err(|e| problem(ProblemType::ServerInternal, 500, e.to_string()))?;
-                parsed
-                    .verify(&key, self.cfg.allow_high_s)
-                    .map_err(|e| malformed(e.to_string()))?;
+                verify(&parsed, &account.jwk, &key)?;
                 Ok(Verified {
                     payload: parsed.payload,
                     account: Some(account),

@@ -148,12 +148,24 @@ fn run<P: ApprovalPolicy>(
     let mut served: HashMap<String, String> = HashMap::new();
     let mut events = Vec::new();
     let mut sleeps = 0;
+    let mut requests = 0u32;
     for _ in 0..10_000 {
         if client.is_done() {
             break;
         }
         if let Some(req) = client.poll_request() {
-            let resp = server.handle(&req, *now, &mut rng);
+            // Every other request takes the split path a multi-threaded server uses (signature
+            // verified away from the core), so each flow covers both entry points.
+            requests += 1;
+            let resp = if requests % 2 == 0 {
+                let checked = server.signature_job(&req).and_then(|j| j.run(&req));
+                if req.method == Method::Post {
+                    assert!(checked.is_some(), "a good request's signature checks");
+                }
+                server.handle_checked(&req, *now, &mut rng, checked.as_ref())
+            } else {
+                server.handle(&req, *now, &mut rng)
+            };
             client.handle_response(resp, *now);
         }
         while let Some(ev) = client.poll_event() {
@@ -639,6 +651,66 @@ fn refusals() {
         (r.status, problem_of(&r).kind),
         (403, ProblemType::Unauthorized)
     );
+}
+
+#[test]
+fn a_signature_checked_outside_the_core_covers_only_its_own_body_and_key() {
+    let mut s = server(ServerConfig::new(BASE));
+    let key = AccountKey::generate(Algorithm::Es384, &mut rand::rngs::OsRng).unwrap();
+    let kid = new_account(&mut s, &key);
+    let url = format!("{BASE}/new-order");
+    let request = |jws: &Jws| Request {
+        method: Method::Post,
+        url: url.clone(),
+        headers: vec![("Content-Type".into(), "application/jose+json".into())],
+        body: serde_json::to_vec(jws).unwrap(),
+    };
+    let now = Duration::from_secs(1_700_000_000);
+    let order = br#"{"identifiers":[{"type":"dns","value":"dev-9.local"}]}"#;
+
+    // Not signed requests: nothing to check.
+    let get = Request {
+        method: Method::Get,
+        url: format!("{BASE}/directory"),
+        headers: vec![],
+        body: vec![],
+    };
+    assert!(s.signature_job(&get).is_none());
+    let mut garbage =
+        request(&jose::sign(&key, Some(&kid), Some(&nonce(&mut s)), &url, None).unwrap());
+    garbage.body = b"{not json".to_vec();
+    assert!(s.signature_job(&garbage).is_none());
+
+    // A good request: checked outside, accepted inside.
+    let good =
+        request(&jose::sign(&key, Some(&kid), Some(&nonce(&mut s)), &url, Some(order)).unwrap());
+    let check = s.signature_job(&good).unwrap().run(&good).unwrap();
+    let r = s.handle_checked(&good, now, &mut rand::rngs::OsRng, Some(&check));
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+
+    // The same check presented with a forged request (fresh nonce, signature of another
+    // payload): the core notices the check does not cover this body and verifies it itself.
+    let n = nonce(&mut s);
+    let mut forged = jose::sign(&key, Some(&kid), Some(&n), &url, Some(order)).unwrap();
+    let other = jose::sign(&key, Some(&kid), Some(&n), &url, Some(b"{}")).unwrap();
+    forged.signature = other.signature;
+    let forged = request(&forged);
+    assert!(s.signature_job(&forged).unwrap().run(&forged).is_none());
+    let r = s.handle_checked(&forged, now, &mut rand::rngs::OsRng, Some(&check));
+    assert_eq!(r.status, 400);
+    assert_eq!(problem_of(&r).kind, ProblemType::Malformed);
+
+    // A check made with another account's key does not cover this account's request either.
+    let key2 = AccountKey::generate(Algorithm::Es384, &mut rand::rngs::OsRng).unwrap();
+    let kid2 = new_account(&mut s, &key2);
+    let n = nonce(&mut s);
+    let by_2 = request(&jose::sign(&key2, Some(&kid2), Some(&n), &url, Some(order)).unwrap());
+    let check2 = s.signature_job(&by_2).unwrap().run(&by_2).unwrap();
+    let mut claims_1 = jose::sign(&key2, Some(&kid), Some(&n), &url, Some(order)).unwrap();
+    claims_1.signature = serde_json::from_slice::<Jws>(&by_2.body).unwrap().signature;
+    let claims_1 = request(&claims_1);
+    let r = s.handle_checked(&claims_1, now, &mut rand::rngs::OsRng, Some(&check2));
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
 }
 
 #[test]
