@@ -9,6 +9,8 @@
 
 mod admin;
 mod discovery;
+mod durable;
+mod limits;
 mod serve;
 mod state;
 

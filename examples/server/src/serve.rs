@@ -33,6 +33,7 @@ use rusqlite::Connection;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::limits::{AccountBuckets, Connections, LimitArgs, PendingCap};
 use crate::state::{self, Config, SqliteStore, StateDir};
 
 /// Largest request body accepted (a CSR for RSA-4096 with many SANs is a few KiB).
@@ -73,7 +74,17 @@ pub(crate) struct ServeArgs {
     /// Device certificate lifetime in days (1 to 90).
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=90))]
     cert_days: u64,
+    /// Most outstanding Replay-Nonce values; the oldest are forgotten beyond it (memory stays
+    /// bounded however many nonces clients ask for).
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    nonce_capacity: u64,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
+
+/// The TCP peer of a connection, put into every request's extensions by the accept loop.
+#[derive(Clone, Copy, Debug)]
+struct Peer(SocketAddr);
 
 // -------------------------------------------------------------------------------------------
 // Hooks for the server core
@@ -203,6 +214,16 @@ struct App {
     tls_alpn_port: u16,
     /// The last CRL: the revocations it lists, when it was signed, its DER.
     crl_cache: Mutex<Option<CachedCrl>>,
+    /// Abuse limits (`serve` flags).
+    limits: LimitArgs,
+    /// Every device is approved at once: no order waits for a human, the pending caps are moot.
+    auto_approve: bool,
+    /// New-account token buckets per source.
+    accounts: AccountBuckets,
+    /// A connection of its own for the pending-order caps (outside the core's lock).
+    limits_db: Mutex<Connection>,
+    /// Lifetime of orders (how long an order's source is remembered).
+    order_lifetime: Duration,
 }
 
 // -------------------------------------------------------------------------------------------
@@ -251,6 +272,8 @@ async fn run(a: ServeArgs) -> Result<()> {
     let mut scfg = ServerConfig::new(&format!("{origin}/acme"));
     scfg.allow_high_s = a.generic_clients;
     scfg.retry_after = Duration::from_secs(3);
+    scfg.nonce_capacity = usize::try_from(a.nonce_capacity).unwrap_or(usize::MAX);
+    let order_lifetime = scfg.order_lifetime;
     let policy = lantrust_csr::Policy::new(config.name.clone(), config.domains.clone())
         .with_generic_client_compat(a.generic_clients);
     let issuer = CaIssuer {
@@ -272,17 +295,23 @@ async fn run(a: ServeArgs) -> Result<()> {
         &root, &config,
     )?)));
     let tls = tls_config(cert.clone())?;
+    let app_state = st.clone();
     let app = Arc::new(App {
         core: Mutex::new(core),
         config: config.clone(),
         origin: origin.clone(),
         root_pem,
         root,
-        state: st,
+        state: st.clone(),
         resolve: a.resolve.into_iter().collect(),
         http01_port: a.http01_port,
         tls_alpn_port: a.tls_alpn_port,
         crl_cache: Mutex::new(None),
+        accounts: AccountBuckets::new(a.limits.new_accounts_per_minute),
+        limits_db: Mutex::new(app_state.open()?),
+        limits: a.limits.clone(),
+        auto_approve: a.auto_approve,
+        order_lifetime,
     });
 
     let router = Router::new()
@@ -320,6 +349,12 @@ async fn run(a: ServeArgs) -> Result<()> {
         }
     });
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+    let conns = Connections::new(
+        app.limits.max_connections,
+        app.limits.max_connections_per_source,
+    );
+    let handshake_timeout = Duration::from_secs(app.limits.handshake_timeout);
+    let header_timeout = Duration::from_secs(app.limits.header_timeout);
     loop {
         let (tcp, peer) = tokio::select! {
             r = listener.accept() => match r {
@@ -335,25 +370,43 @@ async fn run(a: ServeArgs) -> Result<()> {
                 return Ok(());
             }
         };
+        // Over a connection cap: close at once (before TLS), so a flood costs one accept each.
+        let guard = match conns.try_open(peer.ip()) {
+            Ok(g) => g,
+            Err(why) => {
+                tracing::debug!(%peer, ?why, "connection refused: over the connection cap");
+                drop(tcp);
+                continue;
+            }
+        };
         let acceptor = acceptor.clone();
         let router = router.clone();
         tokio::spawn(async move {
-            let tls =
-                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                    Ok(Ok(s)) => s,
-                    Ok(Err(e)) => {
-                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!(%peer, "TLS handshake timed out");
-                        return;
-                    }
-                };
+            let _guard = guard;
+            let tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            };
             let svc = hyper_util::service::TowerToHyperService::new(router);
+            // The handlers learn the source address from this extension (abuse limits).
+            let svc = hyper::service::service_fn(
+                move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(Peer(peer));
+                    hyper::service::Service::call(&svc, req)
+                },
+            );
+            // hyper 1.x arms the header timer whenever it waits for a request head, so it also
+            // closes idle keep-alive connections (tests/abuse.rs checks both).
             if let Err(e) = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(30))
+                .header_read_timeout(header_timeout)
                 .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
                 .await
             {
@@ -574,6 +627,7 @@ async fn acme(
     method: HttpMethod,
     uri: Uri,
     headers: HeaderMap,
+    axum::Extension(Peer(peer)): axum::Extension<Peer>,
     body: Body,
 ) -> HttpResponse {
     let m = match method {
@@ -589,9 +643,45 @@ async fn acme(
             return problem_response(&p, Some(&app));
         }
     };
-    let body = match read_body(body).await {
-        Ok(b) => b,
-        Err(size) => {
+    let path = uri.path();
+    let new_order = m == Method::Post && path.ends_with("/acme/new-order");
+    if m == Method::Post && path.ends_with("/acme/new-account") {
+        if let Err(wait) = app.accounts.take(peer.ip(), std::time::Instant::now()) {
+            let detail = format!(
+                "too many new accounts from {} (the limit is {} per minute per source address, --new-accounts-per-minute); retry later",
+                crate::limits::source(peer.ip()),
+                app.limits.new_accounts_per_minute
+            );
+            tracing::info!(%peer, "new account refused: rate limit");
+            return rate_limited(&app, detail, wait);
+        }
+    }
+    if new_order && let Some(cap) = over_pending_cap(&app, peer).await {
+        tracing::info!(%peer, ?cap, "order refused: too many orders waiting for approval");
+        let detail = cap.detail(crate::limits::source(peer.ip()));
+        return rate_limited(&app, detail, Duration::from_secs(60));
+    }
+    let body_timeout = Duration::from_secs(app.limits.body_timeout);
+    let body = match tokio::time::timeout(body_timeout, read_body(body)).await {
+        Ok(Ok(b)) => b,
+        Err(_) => {
+            let p = Problem::new(
+                ProblemType::Malformed,
+                408,
+                format!(
+                    "the request body did not arrive within {} s; send the whole request at once",
+                    body_timeout.as_secs()
+                ),
+            );
+            tracing::info!(%peer, "request body timed out");
+            let mut r = problem_response(&p, Some(&app));
+            r.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                HeaderValue::from_static("close"),
+            );
+            return r;
+        }
+        Ok(Err(size)) => {
             let p = Problem::new(
                 ProblemType::Malformed,
                 413,
@@ -622,7 +712,85 @@ async fn acme(
     for v in validations {
         tokio::spawn(validate(app.clone(), v));
     }
+    if new_order && resp.status == 201 {
+        record_order_source(&app, peer, &resp).await;
+    }
     to_http(resp, m == Method::Head)
+}
+
+/// RFC 8555 §6.6: `rateLimited` (429) with Retry-After.
+fn rate_limited(app: &App, detail: String, retry_after: Duration) -> HttpResponse {
+    let p = Problem::new(ProblemType::RateLimited, 429, detail);
+    let mut r = problem_response(&p, Some(app));
+    let secs = retry_after.as_secs().max(1);
+    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+        r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+    }
+    r
+}
+
+/// Whether a newOrder from `peer` would exceed a pending-order cap. With `--auto-approve` no
+/// order waits for a human, so the caps do not apply. A database failure lets the order through
+/// (the caps protect capacity, they are not an access control) and is logged.
+async fn over_pending_cap(app: &Arc<App>, peer: SocketAddr) -> Option<PendingCap> {
+    let (per_source, total) = (
+        app.limits.max_pending_per_source,
+        app.limits.max_pending_total,
+    );
+    if app.auto_approve || (per_source == 0 && total == 0) {
+        return None;
+    }
+    let app2 = app.clone();
+    let ip = crate::limits::source(peer.ip());
+    let counts = tokio::task::spawn_blocking(move || {
+        let conn = app2.limits_db.lock().ok()?;
+        state::pending_orders(&conn, ip, state::now().as_secs())
+            .inspect_err(
+                |e| tracing::error!(error = %format!("{e:#}"), "counting pending orders failed"),
+            )
+            .ok()
+    })
+    .await
+    .ok()
+    .flatten()?;
+    if per_source != 0 && counts.0 >= per_source {
+        Some(PendingCap::Source(per_source))
+    } else if total != 0 && counts.1 >= total {
+        Some(PendingCap::Total(total))
+    } else {
+        None
+    }
+}
+
+/// Remember the source address of a new order (see [`over_pending_cap`]).
+async fn record_order_source(app: &Arc<App>, peer: SocketAddr, resp: &Response) {
+    if app.auto_approve
+        || (app.limits.max_pending_per_source == 0 && app.limits.max_pending_total == 0)
+    {
+        return;
+    }
+    let Some(order_id) = resp
+        .header("location")
+        .and_then(|l| l.rsplit('/').next())
+        .map(str::to_string)
+    else {
+        return;
+    };
+    let device_id = lantrust_acme::from_json::<Order>(&resp.body)
+        .ok()
+        .and_then(|o| o.identifiers.first().map(lantrust_acme::server::device_id))
+        .unwrap_or_default();
+    let expires = state::now().saturating_add(app.order_lifetime).as_secs();
+    let ip = crate::limits::source(peer.ip());
+    let app2 = app.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        if let Ok(conn) = app2.limits_db.lock()
+            && let Err(e) = state::record_order_source(&conn, &order_id, ip, &device_id, expires)
+        {
+            tracing::error!(error = %format!("{e:#}"), "recording an order's source failed");
+        }
+    })
+    .await;
 }
 
 /// Read at most [`MAX_BODY`] bytes. A larger body is drained (up to 1 MiB, so that the client

@@ -56,6 +56,18 @@ CREATE TABLE revocations (
 );
 ";
 
+/// Schema additions since the first release, applied to every database on open (older state
+/// directories gain them at their first `serve` or admin command). Each statement is idempotent.
+const MIGRATIONS: &str = "
+CREATE TABLE IF NOT EXISTS order_sources (
+    order_id TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    expires INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS order_sources_expires ON order_sources (expires);
+";
+
 /// Seconds since the Unix epoch (the binaries own the clock).
 pub(crate) fn now() -> Duration {
     SystemTime::now()
@@ -109,6 +121,7 @@ impl StateDir {
         let conn = Connection::open(&path)
             .with_context(|| format!("opening the database {}", path.display()))?;
         configure(&conn)?;
+        migrate(&conn)?;
         Ok(conn)
     }
 
@@ -132,6 +145,12 @@ pub(crate) fn configure(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
+/// Bring an existing database up to the current schema.
+pub(crate) fn migrate(conn: &Connection) -> Result<()> {
+    conn.execute_batch(MIGRATIONS)
+        .context("upgrading the database schema")
+}
+
 /// Create the database with its schema and configuration (in one transaction).
 pub(crate) fn create_db(path: &Path, config: &Config) -> Result<()> {
     let mut conn =
@@ -139,6 +158,7 @@ pub(crate) fn create_db(path: &Path, config: &Config) -> Result<()> {
     configure(&conn)?;
     let tx = conn.transaction()?;
     tx.execute_batch(SCHEMA)?;
+    tx.execute_batch(MIGRATIONS)?;
     tx.execute(
         "INSERT INTO config (key, value) VALUES ('network', ?1), ('created', ?2), ('crl_number', '0')",
         params![serde_json::to_string(config)?, now().as_secs().to_string()],
@@ -177,7 +197,7 @@ pub(crate) fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
 // Approvals
 
 /// An approval row.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub(crate) struct ApprovalRow {
     pub(crate) device_id: String,
     pub(crate) state: String,
@@ -289,8 +309,48 @@ pub(crate) fn revoke_device(conn: &mut Connection, device_id: &str) -> Result<us
     Ok(n)
 }
 
+// -------------------------------------------------------------------------------------------
+// Sources of orders (abuse limits)
+
+/// Remember which source address created `order_id` (for the pending-order caps).
+pub(crate) fn record_order_source(
+    conn: &Connection,
+    order_id: &str,
+    source: IpAddr,
+    device_id: &str,
+    expires: u64,
+) -> Result<()> {
+    conn.execute(
+        "INSERT INTO order_sources (order_id, source, device_id, expires) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (order_id) DO NOTHING",
+        params![order_id, source.to_string(), device_id, expires as i64],
+    )?;
+    Ok(())
+}
+
+/// Orders waiting for a human (§3.4.4): still `pending`, not expired, and their device neither
+/// approved nor denied. Returns (from `source`, in total). Forgets expired rows on the way.
+pub(crate) fn pending_orders(conn: &Connection, source: IpAddr, now: u64) -> Result<(u64, u64)> {
+    conn.execute(
+        "DELETE FROM order_sources WHERE expires <= ?1",
+        [now as i64],
+    )?;
+    let (from, total): (i64, i64) = conn.query_row(
+        "SELECT COALESCE(SUM(s.source = ?1), 0), COUNT(*)
+         FROM order_sources s
+         JOIN orders o ON o.id = s.order_id
+         LEFT JOIN approvals a ON a.device_id = s.device_id
+         WHERE s.expires > ?2
+           AND json_extract(o.json, '$.status') = 'pending'
+           AND (a.state IS NULL OR a.state = 'pending')",
+        params![source.to_string(), now as i64],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok((from as u64, total as u64))
+}
+
 /// A certificate row (for `list --json` and tests).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct CertRow {
     pub(crate) id: String,
     pub(crate) device_id: String,
