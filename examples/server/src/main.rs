@@ -9,7 +9,6 @@
 
 mod admin;
 mod discovery;
-mod durable;
 mod limits;
 mod serve;
 mod state;
