@@ -1,1 +1,50 @@
-//! Test scaffolding shared by the lantrust tests (skeleton).
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+// Test scaffolding: processes, sockets, files and clocks are the point, so `std` paths are too.
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
+
+#[cfg(feature = "acme")]
+pub mod acme;
+pub mod bins;
+pub mod dns;
+pub mod http01;
+pub mod net;
+pub mod openssl;
+pub mod pebble;
+pub mod process;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use net::{free_port, free_udp_tcp_port, wait_for_port, wait_for_port_within};
+pub use openssl::{openssl, openssl_output};
+pub use process::{Proc, find_program, have, output_text, require_programs, run};
+
+/// The wall clock as a duration since the Unix epoch (the `now` the sans-IO crates take).
+pub fn now() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_else(|e| panic!("the system clock is before 1970 ({e}); fix the clock"))
+}
+
+/// A fresh, unique temporary directory named `lantrust-<tag>-…`, removed when dropped.
+pub fn temp_dir(tag: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("lantrust-{tag}-"))
+        .tempdir()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot create a temporary directory in {}: {e} (set TMPDIR to a writable directory)",
+                std::env::temp_dir().display()
+            )
+        })
+}
+
+/// Writes `bytes` to `dir/name` when the environment variable `LANTRUST_WRITE_VECTORS` is set,
+/// so that interop tests can (re)capture the real answers they check into test vectors.
+pub fn save_vector(dir: impl AsRef<std::path::Path>, name: &str, bytes: &[u8]) {
+    if std::env::var_os("LANTRUST_WRITE_VECTORS").is_some() {
+        let path = dir.as_ref().join(name);
+        std::fs::write(&path, bytes)
+            .unwrap_or_else(|e| panic!("cannot write test vector {}: {e}", path.display()));
+    }
+}

@@ -1,0 +1,98 @@
+//! The `openssl` command line, the independent tool most tests check their output with.
+
+use std::path::Path;
+use std::process::Command;
+
+/// Runs `openssl ARGS` in `dir`, returning whether it succeeded and its stdout followed by stderr.
+pub fn openssl_output(dir: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run openssl {args:?}: {e} (install Debian `openssl`; check `have(\"openssl\")` first to skip)")
+        });
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// Runs `openssl ARGS` in `dir` and requires success (the panic shows what openssl said).
+pub fn openssl(dir: &Path, args: &[&str]) {
+    let (ok, out) = openssl_output(dir, args);
+    assert!(ok, "openssl {args:?}: {out}");
+}
+
+/// Writes a throwaway P-256 CA (`ca.key`, `ca.pem`, `ca.der`) and a leaf for `localhost` and
+/// 127.0.0.1 signed by it (`key.pem`, `cert.pem`) into `dir`: HTTPS for a peer such as Pebble,
+/// which Debian ships without test certificates (webpki refuses a self-signed CA certificate as a
+/// server certificate, hence the two levels).
+pub fn localhost_tls(dir: &Path) {
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509"];
+    ca.extend(ec);
+    ca.extend([
+        "-days",
+        "1",
+        "-subj",
+        "/CN=lantrust test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    openssl(dir, &ca);
+    let mut leaf = vec!["req"];
+    leaf.extend(ec);
+    leaf.extend([
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "leaf.csr",
+    ]);
+    openssl(dir, &leaf);
+    let ext = dir.join("ext.cnf");
+    std::fs::write(
+        &ext,
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap_or_else(|e| panic!("cannot write {}: {e}", ext.display()));
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-set_serial",
+            "7",
+            "-days",
+            "1",
+            "-extfile",
+            "ext.cnf",
+            "-out",
+            "cert.pem",
+        ],
+    );
+    openssl(
+        dir,
+        &["x509", "-in", "ca.pem", "-outform", "DER", "-out", "ca.der"],
+    );
+}
