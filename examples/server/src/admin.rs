@@ -1,19 +1,45 @@
 //! The §3.4.4 approval interface: `pending`, `list`, `approve`, `deny`, `revoke`. They work on the
 //! SQLite database directly (WAL), so they take effect while `serve` runs: the server asks the
-//! database on every poll of a waiting authorization.
+//! database on every poll of a waiting authorization. Local access to the state directory is the
+//! authority (it must be private: see [`StateDir::check_private`]); with `--remote URL
+//! --token-file FILE --root PEM` they use the server's token-protected /admin endpoints instead.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
 
-use crate::state::{self, StateDir};
+use crate::state::{self, ApprovalRow, CertRow, StateDir};
+
+/// Where the approvals live: the state directory, or a server's /admin endpoints.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Target {
+    /// State directory (from `init`); it must be private (directory 0700, keys 0600).
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "remote",
+        conflicts_with = "remote"
+    )]
+    state: Option<PathBuf>,
+    /// Use a running server's HTTP admin endpoints instead of the state directory, e.g.
+    /// `https://router.home.arpa` (the origin `serve` answers on).
+    #[arg(long, value_name = "URL", requires_all = ["token_file", "root"])]
+    remote: Option<String>,
+    /// File holding the admin token (a copy of the server's STATE/admin-token, mode 0600).
+    #[arg(long, value_name = "FILE", requires = "remote")]
+    token_file: Option<PathBuf>,
+    /// The network root (PEM, e.g. the server's STATE/root.pem or /roots.pem) that the server's
+    /// HTTPS certificate must chain to.
+    #[arg(long, value_name = "PEM", requires = "remote")]
+    root: Option<PathBuf>,
+}
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct ListArgs {
-    /// State directory (from `init`).
-    #[arg(long, value_name = "DIR")]
-    state: PathBuf,
+    #[command(flatten)]
+    target: Target,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -21,14 +47,85 @@ pub(crate) struct ListArgs {
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct DecideArgs {
-    /// State directory (from `init`).
-    #[arg(long, value_name = "DIR")]
-    state: PathBuf,
+    #[command(flatten)]
+    target: Target,
     /// Print JSON.
     #[arg(long)]
     json: bool,
     /// The device ID (the leftmost label of its names, e.g. `thermostat-42`).
     id: String,
+}
+
+/// A server's /admin endpoints.
+struct Remote {
+    base: String,
+    token: zeroize::Zeroizing<String>,
+    agent: ureq::Agent,
+}
+
+impl Remote {
+    fn new(t: &Target) -> Result<Option<Self>> {
+        let (Some(url), Some(token_file), Some(root)) = (&t.remote, &t.token_file, &t.root) else {
+            return Ok(None);
+        };
+        let token = state::read_token(token_file)?;
+        let pem = std::fs::read(root).with_context(|| format!("reading {}", root.display()))?;
+        let roots = lantrust_cli::pem_certs(&pem)
+            .with_context(|| format!("{} holds no PEM certificate", root.display()))?;
+        if roots.is_empty() {
+            bail!("{} holds no PEM certificate", root.display());
+        }
+        let agent = lantrust_cli::tls::agent(&roots, &[])?;
+        Ok(Some(Remote {
+            base: url.trim_end_matches('/').to_string(),
+            token,
+            agent,
+        }))
+    }
+
+    fn call(&self, method: &str, path: &str) -> Result<Value> {
+        let url = format!("{}{path}", self.base);
+        let auth = format!("Bearer {}", self.token.as_str());
+        let r = self
+            .agent
+            .request(method, &url)
+            .set("Authorization", &auth)
+            .call();
+        let resp = match r {
+            Ok(r) => r,
+            Err(ureq::Error::Status(status, r)) => {
+                let body: Value = r.into_json().unwrap_or(Value::Null);
+                let why = body["error"].as_str().unwrap_or("no detail").to_string();
+                if status == 401 {
+                    bail!(
+                        "{url}: the server refused the admin token (401: {why}); --token-file must hold a copy of the server's STATE/admin-token"
+                    );
+                }
+                bail!("{url}: HTTP {status}: {why}");
+            }
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("{method} {url}"))),
+        };
+        resp.into_json()
+            .with_context(|| format!("{url}: the answer is not JSON"))
+    }
+}
+
+/// The local state directory, after checking it is private.
+fn local(t: &Target) -> Result<StateDir> {
+    let Some(dir) = &t.state else {
+        bail!("give --state DIR, or --remote URL --token-file FILE --root PEM");
+    };
+    let st = StateDir::new(dir);
+    st.check_private()?;
+    Ok(st)
+}
+
+fn state_hint(t: &Target) -> String {
+    match (&t.state, &t.remote) {
+        (Some(d), _) => format!("--state {}", d.display()),
+        (None, Some(r)) => format!("--remote {r} --token-file FILE --root PEM"),
+        (None, None) => String::new(),
+    }
 }
 
 fn fmt_time(t: Option<u64>) -> String {
@@ -37,14 +134,33 @@ fn fmt_time(t: Option<u64>) -> String {
 }
 
 pub(crate) fn list(a: ListArgs, only_pending: bool) -> Result<ExitCode> {
-    let st = StateDir::new(&a.state);
-    let conn = st.open()?;
-    let rows = state::approvals(&conn, only_pending)?;
+    let (rows, certs): (Vec<ApprovalRow>, Vec<CertRow>) = match Remote::new(&a.target)? {
+        Some(r) if only_pending => (
+            serde_json::from_value(r.call("GET", "/admin/pending")?)?,
+            vec![],
+        ),
+        Some(r) => {
+            let v = r.call("GET", "/admin/devices")?;
+            (
+                serde_json::from_value(v["devices"].clone())?,
+                serde_json::from_value(v["certificates"].clone())?,
+            )
+        }
+        None => {
+            let conn = local(&a.target)?.open()?;
+            let rows = state::approvals(&conn, only_pending)?;
+            let certs = if only_pending {
+                vec![]
+            } else {
+                state::certificates(&conn)?
+            };
+            (rows, certs)
+        }
+    };
     if a.json {
         if only_pending {
             println!("{}", serde_json::to_string_pretty(&rows)?);
         } else {
-            let certs = state::certificates(&conn)?;
             println!(
                 "{}",
                 serde_json::to_string_pretty(
@@ -82,15 +198,15 @@ pub(crate) fn list(a: ListArgs, only_pending: bool) -> Result<ExitCode> {
     }
     if only_pending {
         println!(
-            "approve with: lantrust-server approve --state {} DEVICE",
-            a.state.display()
+            "approve with: lantrust-server approve {} DEVICE",
+            state_hint(&a.target)
         );
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// A device ID is a DNS label; an order for IP identifiers only is approved by the address text.
-fn check_id(id: &str) -> Result<String> {
+pub(crate) fn check_id(id: &str) -> Result<String> {
     if let Ok(ip) = id.parse::<std::net::IpAddr>() {
         return Ok(ip.to_string());
     }
@@ -101,9 +217,18 @@ fn check_id(id: &str) -> Result<String> {
 
 pub(crate) fn decide(a: DecideArgs, decision: &str) -> Result<ExitCode> {
     let id = check_id(&a.id)?;
-    let st = StateDir::new(&a.state);
-    let conn = st.open()?;
-    let before = state::decide(&conn, &id, decision)?;
+    let before = match Remote::new(&a.target)? {
+        Some(r) => {
+            let action = match decision {
+                "approved" => "approve",
+                "denied" => "deny",
+                other => bail!("unknown decision {other}"),
+            };
+            let v = r.call("POST", &format!("/admin/devices/{id}/{action}"))?;
+            v["previous"].as_str().map(str::to_string)
+        }
+        None => state::decide(&local(&a.target)?.open()?, &id, decision)?,
+    };
     if a.json {
         println!(
             "{}",
@@ -130,9 +255,15 @@ pub(crate) fn decide(a: DecideArgs, decision: &str) -> Result<ExitCode> {
 
 pub(crate) fn revoke(a: DecideArgs) -> Result<ExitCode> {
     let id = check_id(&a.id)?;
-    let st = StateDir::new(&a.state);
-    let mut conn = st.open()?;
-    let n = state::revoke_device(&mut conn, &id)?;
+    let n = match Remote::new(&a.target)? {
+        Some(r) => {
+            let v = r.call("POST", &format!("/admin/devices/{id}/revoke"))?;
+            v["certificates_revoked"]
+                .as_u64()
+                .context("the server's answer lacks certificates_revoked")? as usize
+        }
+        None => state::revoke_device(&mut local(&a.target)?.open()?, &id)?,
+    };
     if a.json {
         println!(
             "{}",

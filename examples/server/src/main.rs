@@ -8,6 +8,7 @@
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // a binary: std is the point
 
 mod admin;
+mod admin_http;
 mod discovery;
 mod limits;
 mod serve;
@@ -36,7 +37,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Create a state directory: a fresh network root (key file 0600) and the SQLite database.
+    /// Create a state directory (mode 0700): a fresh network root (key file 0600), the SQLite
+    /// database (0600) and the admin token for the /admin HTTP endpoints (`admin-token`, 0600).
     ///
     /// Refuses to touch a directory that already holds lantrust state.
     Init(InitArgs),
@@ -201,6 +203,12 @@ fn init(a: InitArgs) -> Result<()> {
             .mode(0o700)
             .create(&a.state)
             .with_context(|| format!("creating {}", a.state.display()))?;
+    } else {
+        // An existing (empty) directory becomes private too: local access to it is what
+        // authorises the approval commands.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&a.state, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("making {} private (mode 0700)", a.state.display()))?;
     }
     let mut cfg = RootConfig::new(name.clone(), domains.clone());
     cfg.ip_addrs = a.ips.clone();
@@ -226,6 +234,7 @@ fn init(a: InitArgs) -> Result<()> {
         ips: a.ips,
     };
     state::create_db(&st.db(), &config)?;
+    st.ensure_admin_token()?;
     println!("created {}", a.state.display());
     println!(
         "  root:     {} ({})",
@@ -233,7 +242,11 @@ fn init(a: InitArgs) -> Result<()> {
         root.subject()
     );
     println!("  root key: {} (mode 0600)", st.root_key().display());
-    println!("  database: {}", st.db().display());
+    println!("  database: {} (mode 0600)", st.db().display());
+    println!(
+        "  admin token: {} (mode 0600; for the /admin HTTP endpoints)",
+        st.admin_token().display()
+    );
     let mut names = vec![format!("{name}.local")];
     names.extend(domains.iter().map(|d| format!("{name}.{d}")));
     println!("  names:    {}", names.join(", "));

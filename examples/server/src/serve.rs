@@ -33,6 +33,7 @@ use rusqlite::Connection;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::admin_http::AdminToken;
 use crate::limits::{AccountBuckets, Connections, LimitArgs, PendingCap};
 use crate::state::{self, Config, SqliteStore, StateDir};
 
@@ -78,6 +79,10 @@ pub(crate) struct ServeArgs {
     /// bounded however many nonces clients ask for).
     #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     nonce_capacity: u64,
+    /// Turn off the HTTP admin endpoints (/admin/...); the approval commands then need local
+    /// access to the state directory.
+    #[arg(long)]
+    no_http_admin: bool,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -224,6 +229,8 @@ struct App {
     limits_db: Mutex<Connection>,
     /// Lifetime of orders (how long an order's source is remembered).
     order_lifetime: Duration,
+    /// The token of the /admin endpoints (`None`: `--no-http-admin`).
+    admin_token: Option<AdminToken>,
 }
 
 // -------------------------------------------------------------------------------------------
@@ -246,6 +253,18 @@ pub(crate) fn serve(a: ServeArgs) -> Result<()> {
 
 async fn run(a: ServeArgs) -> Result<()> {
     let st = StateDir::new(&a.state);
+    st.check_private()?;
+    if st.ensure_admin_token()? {
+        tracing::info!(
+            path = %st.admin_token().display(),
+            "created the admin token for the /admin endpoints"
+        );
+    }
+    let admin_token = if a.no_http_admin {
+        None
+    } else {
+        Some(AdminToken::new(state::read_token(&st.admin_token())?))
+    };
     let conn = st.open()?;
     let config = st.config(&conn)?;
     let root_pem = std::fs::read_to_string(st.root_cert())
@@ -312,12 +331,15 @@ async fn run(a: ServeArgs) -> Result<()> {
         limits: a.limits.clone(),
         auto_approve: a.auto_approve,
         order_lifetime,
+        admin_token,
     });
 
     let router = Router::new()
         .route("/roots.pem", get(roots))
         .route("/crl", get(crl))
         .route("/acme/{*rest}", any(acme))
+        .route("/admin", any(admin))
+        .route("/admin/{*rest}", any(admin))
         .fallback(not_found)
         .with_state(app.clone());
 
@@ -716,6 +738,19 @@ async fn acme(
         record_order_source(&app, peer, &resp).await;
     }
     to_http(resp, m == Method::Head)
+}
+
+/// The HTTP admin endpoints (token-protected; see `admin_http`).
+async fn admin(
+    State(app): State<Arc<App>>,
+    method: HttpMethod,
+    uri: Uri,
+    headers: HeaderMap,
+) -> HttpResponse {
+    let Some(token) = &app.admin_token else {
+        return not_found().await;
+    };
+    crate::admin_http::handle(app.state.clone(), token, method, uri.path(), &headers).await
 }
 
 /// RFC 8555 §6.6: `rateLimited` (429) with Retry-After.

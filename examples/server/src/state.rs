@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 pub(crate) const DB_FILE: &str = "lantrust.db";
 pub(crate) const ROOT_CERT_FILE: &str = "root.pem";
 pub(crate) const ROOT_KEY_FILE: &str = "root-key.pem";
+pub(crate) const ADMIN_TOKEN_FILE: &str = "admin-token";
 
 const SCHEMA: &str = "
 CREATE TABLE config (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -107,7 +108,90 @@ impl StateDir {
     pub(crate) fn root_key(&self) -> PathBuf {
         self.dir.join(ROOT_KEY_FILE)
     }
+    pub(crate) fn admin_token(&self) -> PathBuf {
+        self.dir.join(ADMIN_TOKEN_FILE)
+    }
 
+    /// Refuse a state directory that others could tamper with or read secrets from: the
+    /// directory and the database must not be group/world-writable, the root key and the admin
+    /// token not group/world-readable. Local access to this directory is what authorises the
+    /// approval commands (issue 9), so its permissions are the access control.
+    pub(crate) fn check_private(&self) -> Result<()> {
+        check_mode(&self.dir, 0o022, "700")?;
+        for f in [self.root_key(), self.admin_token()] {
+            check_mode(&f, 0o077, "600")?;
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let mut db = self.db().into_os_string();
+            db.push(suffix);
+            check_mode(Path::new(&db), 0o022, "600")?;
+        }
+        Ok(())
+    }
+
+    /// Create the admin token (256 random bits, hex, mode 0600) unless it exists; older state
+    /// directories get theirs at the first `serve`.
+    pub(crate) fn ensure_admin_token(&self) -> Result<bool> {
+        if self.admin_token().exists() {
+            return Ok(false);
+        }
+        let mut raw = zeroize::Zeroizing::new([0u8; 32]);
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, raw.as_mut());
+        let mut hex = zeroize::Zeroizing::new(String::with_capacity(65));
+        for b in raw.iter() {
+            hex.push_str(&format!("{b:02x}"));
+        }
+        hex.push('\n');
+        lantrust_cli::fs::write_atomic(
+            &self.admin_token(),
+            hex.as_bytes(),
+            lantrust_cli::fs::Mode::Secret,
+        )?;
+        Ok(true)
+    }
+}
+
+/// Refuse `path` when its mode has any of the `forbidden` bits (a missing file is fine).
+fn check_mode(path: &Path, forbidden: u32, fix: &str) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = match fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("checking {}", path.display())),
+    };
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & forbidden != 0 {
+        let who = if forbidden & 0o044 != 0 {
+            "readable or writable"
+        } else {
+            "writable"
+        };
+        bail!(
+            "{} has mode {mode:04o}: it is {who} by other users, who could then approve devices or take the network's keys; fix it with `chmod {fix} {}`",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Read an admin token file (trimmed); refuses one readable by other users.
+pub(crate) fn read_token(path: &Path) -> Result<zeroize::Zeroizing<String>> {
+    check_mode(path, 0o077, "600")?;
+    let s = zeroize::Zeroizing::new(
+        fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+    );
+    let t = s.trim();
+    if t.is_empty() {
+        bail!(
+            "{} is empty; it should hold the admin token",
+            path.display()
+        );
+    }
+    Ok(zeroize::Zeroizing::new(t.to_string()))
+}
+
+impl StateDir {
     /// Open the database of an initialised state directory.
     pub(crate) fn open(&self) -> Result<Connection> {
         let path = self.db();
@@ -151,8 +235,18 @@ pub(crate) fn migrate(conn: &Connection) -> Result<()> {
         .context("upgrading the database schema")
 }
 
-/// Create the database with its schema and configuration (in one transaction).
+/// Create the database with its schema and configuration (in one transaction). The file is
+/// created 0600 first: SQLite gives its -wal and -shm files the database file's mode.
 pub(crate) fn create_db(path: &Path, config: &Config) -> Result<()> {
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .with_context(|| format!("creating {}", path.display()))?;
+    }
     let mut conn =
         Connection::open(path).with_context(|| format!("creating {}", path.display()))?;
     configure(&conn)?;
@@ -475,15 +569,6 @@ impl SqliteStore {
     /// Whether a database operation failed since the last call (and reset the flag).
     pub(crate) fn take_failure(&mut self) -> bool {
         core::mem::take(&mut self.failed)
-    }
-
-    /// Mark an order invalid with `problem` (used when the binary refuses an order the core accepted).
-    pub(crate) fn invalidate_order(&mut self, order_id: &str, problem: Problem) {
-        if let Some(mut o) = self.order(order_id) {
-            o.status = OrderStatus::Invalid;
-            o.error = Some(problem);
-            self.put_order(o);
-        }
     }
 
     fn check<T>(&mut self, what: &str, r: rusqlite::Result<T>) -> Option<T> {
