@@ -7,72 +7,16 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
-use lantrust_acme::client::{ChallengeToServe, Client, ClientConfig, Event, Operation};
-use lantrust_acme::{AccountKey, Algorithm, Identifier, Method, Request, Response};
-
-fn exchange(agent: &ureq::Agent, req: &Request) -> Response {
-    let mut r = agent.request(req.method.as_str(), &req.url);
-    for (n, v) in &req.headers {
-        r = r.set(n, v);
-    }
-    let result = match req.method {
-        Method::Post => r.send_bytes(&req.body),
-        _ => r.call(),
-    };
-    let (status, headers, body) = call(result);
-    Response {
-        status,
-        headers,
-        body,
-    }
-}
+use lantrust_acme::client::{Client, ClientConfig, Event, Operation};
+use lantrust_acme::{AccountKey, Algorithm, Identifier};
+use lantrust_test_support::http01::Tokens;
 
 /// Run a client to completion (or failure), serving challenges through `tokens`.
-fn drive(
-    client: &mut Client,
-    agent: &ureq::Agent,
-    tokens: &Arc<Mutex<HashMap<String, String>>>,
-    limit: Duration,
-) -> Vec<Event> {
-    let mut events = Vec::new();
-    let deadline = Instant::now() + limit;
-    while !client.is_done() {
-        assert!(
-            Instant::now() < deadline,
-            "client did not finish: {client:?}"
-        );
-        if let Some(req) = client.poll_request() {
-            let resp = exchange(agent, &req);
-            client.handle_response(resp, now());
-        }
-        while let Some(ev) = client.poll_event() {
-            if let Event::ServeChallenges(list) = &ev {
-                let mut t = tokens.lock().unwrap();
-                for ChallengeToServe { token, value, .. } in list {
-                    t.insert(token.clone(), value.clone());
-                }
-                drop(t);
-                client.challenges_ready();
-            }
-            events.push(ev);
-        }
-        if let Some(at) = client.poll_timeout() {
-            let n = now();
-            if at > n {
-                std::thread::sleep((at - n).min(Duration::from_millis(500)));
-            }
-            client.handle_timeout(now());
-        }
-    }
-    while let Some(ev) = client.poll_event() {
-        events.push(ev);
-    }
-    events
+fn drive(client: &mut Client, agent: &ureq::Agent, tokens: &Tokens, limit: Duration) -> Vec<Event> {
+    lantrust_test_support::acme::drive(client, agent, tokens, limit).events
 }
 
 fn issue_client(directory: &str, device: &str, names: &[String], csr: Vec<u8>) -> Client {
@@ -371,93 +315,68 @@ fn bad_input_gets_problem_documents_and_the_server_keeps_serving() {
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         (status, v)
     };
+    // POST `body` as `content_type` to `to`: the status and problem type of the answer.
+    let post = |to: &str, content_type: &str, body: &[u8]| {
+        let (s, v) = problem(
+            agent
+                .post(to)
+                .set("Content-Type", content_type)
+                .send_bytes(body),
+        );
+        (s, v["type"].as_str().map(str::to_owned))
+    };
+    let problem_type = |t: &str| Some(format!("urn:ietf:params:acme:error:{t}"));
+    const JOSE: &str = "application/jose+json";
     // Malformed JWS.
-    let (s, v) = problem(
-        agent
-            .post(&url)
-            .set("Content-Type", "application/jose+json")
-            .send_bytes(b"{\"protected\": 1"),
-    );
     assert_eq!(
-        (s, v["type"].as_str()),
-        (400, Some("urn:ietf:params:acme:error:malformed"))
+        post(&url, JOSE, b"{\"protected\": 1"),
+        (400, problem_type("malformed"))
     );
     // Wrong content type.
-    let (s, v) = problem(
-        agent
-            .post(&url)
-            .set("Content-Type", "application/json")
-            .send_bytes(b"{}"),
-    );
     assert_eq!(
-        (s, v["type"].as_str()),
-        (415, Some("urn:ietf:params:acme:error:malformed"))
+        post(&url, "application/json", b"{}"),
+        (415, problem_type("malformed"))
     );
     // Oversized body.
-    let (s, v) = problem(
-        agent
-            .post(&url)
-            .set("Content-Type", "application/jose+json")
-            .send_bytes(&vec![b'a'; 200 * 1024]),
-    );
     assert_eq!(
-        (s, v["type"].as_str()),
-        (413, Some("urn:ietf:params:acme:error:malformed"))
+        post(&url, JOSE, &vec![b'a'; 200 * 1024]),
+        (413, problem_type("malformed"))
     );
     // A well-formed JWS with a nonce the server never issued.
     let key = AccountKey::generate(Algorithm::Es384, &mut rand::rngs::OsRng).unwrap();
     let jws =
         lantrust_acme::jose::sign(&key, None, Some("bm90LWEtbm9uY2U"), &url, Some(b"{}")).unwrap();
-    let (s, v) = problem(
-        agent
-            .post(&url)
-            .set("Content-Type", "application/jose+json")
-            .send_bytes(&serde_json::to_vec(&jws).unwrap()),
-    );
     assert_eq!(
-        (s, v["type"].as_str()),
-        (400, Some("urn:ietf:params:acme:error:badNonce"))
+        post(&url, JOSE, &serde_json::to_vec(&jws).unwrap()),
+        (400, problem_type("badNonce"))
     );
     // An account URL that does not exist.
     let (_, h, _) = call(agent.head(&srv.url("/acme/new-nonce")).call());
     let nonce = header(&h, "replay-nonce").unwrap().to_string();
     let order_url = srv.url("/acme/new-order");
-    let jws = lantrust_acme::jose::sign(
-        &key,
-        Some(&srv.url("/acme/acct/nobody")),
-        Some(&nonce),
-        &order_url,
-        Some(b"{\"identifiers\":[{\"type\":\"dns\",\"value\":\"dev1.local\"}]}"),
-    )
-    .unwrap();
-    let (s, v) = problem(
-        agent
-            .post(&order_url)
-            .set("Content-Type", "application/jose+json")
-            .send_bytes(&serde_json::to_vec(&jws).unwrap()),
-    );
+    let signed = |payload: &[u8]| {
+        let jws = lantrust_acme::jose::sign(
+            &key,
+            Some(&srv.url("/acme/acct/nobody")),
+            Some(&nonce),
+            &order_url,
+            Some(payload),
+        )
+        .unwrap();
+        serde_json::to_vec(&jws).unwrap()
+    };
     assert_eq!(
-        (s, v["type"].as_str()),
-        (400, Some("urn:ietf:params:acme:error:accountDoesNotExist"))
+        post(
+            &order_url,
+            JOSE,
+            &signed(b"{\"identifiers\":[{\"type\":\"dns\",\"value\":\"dev1.local\"}]}")
+        ),
+        (400, problem_type("accountDoesNotExist"))
     );
     // The same nonce again: replayed.
-    let jws = lantrust_acme::jose::sign(
-        &key,
-        Some(&srv.url("/acme/acct/nobody")),
-        Some(&nonce),
-        &order_url,
-        Some(b"{}"),
-    )
-    .unwrap();
-    let (s, v) = problem(
-        agent
-            .post(&order_url)
-            .set("Content-Type", "application/jose+json")
-            .send_bytes(&serde_json::to_vec(&jws).unwrap()),
-    );
     assert_eq!(
-        (s, v["type"].as_str()),
-        (400, Some("urn:ietf:params:acme:error:badNonce"))
+        post(&order_url, JOSE, &signed(b"{}")),
+        (400, problem_type("badNonce"))
     );
     // Unsupported method.
     let (s, _) = problem(agent.request("PUT", &url).call());
