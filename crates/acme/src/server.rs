@@ -234,6 +234,15 @@ pub struct ApprovalRequest<'a> {
 pub trait ApprovalPolicy {
     /// Decide for one identifier.
     fn check(&mut self, request: &ApprovalRequest<'_>, now: Duration) -> Approval;
+
+    /// Asked at newOrder, after the identifiers' syntax was checked and before anything is
+    /// stored or validated: refuse names that are not this network's (draft §4.2: `<id>.local`
+    /// and `<id>.<local domain>` only, no public names) with a `rejectedIdentifier` problem, so
+    /// no challenge is ever sent toward them. The default accepts every identifier.
+    fn check_order(&mut self, identifiers: &[Identifier]) -> Result<(), Problem> {
+        let _ = identifiers;
+        Ok(())
+    }
 }
 
 /// Approve everything (tests and open networks).
@@ -984,6 +993,7 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
             p.subproblems = subproblems;
             return Err(Refusal(p));
         }
+        self.policy.check_order(&req.identifiers).map_err(Refusal)?;
         let mut authz_ids = Vec::new();
         for ident in &req.identifiers {
             let mut challenges = Vec::new();

@@ -713,6 +713,65 @@ fn a_signature_checked_outside_the_core_covers_only_its_own_body_and_key() {
     assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
 }
 
+/// Only names under `home.arpa` are this network's.
+struct HomeOnly;
+
+impl ApprovalPolicy for HomeOnly {
+    fn check(&mut self, _: &ApprovalRequest<'_>, _: Duration) -> Approval {
+        Approval::Approved
+    }
+    fn check_order(&mut self, identifiers: &[Identifier]) -> std::result::Result<(), Problem> {
+        match identifiers
+            .iter()
+            .find(|i| !i.value.ends_with(".home.arpa"))
+        {
+            Some(i) => Err(Problem::new(
+                ProblemType::RejectedIdentifier,
+                400,
+                format!("{} is not a name on this network", i.value),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+#[test]
+fn the_policy_refuses_foreign_names_before_an_order_exists() {
+    let mut s = Server::new(
+        ServerConfig::new(BASE),
+        MemoryStore::default(),
+        HomeOnly,
+        TestCa::new(),
+    );
+    let key = AccountKey::generate(Algorithm::Es384, &mut rand::rngs::OsRng).unwrap();
+    let mut now = Duration::from_secs(1_700_000_000);
+    let op = issue_op(&["dev-1.home.arpa", "www.example.com"], None);
+    let mut client = Client::new(ClientConfig::new(&s.directory_url()), key, op);
+    let r = run(&mut client, &mut s, &mut now, |_, _| {});
+    assert!(
+        matches!(failure(&r), Error::Problem(p) if p.kind == ProblemType::RejectedIdentifier
+            && p.detail.as_deref() == Some("www.example.com is not a name on this network")),
+        "{:?}",
+        r.events
+    );
+    assert!(s.poll_validation().is_none(), "nothing is validated");
+    let account = s
+        .store()
+        .account_by_thumbprint(&client.account_key().jwk().thumbprint());
+    assert_eq!(
+        account.map(|a| a.orders.len()),
+        Some(0),
+        "no order was stored"
+    );
+
+    // The network's own names pass.
+    let key = AccountKey::generate(Algorithm::Es384, &mut rand::rngs::OsRng).unwrap();
+    let op = issue_op(&["dev-1.home.arpa"], None);
+    let mut client = Client::new(ClientConfig::new(&s.directory_url()), key, op);
+    let r = run(&mut client, &mut s, &mut now, |_, _| {});
+    certificate(&r);
+}
+
 #[test]
 fn csr_names_must_match_the_order() {
     let mut s = server(ServerConfig::new(BASE));
