@@ -10,6 +10,7 @@
 mod admin;
 mod admin_http;
 mod discovery;
+mod durable;
 mod limits;
 mod serve;
 mod state;

@@ -99,9 +99,21 @@ struct Peer(SocketAddr);
 struct DbApproval {
     conn: Connection,
     auto_approve: bool,
+    /// The network's names (§4.2), for refusing foreign identifiers at newOrder.
+    config: Config,
 }
 
 impl ApprovalPolicy for DbApproval {
+    fn check_order(&mut self, identifiers: &[lantrust_acme::Identifier]) -> Result<(), Problem> {
+        match out_of_scope(&self.config, identifiers) {
+            Some(p) => {
+                tracing::info!(detail = ?p.detail, "order refused");
+                Err(p)
+            }
+            None => Ok(()),
+        }
+    }
+
     fn check(&mut self, req: &ApprovalRequest<'_>, _now: Duration) -> Approval {
         let r = state::request_approval(
             &self.conn,
@@ -138,6 +150,22 @@ struct CaIssuer {
     root_pem: String,
     policy: lantrust_csr::Policy,
     options: IssuanceOptions,
+    /// A finalize request's CSR validated (signature and policy) outside the core's lock, for the
+    /// device ID it names: reused by `issue` when the CSR bytes and the order's device ID match.
+    prevalidated: Option<(Vec<u8>, lantrust_csr::AcceptedCsr)>,
+}
+
+impl CaIssuer {
+    /// Validate a CSR the way `issue` would, before the order is known: with the device ID read
+    /// from the CSR itself. If the order turns out to be for that same device, `issue` with the
+    /// order's device ID would reach the same verdict (the ID is only compared), so the result
+    /// can stand in for it. `None` when it does not pass (then `issue` reports why, under lock).
+    fn prevalidate(
+        policy: &lantrust_csr::Policy,
+        csr_der: &[u8],
+    ) -> Option<lantrust_csr::AcceptedCsr> {
+        lantrust_csr::validate(csr_der, policy).ok()
+    }
 }
 
 fn bad_csr(detail: impl Into<String>) -> Problem {
@@ -157,11 +185,19 @@ impl Issuer for CaIssuer {
             .iter()
             .find(|i| i.kind == IdentifierType::Dns)
             .map(lantrust_acme::server::device_id);
+        let pre = self.prevalidated.take().and_then(|(der, accepted)| {
+            (der == csr_der && device_id.as_deref() == Some(accepted.device_id()))
+                .then_some(accepted)
+        });
         let mut policy = self.policy.clone();
         if let Some(id) = &device_id {
             policy = policy.with_device_id(id.clone());
         }
-        let accepted = lantrust_csr::validate(csr_der, &policy).map_err(|e| {
+        let validated = match pre {
+            Some(accepted) => Ok(accepted),
+            None => lantrust_csr::validate(csr_der, &policy),
+        };
+        let accepted = validated.map_err(|e| {
             let mut p = bad_csr(format!("the CSR does not meet the device policy: {e}"));
             p.subproblems = e
                 .violations()
@@ -209,6 +245,10 @@ type Core = Server<SqliteStore, DbApproval, CaIssuer>;
 
 struct App {
     core: Mutex<Core>,
+    /// The CSR policy, for validating finalize requests outside the core's lock.
+    csr_policy: lantrust_csr::Policy,
+    /// Makes the core's commits durable before a response leaves (group commit).
+    durability: crate::durable::Durability,
     config: Config,
     origin: String,
     root_pem: String,
@@ -265,7 +305,7 @@ async fn run(a: ServeArgs) -> Result<()> {
     } else {
         Some(AdminToken::new(state::read_token(&st.admin_token())?))
     };
-    let conn = st.open()?;
+    let conn = group_commit_connection(&st)?;
     let config = st.config(&conn)?;
     let root_pem = std::fs::read_to_string(st.root_cert())
         .with_context(|| format!("reading {}", st.root_cert().display()))?;
@@ -298,15 +338,17 @@ async fn run(a: ServeArgs) -> Result<()> {
     let issuer = CaIssuer {
         root: root2,
         root_pem: root_pem.clone(),
-        policy,
+        policy: policy.clone(),
         options: IssuanceOptions {
             validity: Duration::from_secs(a.cert_days * 86_400),
             client_auth: false,
         },
+        prevalidated: None,
     };
     let approval = DbApproval {
-        conn: st.open()?,
+        conn: group_commit_connection(&st)?,
         auto_approve: a.auto_approve,
+        config: config.clone(),
     };
     let core = Server::new(scfg, SqliteStore::new(conn), approval, issuer);
 
@@ -317,6 +359,8 @@ async fn run(a: ServeArgs) -> Result<()> {
     let app_state = st.clone();
     let app = Arc::new(App {
         core: Mutex::new(core),
+        csr_policy: policy,
+        durability: crate::durable::Durability::new(st.db()),
         config: config.clone(),
         origin: origin.clone(),
         root_pem,
@@ -855,30 +899,74 @@ async fn read_body(body: Body) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-fn handle_blocking(app: &App, req: &Request) -> (Response, Vec<Validation>) {
-    let Ok(mut core) = app.core.lock() else {
-        let p = Problem::new(ProblemType::ServerInternal, 500, "server state is poisoned");
-        return (problem_plain(&p), Vec::new());
-    };
-    let now = state::now();
-    let mut resp = core.handle(req, now, &mut OsRng);
-    if resp.status == 201 && req.url.ends_with("/acme/new-order") {
-        // The core checks identifier syntax; the network's scope is ours to enforce (§4.2):
-        // refuse public names before anything is sent toward them.
-        if let Ok(order) = lantrust_acme::from_json::<Order>(&resp.body)
-            && let Some(p) = out_of_scope(&app.config, &order)
-        {
-            if let Some(id) = resp
-                .header("location")
-                .and_then(|l| l.rsplit('/').next())
-                .map(str::to_string)
-            {
-                core.store_mut().invalidate_order(&id, p.clone());
-            }
-            tracing::info!(detail = ?p.detail, "order refused");
-            resp = replace_body(resp, &p);
-        }
+/// Open a database connection for `serve`: `synchronous=NORMAL`, with [`App::durability`]
+/// flushing the WAL before each answer (see `durable.rs`).
+fn group_commit_connection(st: &StateDir) -> Result<Connection> {
+    let conn = st.open()?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .context("setting synchronous=NORMAL")?;
+    Ok(conn)
+}
+
+/// The CSR of a finalize request (RFC 8555 §7.4), read without verifying anything.
+fn finalize_csr(req: &Request) -> Option<Vec<u8>> {
+    if !req.url.ends_with("/finalize") {
+        return None;
     }
+    let jws =
+        lantrust_acme::jose::ParsedJws::parse(&req.body, lantrust_acme::jose::JwsKind::Request)
+            .ok()?;
+    let f: lantrust_acme::Finalize = lantrust_acme::from_json(&jws.payload).ok()?;
+    f.csr_der().ok()
+}
+
+/// One ACME request, on a blocking thread. The expensive, stateless work runs without the core's
+/// lock, so requests use every core: the JWS signature check and, for finalize, the CSR's
+/// signature and policy. The lock is held for the state change (and the certificate signature);
+/// the answer waits until the WAL is on disk.
+fn handle_blocking(app: &App, req: &Request) -> (Response, Vec<Validation>) {
+    let poisoned = || {
+        let p = Problem::new(ProblemType::ServerInternal, 500, "server state is poisoned");
+        (problem_plain(&p), Vec::new())
+    };
+    let Some(job) = app.core.lock().map(|core| core.signature_job(req)).ok() else {
+        return poisoned();
+    };
+    let checked = job.and_then(|j| j.run(req));
+    let csr = checked.as_ref().and_then(|_| finalize_csr(req));
+    let pre = csr.and_then(|der| Some((CaIssuer::prevalidate(&app.csr_policy, &der)?, der)));
+    let (resp, validations) = {
+        let Ok(mut core) = app.core.lock() else {
+            return poisoned();
+        };
+        if let Some((accepted, der)) = pre {
+            core.issuer_mut().prevalidated = Some((der, accepted));
+        }
+        let r = handle_locked(&mut core, req, checked.as_ref());
+        core.issuer_mut().prevalidated = None;
+        r
+    };
+    if req.method == Method::Post
+        && let Err(e) = app.durability.wait()
+    {
+        tracing::error!(error = %e, "flushing the database to disk failed");
+        let p = Problem::new(
+            ProblemType::ServerInternal,
+            500,
+            "the server could not store this request durably; retry later",
+        );
+        return (replace_body(resp, &p), validations);
+    }
+    (resp, validations)
+}
+
+fn handle_locked(
+    core: &mut Core,
+    req: &Request,
+    checked: Option<&lantrust_acme::server::CheckedSignature>,
+) -> (Response, Vec<Validation>) {
+    let now = state::now();
+    let mut resp = core.handle_checked(req, now, &mut OsRng, checked);
     if core.store_mut().take_failure() {
         let p = Problem::new(
             ProblemType::ServerInternal,
@@ -929,10 +1017,10 @@ fn replace_body(resp: Response, p: &Problem) -> Response {
 
 /// Identifiers outside the network's scope: DNS names not under `.local` or a configured domain,
 /// the server's own name, `localhost`, public IPs, or several device IDs in one order.
-fn out_of_scope(config: &Config, order: &Order) -> Option<Problem> {
+fn out_of_scope(config: &Config, identifiers: &[lantrust_acme::Identifier]) -> Option<Problem> {
     let mut subs = Vec::new();
     let mut ids = Vec::new();
-    for ident in &order.identifiers {
+    for ident in identifiers {
         let bad = match ident.kind {
             IdentifierType::Dns => {
                 let v = ident.value.to_ascii_lowercase();
@@ -1406,8 +1494,14 @@ mod tests {
                 "authorizations": [], "finalize": "https://x/f"});
             lantrust_acme::from_json(v.to_string().as_bytes()).unwrap()
         };
-        assert!(out_of_scope(&cfg, &order(&["dev1.local", "dev1.home.arpa"])).is_none());
-        let p = out_of_scope(&cfg, &order(&["dev1.local", "dev1.example.com"])).unwrap();
+        assert!(
+            out_of_scope(&cfg, &order(&["dev1.local", "dev1.home.arpa"]).identifiers).is_none()
+        );
+        let p = out_of_scope(
+            &cfg,
+            &order(&["dev1.local", "dev1.example.com"]).identifiers,
+        )
+        .unwrap();
         assert_eq!(p.kind, ProblemType::RejectedIdentifier);
         assert_eq!(p.subproblems.len(), 1);
         assert!(
@@ -1415,8 +1509,8 @@ mod tests {
                 .unwrap()
                 .contains("dev1.example.com is not a name on this network")
         );
-        assert!(out_of_scope(&cfg, &order(&["router.local"])).is_some());
-        assert!(out_of_scope(&cfg, &order(&["a.b.local"])).is_some());
-        assert!(out_of_scope(&cfg, &order(&["dev1.local", "dev2.local"])).is_some());
+        assert!(out_of_scope(&cfg, &order(&["router.local"]).identifiers).is_some());
+        assert!(out_of_scope(&cfg, &order(&["a.b.local"]).identifiers).is_some());
+        assert!(out_of_scope(&cfg, &order(&["dev1.local", "dev2.local"]).identifiers).is_some());
     }
 }
