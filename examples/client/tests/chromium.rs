@@ -1,60 +1,30 @@
 //! A real browser trusts a lantrust device once the network root is installed, and only then.
 //!
 //! On loopback with the real binaries: `lantrust-server init/serve` → `lantrust-device enroll`
-//! (approved with `lantrust-server approve`) → `lantrust-device serve` → `lantrust-client join` +
-//! `export --nss $HOME/.pki/nssdb`. Then Debian's headless `chromium` (which reads the user's NSS
-//! database at `$HOME/.pki/nssdb` on Linux) loads `https://dev1.local:PORT/` (mapped to 127.0.0.1
-//! with `--host-resolver-rules`) and must show the device's status page. The controls: the same
-//! with an empty NSS database (root not installed) and a name the certificate does not carry must
-//! not show it, and Chromium logs the certificate error it hit. Last, the root's name constraints
-//! bind the browser: a leaf the root signs (openssl, with the server's root key) for a `.local`
-//! name is shown, the same leaf for `printer.example.com` is refused.
+//! (approved with `lantrust-server approve` while it waits) → `lantrust-device serve` →
+//! `lantrust-client join` + `export --nss $HOME/.pki/nssdb`. Then Debian's headless `chromium`
+//! (which reads the user's NSS database at `$HOME/.pki/nssdb` on Linux) loads
+//! `https://dev1.local:PORT/` (mapped to 127.0.0.1 with `--host-resolver-rules`) and must show the
+//! device's status page. The controls: the same with an empty NSS database (root not installed) and
+//! a name the certificate does not carry must not show it, and Chromium logs the certificate error
+//! it hit. Last, the root's name constraints bind the browser: a leaf the root signs (openssl, with
+//! the server's root key) for a `.local` name is shown, the same leaf for `printer.example.com` is
+//! refused.
 
 #![allow(clippy::std_instead_of_core)] // test harness: std is the point
 
-// The peer/port/openssl helpers are shared with lantrust-device's tests (one copy).
-#[path = "../../device/tests/common/mod.rs"]
-mod common;
-
 use std::io::Read;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use lantrust_test_support::bins::{Binaries, Network};
+use lantrust_test_support::{Proc, free_port, have, openssl, output_text as text, wait_for_port};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// The longest one Chromium page load may take before it is killed and the test fails.
 const PAGE_TIMEOUT: Duration = Duration::from_secs(40);
-
-/// The sibling binaries, built (incrementally) for this test so they are never stale.
-fn bins() -> PathBuf {
-    let me = PathBuf::from(env!("CARGO_BIN_EXE_lantrust-client"));
-    let dir = me.parent().unwrap().to_path_buf();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args([
-            "build",
-            "-q",
-            "-p",
-            "lantrust-server",
-            "-p",
-            "lantrust-device",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .unwrap();
-    assert!(
-        status.success(),
-        "building lantrust-server and lantrust-device failed"
-    );
-    dir
-}
-
-fn run(bin: &Path, args: &[&str]) -> Output {
-    Command::new(bin).args(args).output().unwrap()
-}
 
 /// A child that is the leader of its own process group; dropping it kills the whole group (the
 /// browser and every helper process it started).
@@ -168,173 +138,35 @@ fn chromium_trusts_the_device_only_with_the_root_installed() {
         eprintln!("SKIPPED: certutil missing (scripts/install-peers installs libnss3-tools)");
         return;
     }
-    let bin = bins();
+    let bin = Binaries::build(
+        env!("CARGO_BIN_EXE_lantrust-client"),
+        &["lantrust-server", "lantrust-device"],
+    );
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let id = "dev1";
 
     // The network: a fresh root, HTTPS ACME on 127.0.0.1, the device reachable for http-01.
-    let state = d.join("srv");
-    let out = run(
-        &bin.join("lantrust-server"),
-        &[
-            "init",
-            "--state",
-            state.to_str().unwrap(),
-            "--name",
-            "lantrust",
-            "--domain",
-            "home.arpa",
-        ],
-    );
-    assert!(out.status.success(), "{}", text(&out));
-    let (acme, http) = (free_port(), free_port());
-    let _server = Proc(
-        Command::new(bin.join("lantrust-server"))
-            .args([
-                "serve",
-                "--state",
-                state.to_str().unwrap(),
-                "--listen",
-                &format!("127.0.0.1:{acme}"),
-                "--url",
-                &format!("https://lantrust.local:{acme}"),
-                "--resolve",
-                &format!("{id}.local=127.0.0.1:{http}"),
-                "--resolve",
-                &format!("{id}.home.arpa=127.0.0.1:{http}"),
-                "--http01-port",
-                &http.to_string(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_for_port(acme);
+    let http = free_port();
+    let net = Network::start(&bin, d, "srv", &[(id, http)], "lantrust.local");
+    let state = &net.state;
 
-    // The device enrolls; the owner approves it (`approve` also accepts an ID not yet pending).
-    let dev = d.join("dev");
-    let directory = format!("https://lantrust.local:{acme}/acme/directory");
-    let acme_res = format!("lantrust.local=127.0.0.1:{acme}");
-    let mut enroll = Proc(
-        Command::new(bin.join("lantrust-device"))
-            .args([
-                "enroll",
-                "--state",
-                dev.to_str().unwrap(),
-                "--id",
-                id,
-                "--domain",
-                "home.arpa",
-                "--directory",
-                &directory,
-                "--resolve",
-                &acme_res,
-                "--http01-listen",
-                &format!("127.0.0.1:{http}"),
-                "--timeout",
-                "60",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let start = Instant::now();
-    let approved = loop {
-        let out = run(
-            &bin.join("lantrust-server"),
-            &["approve", "--state", state.to_str().unwrap(), id],
-        );
-        if out.status.success() {
-            break out;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "the device never became pending: {}",
-            text(&out)
-        );
-        assert!(
-            enroll.0.try_wait().unwrap().is_none(),
-            "enroll ended before approval"
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    };
-    assert!(approved.status.success());
-    let start = Instant::now();
-    while enroll.0.try_wait().unwrap().is_none() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "enroll hangs after approval"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let mut err = String::new();
-    enroll
-        .0
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    assert!(enroll.0.wait().unwrap().success(), "enroll failed: {err}");
+    // The device enrolls and waits until the owner approves it.
+    let dev = net.enroll(d, id, http);
 
     // The device serves its status page with the issued certificate.
-    let port = free_port();
-    let _device = Proc(
-        Command::new(bin.join("lantrust-device"))
-            .args([
-                "serve",
-                "--state",
-                dev.to_str().unwrap(),
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--http01-listen",
-                &format!("127.0.0.1:{http}"),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_for_port(port);
+    let (_device, port) = bin.serve_device(&dev, http);
 
     // The client joins (TOFU) and installs the pinned root into the browser's NSS database.
-    let client = bin.join("lantrust-client");
-    let cs = d.join("client");
-    let cs = cs.to_str().unwrap();
+    let client = bin.client(&d.join("client"));
     let mac = "02:00:00:00:00:01";
-    let out = run(
-        &client,
-        &[
-            "join",
-            "--state",
-            cs,
-            "--directory",
-            &directory,
-            "--resolve",
-            &acme_res,
-            "--router-mac",
-            mac,
-            "--domain",
-            "home.arpa",
-        ],
-    );
+    let out = client.join(&net, mac, &["--domain", "home.arpa"]);
     assert!(out.status.success(), "{}", text(&out));
     let trusted_home = d.join("home-trusted");
     let nssdb = trusted_home.join(".pki/nssdb");
-    let out = run(
-        &client,
-        &[
-            "export",
-            "--state",
-            cs,
-            "--router-mac",
-            mac,
-            "--nss",
-            nssdb.to_str().unwrap(),
-        ],
+    let out = client.run(
+        "export",
+        &["--router-mac", mac, "--nss", nssdb.to_str().unwrap()],
     );
     assert!(out.status.success(), "{}", text(&out));
     let listing = Command::new("certutil")

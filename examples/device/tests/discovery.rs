@@ -7,10 +7,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use common::*;
+use lantrust_test_support::dns::{start_dnsmasq, start_unbound};
 
 fn device(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_lantrust-device"))
@@ -125,32 +126,18 @@ fn wait_dns(port: u16, domain: &str) -> Output {
 
 #[test]
 fn dns_srv_from_dnsmasq() {
-    if !have("dnsmasq") {
-        eprintln!("SKIPPED: dnsmasq is not installed (scripts/install-peers installs it)");
+    let Some(dns) = start_dnsmasq(
+        &[
+            "--srv-host=_acme-server._tcp.example.test,ca1.example.test,8443,10,0",
+            "--srv-host=_acme-server._tcp.example.test,backup.example.test,443,20,0",
+            "--host-record=ca1.example.test,192.0.2.10",
+            "--srv-host=_acme-server._tcp.none.test",
+        ],
+        "ca1.example.test",
+    ) else {
         return;
-    }
-    let port = free_port();
-    let _d = Proc(
-        Command::new("dnsmasq")
-            .args([
-                "--no-daemon",
-                "--conf-file=/dev/null",
-                "--listen-address=127.0.0.1",
-                &format!("--port={port}"),
-                "--bind-interfaces",
-                "--no-resolv",
-                "--no-hosts",
-                "--pid-file=",
-                "--srv-host=_acme-server._tcp.example.test,ca1.example.test,8443,10,0",
-                "--srv-host=_acme-server._tcp.example.test,backup.example.test,443,20,0",
-                "--host-record=ca1.example.test,192.0.2.10",
-                "--srv-host=_acme-server._tcp.none.test",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    };
+    let port = dns.port();
     let v = json(&wait_dns(port, "example.test"));
     assert_eq!(v["server_name"], "ca1.example.test");
     assert_eq!(
@@ -177,47 +164,19 @@ fn dns_srv_from_dnsmasq() {
 
 #[test]
 fn dns_srv_from_unbound() {
-    let bin = "/usr/sbin/unbound";
-    if !Path::new(bin).exists() {
-        eprintln!("SKIPPED: unbound is not installed (scripts/install-peers installs it)");
+    let Some(dns) = start_unbound(
+        &[
+            r#"local-zone: "office.test." static"#,
+            r#"local-data: "_acme-server._tcp.office.test. 300 IN SRV 5 0 9443 acme.office.test.""#,
+            r#"local-data: "_acme-server._tcp.office.test. 300 IN SRV 9 0 443 spare.office.test.""#,
+            r#"local-data: "acme.office.test. 300 IN A 192.0.2.20""#,
+            r#"local-zone: "missing.test." static"#,
+        ],
+        "acme.office.test",
+    ) else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let conf = format!(
-        r#"server:
-    interface: 127.0.0.1
-    port: {port}
-    do-daemonize: no
-    chroot: ""
-    username: ""
-    directory: "{dir}"
-    pidfile: ""
-    use-syslog: no
-    logfile: ""
-    verbosity: 0
-    do-ip6: no
-    access-control: 127.0.0.0/8 allow
-    module-config: "iterator"
-    local-zone: "office.test." static
-    local-data: "_acme-server._tcp.office.test. 300 IN SRV 5 0 9443 acme.office.test."
-    local-data: "_acme-server._tcp.office.test. 300 IN SRV 9 0 443 spare.office.test."
-    local-data: "acme.office.test. 300 IN A 192.0.2.20"
-    local-zone: "missing.test." static
-"#,
-        dir = dir.path().display()
-    );
-    std::fs::write(dir.path().join("unbound.conf"), conf).unwrap();
-    let _u = Proc(
-        Command::new(bin)
-            .arg("-d")
-            .arg("-c")
-            .arg(dir.path().join("unbound.conf"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    };
+    let port = dns.port();
     let v = json(&wait_dns(port, "office.test"));
     assert_eq!(v["server_name"], "acme.office.test");
     assert_eq!(
