@@ -722,11 +722,6 @@ async fn acme(
             return rate_limited(&app, detail, wait);
         }
     }
-    if new_order && let Some(cap) = over_pending_cap(&app, peer).await {
-        tracing::info!(%peer, ?cap, "order refused: too many orders waiting for approval");
-        let detail = cap.detail(crate::limits::source(peer.ip()));
-        return rate_limited(&app, detail, Duration::from_secs(60));
-    }
     let body_timeout = Duration::from_secs(app.limits.body_timeout);
     let body = match tokio::time::timeout(body_timeout, read_body(body)).await {
         Ok(Ok(b)) => b,
@@ -756,6 +751,11 @@ async fn acme(
             return problem_response(&p, Some(&app));
         }
     };
+    if new_order && let Some(cap) = over_pending_cap(&app, peer, &body).await {
+        tracing::info!(%peer, ?cap, "order refused: too many orders waiting for approval");
+        let detail = cap.detail(crate::limits::source(peer.ip()));
+        return rate_limited(&app, detail, Duration::from_secs(60));
+    }
     let req = Request {
         method: m,
         url: format!("{}{}", app.origin, uri.path()),
@@ -810,8 +810,11 @@ fn rate_limited(app: &App, detail: String, retry_after: Duration) -> HttpRespons
 
 /// Whether a newOrder from `peer` would exceed a pending-order cap. With `--auto-approve` no
 /// order waits for a human, so the caps do not apply. A database failure lets the order through
-/// (the caps protect capacity, they are not an access control) and is logged.
-async fn over_pending_cap(app: &Arc<App>, peer: SocketAddr) -> Option<PendingCap> {
+/// (the caps protect capacity, they are not an access control) and is logged. An order for a
+/// device that is already approved (a renewal) never waits for a human and passes: its device ID
+/// is read from the unverified JWS payload, which is enough here because such an order would
+/// not count as pending either.
+async fn over_pending_cap(app: &Arc<App>, peer: SocketAddr, body: &[u8]) -> Option<PendingCap> {
     let (per_source, total) = (
         app.limits.max_pending_per_source,
         app.limits.max_pending_total,
@@ -819,10 +822,16 @@ async fn over_pending_cap(app: &Arc<App>, peer: SocketAddr) -> Option<PendingCap
     if app.auto_approve || (per_source == 0 && total == 0) {
         return None;
     }
+    let device = order_device_id(body);
     let app2 = app.clone();
     let ip = crate::limits::source(peer.ip());
     let counts = tokio::task::spawn_blocking(move || {
         let conn = app2.limits_db.lock().ok()?;
+        if let Some(d) = device
+            && state::approval_state(&conn, &d).ok().flatten().as_deref() == Some("approved")
+        {
+            return Some((0, 0));
+        }
         state::pending_orders(&conn, ip, state::now().as_secs())
             .inspect_err(
                 |e| tracing::error!(error = %format!("{e:#}"), "counting pending orders failed"),
@@ -839,6 +848,17 @@ async fn over_pending_cap(app: &Arc<App>, peer: SocketAddr) -> Option<PendingCap
     } else {
         None
     }
+}
+
+/// The device ID of a newOrder request (RFC 8555 §7.4), from its first identifier, read without
+/// verifying anything.
+fn order_device_id(body: &[u8]) -> Option<String> {
+    let jws =
+        lantrust_acme::jose::ParsedJws::parse(body, lantrust_acme::jose::JwsKind::Request).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&jws.payload).ok()?;
+    let ident: lantrust_acme::Identifier =
+        serde_json::from_value(v.get("identifiers")?.get(0)?.clone()).ok()?;
+    Some(lantrust_acme::server::device_id(&ident))
 }
 
 /// Remember the source address of a new order (see [`over_pending_cap`]).
