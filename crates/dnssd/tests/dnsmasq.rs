@@ -3,59 +3,29 @@
 //!
 //! Set `LANTRUST_WRITE_VECTORS=1` to (re)write the captured answers under `tests/vectors/`.
 
-use core::net::{IpAddr, SocketAddr};
-use core::time::Duration;
-use std::net::UdpSocket;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Instant;
+use core::net::IpAddr;
 
 use lantrust_dnssd::{Query, RecordType, Section, resolve};
+use lantrust_test_support::dns::{DnsServer, start_dnsmasq};
 
-const DNSMASQ: &str = "/usr/sbin/dnsmasq";
-
-struct Server {
-    child: Child,
-    addr: SocketAddr,
+fn udp(server: &DnsServer, query: &Query<'_>) -> Vec<u8> {
+    let mut buf = [0u8; 512];
+    let n = query.emit(&mut buf).unwrap();
+    server.udp(&buf[..n])
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn save(name: &str, bytes: &[u8]) {
+    lantrust_test_support::save_vector(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors"),
+        name,
+        bytes,
+    );
 }
 
-fn start_dnsmasq() -> Option<Server> {
-    if !Path::new(DNSMASQ).exists() {
-        eprintln!("SKIPPED: dnsmasq interop: {DNSMASQ} not found (apt-get install dnsmasq-base)");
-        return None;
-    }
-    for _ in 0..3 {
-        let port = UdpSocket::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        if let Some(server) = spawn_dnsmasq(port) {
-            return Some(server);
-        }
-    }
-    panic!("dnsmasq exited at start three times");
-}
-
-/// None if dnsmasq exited (port in use); panics if it runs but does not answer.
-fn spawn_dnsmasq(port: u16) -> Option<Server> {
-    let child = Command::new(PathBuf::from(DNSMASQ))
-        .args([
-            "--no-daemon",
-            "--conf-file=/dev/null",
-            "--listen-address=127.0.0.1",
-            &format!("--port={port}"),
-            "--bind-interfaces",
-            "--no-resolv",
-            "--no-hosts",
-            "--pid-file=",
+#[test]
+fn dnsmasq_interop() {
+    let Some(server) = start_dnsmasq(
+        &[
             "--srv-host=_acme-server._tcp.example.test,ca1.example.test,8443,10,60",
             "--srv-host=_acme-server._tcp.example.test,ca2.example.test,8443,10,40",
             "--txt-record=_acme-server._tcp.example.test,path=/acme/v2/directory",
@@ -64,62 +34,9 @@ fn spawn_dnsmasq(port: u16) -> Option<Server> {
             "--txt-record=Office CA._acme-server._tcp.example.test,path=/office/directory",
             "--host-record=ca1.example.test,192.0.2.10,2001:db8::10",
             "--host-record=ca2.example.test,192.0.2.11",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let server = Server {
-        child,
-        addr: SocketAddr::from(([127, 0, 0, 1], port)),
-    };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let probe = Query::new(1, "ca1.example.test", RecordType::A).unwrap();
-    let mut server = server;
-    while Instant::now() < deadline {
-        if exchange(&server, &probe).is_some() {
-            return Some(server);
-        }
-        if server.child.try_wait().unwrap().is_some() {
-            return None;
-        }
-    }
-    panic!("dnsmasq did not answer within 10 s");
-}
-
-fn exchange(server: &Server, query: &Query<'_>) -> Option<Vec<u8>> {
-    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.set_read_timeout(Some(Duration::from_millis(300)))
-        .unwrap();
-    let mut buf = [0u8; 512];
-    let n = query.emit(&mut buf).unwrap();
-    sock.send_to(&buf[..n], server.addr).unwrap();
-    let mut answer = vec![0u8; 1232];
-    let (len, from) = sock.recv_from(&mut answer).ok()?;
-    assert_eq!(from, server.addr);
-    answer.truncate(len);
-    Some(answer)
-}
-
-fn udp(server: &Server, query: &Query<'_>) -> Vec<u8> {
-    (0..5)
-        .find_map(|_| exchange(server, query))
-        .expect("no answer from dnsmasq")
-}
-
-fn save(name: &str, bytes: &[u8]) {
-    if std::env::var_os("LANTRUST_WRITE_VECTORS").is_some() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/vectors")
-            .join(name);
-        std::fs::write(path, bytes).unwrap();
-    }
-}
-
-#[test]
-fn dnsmasq_interop() {
-    let Some(server) = start_dnsmasq() else {
+        ],
+        "ca1.example.test",
+    ) else {
         return;
     };
     let from = server.addr;

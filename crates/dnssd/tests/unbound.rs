@@ -3,167 +3,25 @@
 //!
 //! Set `LANTRUST_WRITE_VECTORS=1` to (re)write the captured answers under `tests/vectors/`.
 
-use core::net::SocketAddr;
 use core::time::Duration;
 use std::io::{Read, Write};
-use std::net::{TcpStream, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Instant;
+use std::net::TcpStream;
 
 use lantrust_dnssd::{Error, Frame, Query, RecordType, Response, read_tcp_frame, resolve};
+use lantrust_test_support::dns::{DnsServer, start_unbound};
 
-const UNBOUND: &str = "/usr/sbin/unbound";
-
-struct Server {
-    child: Child,
-    dir: PathBuf,
-    addr: SocketAddr,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn free_port() -> u16 {
-    // A port free for both UDP and TCP right now.
-    loop {
-        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = udp.local_addr().unwrap().port();
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
-fn start_unbound() -> Option<Server> {
-    if !Path::new(UNBOUND).exists() {
-        eprintln!("SKIPPED: unbound interop: {UNBOUND} not found (apt-get install unbound)");
-        return None;
-    }
-    // The port could be taken between probing and binding: try a few.
-    for _ in 0..3 {
-        if let Some(server) = spawn_unbound(PathBuf::from(UNBOUND), free_port()) {
-            return Some(server);
-        }
-    }
-    panic!("unbound exited at start three times (see its log above)");
-}
-
-/// None if unbound exited (port in use); panics if it runs but does not answer.
-fn spawn_unbound(bin: PathBuf, port: u16) -> Option<Server> {
-    let dir = std::env::temp_dir().join(format!(
-        "lantrust-dnssd-unbound-{}-{port}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let conf = format!(
-        r#"server:
-    interface: 127.0.0.1
-    port: {port}
-    do-daemonize: no
-    chroot: ""
-    username: ""
-    directory: "{dir}"
-    pidfile: ""
-    use-syslog: no
-    logfile: ""
-    verbosity: 0
-    do-ip6: no
-    access-control: 127.0.0.0/8 allow
-    module-config: "iterator"
-    local-zone: "example.test." static
-    local-data: "_acme-server._tcp.example.test. 300 IN SRV 10 60 8443 ca1.example.test."
-    local-data: "_acme-server._tcp.example.test. 300 IN SRV 10 40 8443 ca2.example.test."
-    local-data: "_acme-server._tcp.example.test. 300 IN SRV 20 0 443 backup.example.test."
-    local-data: '_acme-server._tcp.example.test. 300 IN TXT "txtvers=1" "PATH=/acme/v2/directory" "path=/ignored"'
-    local-data: "_acme-server._tcp.example.test. 300 IN PTR Office\032CA._acme-server._tcp.example.test."
-    local-data: "Office\032CA._acme-server._tcp.example.test. 300 IN SRV 0 0 9443 ca1.example.test."
-    local-data: 'Office\032CA._acme-server._tcp.example.test. 300 IN TXT "path=/office/directory" "secure"'
-    local-data: "ca1.example.test. 300 IN A 192.0.2.10"
-    local-data: "ca2.example.test. 300 IN A 192.0.2.11"
-    local-data: "backup.example.test. 300 IN AAAA 2001:db8::5"
-    local-zone: "none.test." static
-    local-data: "_acme-server._tcp.none.test. 300 IN SRV 0 0 0 ."
-    local-zone: "missing.test." static
-"#,
-        dir = dir.display()
-    );
-    let conf_path = dir.join("unbound.conf");
-    std::fs::write(&conf_path, conf).unwrap();
-    if let Ok(out) = Command::new("/usr/sbin/unbound-checkconf")
-        .arg(&conf_path)
-        .output()
-    {
-        assert!(
-            out.status.success(),
-            "unbound-checkconf: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-    }
-    let child = Command::new(bin)
-        .arg("-d")
-        .arg("-c")
-        .arg(&conf_path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let server = Server {
-        child,
-        dir,
-        addr: SocketAddr::from(([127, 0, 0, 1], port)),
-    };
-    // Wait until it answers.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let probe = Query::new(1, "ca1.example.test", RecordType::A).unwrap();
-    let mut server = server;
-    while Instant::now() < deadline {
-        if udp_exchange(&server, &probe).is_some() {
-            return Some(server);
-        }
-        if server.child.try_wait().unwrap().is_some() {
-            return None;
-        }
-    }
-    panic!("unbound did not answer within 10 s");
-}
-
-fn udp_exchange(server: &Server, query: &Query<'_>) -> Option<Vec<u8>> {
-    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.set_read_timeout(Some(Duration::from_millis(300)))
-        .unwrap();
+fn udp(server: &DnsServer, query: &Query<'_>) -> Vec<u8> {
     let mut buf = [0u8; 512];
     let n = query.emit(&mut buf).unwrap();
-    sock.send_to(&buf[..n], server.addr).unwrap();
-    let mut answer = vec![0u8; 1232];
-    let (len, from) = sock.recv_from(&mut answer).ok()?;
-    assert_eq!(from, server.addr);
-    answer.truncate(len);
-    Some(answer)
-}
-
-fn udp(server: &Server, query: &Query<'_>) -> Vec<u8> {
-    for _ in 0..5 {
-        if let Some(a) = udp_exchange(server, query) {
-            return a;
-        }
-    }
-    panic!("no answer from unbound");
+    server.udp(&buf[..n])
 }
 
 fn save(name: &str, bytes: &[u8]) {
-    if std::env::var_os("LANTRUST_WRITE_VECTORS").is_some() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/vectors")
-            .join(name);
-        std::fs::write(path, bytes).unwrap();
-    }
+    lantrust_test_support::save_vector(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors"),
+        name,
+        bytes,
+    );
 }
 
 fn rng() -> rand::rngs::StdRng {
@@ -172,7 +30,25 @@ fn rng() -> rand::rngs::StdRng {
 
 #[test]
 fn unbound_interop() {
-    let Some(server) = start_unbound() else {
+    let Some(server) = start_unbound(
+        &[
+            r#"local-zone: "example.test." static"#,
+            r#"local-data: "_acme-server._tcp.example.test. 300 IN SRV 10 60 8443 ca1.example.test.""#,
+            r#"local-data: "_acme-server._tcp.example.test. 300 IN SRV 10 40 8443 ca2.example.test.""#,
+            r#"local-data: "_acme-server._tcp.example.test. 300 IN SRV 20 0 443 backup.example.test.""#,
+            r#"local-data: '_acme-server._tcp.example.test. 300 IN TXT "txtvers=1" "PATH=/acme/v2/directory" "path=/ignored"'"#,
+            r#"local-data: "_acme-server._tcp.example.test. 300 IN PTR Office\032CA._acme-server._tcp.example.test.""#,
+            r#"local-data: "Office\032CA._acme-server._tcp.example.test. 300 IN SRV 0 0 9443 ca1.example.test.""#,
+            r#"local-data: 'Office\032CA._acme-server._tcp.example.test. 300 IN TXT "path=/office/directory" "secure"'"#,
+            r#"local-data: "ca1.example.test. 300 IN A 192.0.2.10""#,
+            r#"local-data: "ca2.example.test. 300 IN A 192.0.2.11""#,
+            r#"local-data: "backup.example.test. 300 IN AAAA 2001:db8::5""#,
+            r#"local-zone: "none.test." static"#,
+            r#"local-data: "_acme-server._tcp.none.test. 300 IN SRV 0 0 0 .""#,
+            r#"local-zone: "missing.test." static"#,
+        ],
+        "ca1.example.test",
+    ) else {
         return;
     };
     let from = server.addr;
