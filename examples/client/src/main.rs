@@ -122,6 +122,8 @@ fn load(state: &Path) -> anyhow::Result<PinStore> {
 }
 
 fn save(state: &Path, store: &PinStore) -> anyhow::Result<()> {
+    // Temp files of a writer killed mid-save (the store itself is always whole: atomic rename).
+    lantrust_cli::fs::recover(state)?;
     write_atomic(&store_path(state), &store.to_bytes(), Mode::Secret)
 }
 

@@ -171,24 +171,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             listen,
             http01_listen,
             renew_every,
-        } => serve::serve(&State::new(&state), listen, http01_listen, renew_every),
+        } => serve::serve(&State::open(&state)?, listen, http01_listen, renew_every),
         Cmd::Renew {
             state,
             http01_listen,
         } => {
-            let st = State::new(&state);
+            let st = State::open(&state)?;
             let label = st.current()?;
             let m = reissue(&st, &label, None, http01_listen, Duration::from_secs(3600))?;
             println!("renewed: serial {} valid until {}", m.serial, m.not_after);
             Ok(())
         }
-        Cmd::Reset { state, offline } => reset(&State::new(&state), offline),
+        Cmd::Reset { state, offline } => reset(&State::open(&state)?, offline),
         Cmd::Rename {
             state,
             new_id,
             http01_listen,
-        } => rename(&State::new(&state), &new_id, http01_listen),
-        Cmd::Status { state, json } => status(&State::new(&state), json),
+        } => rename(&State::open(&state)?, &new_id, http01_listen),
+        Cmd::Status { state, json } => status(&State::open(&state)?, json),
     }
 }
 
@@ -217,7 +217,7 @@ pub(crate) fn key_algorithm(s: &str) -> KeyAlgorithm {
 }
 
 fn enroll(args: EnrollArgs) -> anyhow::Result<()> {
-    let st = State::new(&args.state);
+    let st = State::open(&args.state)?;
     let old = st.config()?;
     let id = match (&args.id, &old) {
         (Some(id), _) => id.clone(),
@@ -425,15 +425,12 @@ pub(crate) fn reissue(
     let key_pem = key
         .to_pkcs8_pem()
         .map_err(|e| anyhow::anyhow!("encoding the key: {e}"))?;
-    // Key first, then chain: a crash in between leaves a key without a matching chain, which
-    // `serve` detects (rustls refuses the pair) rather than an old key with a new chain.
-    write_atomic(&net.join("key.pem"), key_pem.as_bytes(), Mode::Secret)?;
-    write_atomic(&net.join("chain.pem"), chain.pem.as_bytes(), Mode::Public)?;
     m.names = names;
     m.serial = facts.serial;
     m.not_before = facts.not_before;
     m.not_after = facts.not_after;
-    st.save_meta(label, &m)?;
+    // Key, chain and metadata in one commit: a crash never pairs a key with another key's chain.
+    st.save_issued(label, key_pem.as_bytes(), chain.pem.as_bytes(), &m)?;
     Ok(m)
 }
 
@@ -492,7 +489,7 @@ fn revoke(st: &State, label: &str, reason: u8) -> anyhow::Result<()> {
         cert_der: leaf.clone(),
         reason: Some(reason),
     };
-    let events = run_acme(
+    let events = match run_acme(
         &m,
         &m.names,
         &net,
@@ -500,7 +497,19 @@ fn revoke(st: &State, label: &str, reason: u8) -> anyhow::Result<()> {
         None,
         Duration::from_secs(120),
         op,
-    )?;
+    ) {
+        // A revocation killed after the server acted on it: done already (RFC 8555 §7.6).
+        Err(e) if format!("{e:#}").contains("alreadyRevoked") => {
+            eprintln!(
+                "serial {} ({}) was already revoked on {}",
+                m.serial,
+                m.names.join(", "),
+                m.server_name
+            );
+            return Ok(());
+        }
+        r => r?,
+    };
     anyhow::ensure!(
         events.iter().any(|e| matches!(e, Event::Revoked)),
         "the server did not confirm the revocation"
@@ -528,11 +537,10 @@ fn reset(st: &State, offline: bool) -> anyhow::Result<()> {
         }
     }
     // Wipe regardless (§4.5: the user asked for a factory reset), but report what stayed valid.
-    let nets = st.dir.join("networks");
-    if nets.exists() {
-        std::fs::remove_dir_all(&nets).with_context(|| format!("removing {}", nets.display()))?;
-    }
-    let _ = std::fs::remove_file(st.dir.join("current"));
+    // `current` first, then every network at once (renamed away, then deleted): a crash leaves
+    // all keys or none, never a network with half its files.
+    st.clear_current()?;
+    lantrust_cli::fs::remove_dir_atomic(&st.dir.join("networks"))?;
     println!(
         "factory reset: keys and certificates wiped from {}",
         st.dir.display()
@@ -546,15 +554,30 @@ fn reset(st: &State, offline: bool) -> anyhow::Result<()> {
 fn rename(st: &State, new_id: &str, http01_listen: SocketAddr) -> anyhow::Result<()> {
     let label = st.current()?;
     let mut m = st.meta(&label)?;
+    // A rename killed after the revocation has the new ID saved but the old name's certificate:
+    // finish it (the certificate is revoked already) instead of refusing.
+    let old_cert_id = m
+        .names
+        .first()
+        .and_then(|n| n.split('.').next())
+        .unwrap_or(&m.id)
+        .to_string();
+    let interrupted = m.id == new_id && old_cert_id != new_id;
     anyhow::ensure!(
-        m.id != new_id,
+        m.id != new_id || interrupted,
         "the device is already called {new_id} on {}",
         m.server_name
     );
-    // §4.7: revoke the old name's certificates with the current server only.
-    revoke(st, &label, 4)?; // 4 = superseded
-    let old = std::mem::replace(&mut m.id, new_id.to_string());
-    st.save_meta(&label, &m)?;
+    let old = if interrupted {
+        eprintln!("finishing the interrupted rename {old_cert_id} → {new_id}");
+        old_cert_id
+    } else {
+        // §4.7: revoke the old name's certificates with the current server only.
+        revoke(st, &label, 4)?; // 4 = superseded
+        let old = std::mem::replace(&mut m.id, new_id.to_string());
+        st.save_meta(&label, &m)?;
+        old
+    };
     let m = reissue(st, &label, None, http01_listen, Duration::from_secs(3600))?;
     println!(
         "renamed {old} → {new_id} on {}: {} (serial {})",

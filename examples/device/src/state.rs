@@ -7,12 +7,17 @@
 //! DIR/networks/<server>/root.pem  the root trusted for this network's ACME server (TOFU or --root)
 //! DIR/networks/<server>/account.key, key.pem (0600), chain.pem
 //! ```
+//!
+//! Crash safety (issue 9): every file is written atomically, and a new certificate's key, chain
+//! and metadata are committed together ([`lantrust_cli::fs::write_group`]), so a device killed at
+//! any point never pairs a key with another key's certificate. [`State::open`] finishes or undoes
+//! an interrupted commit and removes the temp files a killed process left behind.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use der::Decode;
-use lantrust_cli::fs::{Mode, write_atomic};
+use lantrust_cli::fs::{Mode, recover, remove_leftover_dirs, write_atomic, write_group};
 use serde::{Deserialize, Serialize};
 use x509_cert::Certificate;
 use x509_cert::ext::pkix::SubjectAltName;
@@ -65,10 +70,37 @@ pub(crate) fn label(server_name: &str) -> String {
 }
 
 impl State {
+    /// The state in `dir` as it is (see [`State::open`] for a command's start).
     pub(crate) fn new(dir: &Path) -> Self {
         State {
             dir: dir.to_path_buf(),
         }
+    }
+    /// The state in `dir`, brought back to a consistent state after a crash: an interrupted
+    /// commit of a new certificate is finished or undone, leftovers of killed writers removed.
+    pub(crate) fn open(dir: &Path) -> anyhow::Result<Self> {
+        let st = State::new(dir);
+        let report = |what: &Path, r: lantrust_cli::fs::Recovery| {
+            if !r.completed.is_empty() {
+                eprintln!(
+                    "{}: finished the update a crash interrupted ({})",
+                    what.display(),
+                    r.completed.join(", ")
+                );
+            }
+        };
+        report(&st.dir, recover(&st.dir)?);
+        let nets = st.dir.join("networks");
+        remove_leftover_dirs(&st.dir)?;
+        report(&nets, recover(&nets)?);
+        if let Ok(rd) = std::fs::read_dir(&nets) {
+            for e in rd.flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    report(&e.path(), recover(&e.path())?);
+                }
+            }
+        }
+        Ok(st)
     }
     pub(crate) fn config(&self) -> anyhow::Result<Option<DeviceConfig>> {
         let p = self.dir.join("device.json");
@@ -115,6 +147,40 @@ impl State {
             &serde_json::to_vec_pretty(m)?,
             Mode::Public,
         )
+    }
+    /// Saves a new certificate's key (0600), chain and metadata as one commit: after a crash
+    /// (and [`State::open`]) either all three are new or all three are old.
+    pub(crate) fn save_issued(
+        &self,
+        label: &str,
+        key_pem: &[u8],
+        chain_pem: &[u8],
+        m: &NetworkMeta,
+    ) -> anyhow::Result<()> {
+        let meta = serde_json::to_vec_pretty(m)?;
+        write_group(
+            &self.net_dir(label),
+            &[
+                ("key.pem", key_pem, Mode::Secret),
+                ("chain.pem", chain_pem, Mode::Public),
+                ("meta.json", &meta, Mode::Public),
+            ],
+        )
+    }
+    /// Forgets which network is current (`reset`), durably.
+    pub(crate) fn clear_current(&self) -> anyhow::Result<()> {
+        match std::fs::remove_file(self.dir.join("current")) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("removing {}", self.dir.join("current").display()));
+            }
+        }
+        if let Ok(d) = std::fs::File::open(&self.dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
     }
     pub(crate) fn networks(&self) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(self.dir.join("networks"))
