@@ -44,6 +44,24 @@ fn openssl(dir: &Path, args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// A fresh RSA-3072 key that openssl generates into `dir/file`, read back.
+fn openssl_rsa3072(dir: &Path, file: &str) -> PrivateKey {
+    let (ok, out) = openssl(
+        dir,
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:3072",
+            "-out",
+            file,
+        ],
+    );
+    assert!(ok, "{out}");
+    PrivateKey::from_pkcs8_pem(&std::fs::read_to_string(dir.join(file)).unwrap()).unwrap()
+}
+
 fn tempdir(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("lantrust-ca-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -71,22 +89,7 @@ fn root(alg: KeyAlgorithm) -> &'static Root {
         // and real-world key material), falling back to our generator without openssl.
         KeyAlgorithm::Rsa3072 if openssl_available() => {
             let dir = tempdir("rsa-root-key");
-            let (ok, out) = openssl(
-                &dir,
-                &[
-                    "genpkey",
-                    "-algorithm",
-                    "RSA",
-                    "-pkeyopt",
-                    "rsa_keygen_bits:3072",
-                    "-out",
-                    "k.pem",
-                ],
-            );
-            assert!(ok, "{out}");
-            let key =
-                PrivateKey::from_pkcs8_pem(&std::fs::read_to_string(dir.join("k.pem")).unwrap())
-                    .unwrap();
+            let key = openssl_rsa3072(&dir, "k.pem");
             std::fs::remove_dir_all(&dir).ok();
             Root::generate_with_key(&config(alg), key, NOW, &mut rand::rngs::OsRng).unwrap()
         }
@@ -101,6 +104,17 @@ fn device_request(id: &str, key: &PrivateKey) -> DeviceRequest {
         ip_addrs: vec!["192.168.1.42".parse().unwrap(), "fd00::42".parse().unwrap()],
         public_key: key.public_key_info(),
     }
+}
+
+/// `req` issued by `root` at [`NOW`] with the default options.
+fn issue(root: &Root, req: &DeviceRequest) -> x509_cert::Certificate {
+    root.issue(
+        req,
+        &IssuanceOptions::default(),
+        NOW,
+        &mut rand::rngs::OsRng,
+    )
+    .unwrap()
 }
 
 fn device_key() -> PrivateKey {
@@ -177,14 +191,7 @@ fn openssl_verifies_every_root_algorithm_and_its_device_certificates() {
         );
 
         let key = device_key();
-        let cert = root
-            .issue(
-                &device_request("thermostat-42", &key),
-                &IssuanceOptions::default(),
-                NOW,
-                &mut rand::rngs::OsRng,
-            )
-            .unwrap();
+        let cert = issue(root, &device_request("thermostat-42", &key));
         write_pem(&dir, "device.pem", &certificate_to_pem(&cert).unwrap());
         for check in [
             &["-verify_hostname", "thermostat-42.local"][..],
@@ -278,14 +285,7 @@ fn openssl_enforces_the_name_constraints() {
             ip_addrs: ips,
             public_key: key.public_key_info(),
         };
-        let cert = root
-            .issue(
-                &req,
-                &IssuanceOptions::default(),
-                NOW,
-                &mut rand::rngs::OsRng,
-            )
-            .unwrap();
+        let cert = issue(root, &req);
         write_pem(&dir, "evil.pem", &certificate_to_pem(&cert).unwrap());
         let (ok, out) = openssl(
             &dir,
@@ -304,7 +304,15 @@ fn openssl_enforces_the_name_constraints() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-fn webpki_check(root: &Root, cert_der: &[u8], name: &str) -> Result<(), webpki::Error> {
+/// rustls-webpki's verdict on `cert_der` under `root` alone, for server authentication at `at`
+/// (since the Unix epoch), checking `revocation` and the subject `name` when given.
+fn webpki_verify(
+    root: &Root,
+    cert_der: &[u8],
+    at: Duration,
+    revocation: Option<webpki::RevocationOptions<'_>>,
+    name: Option<&str>,
+) -> Result<(), webpki::Error> {
     let root_der = CertificateDer::from(root.certificate_der().to_vec());
     let anchor = webpki::anchor_from_trusted_cert(&root_der)?;
     let cert_der = CertificateDer::from(cert_der.to_vec());
@@ -313,12 +321,26 @@ fn webpki_check(root: &Root, cert_der: &[u8], name: &str) -> Result<(), webpki::
         webpki::ALL_VERIFICATION_ALGS,
         &[anchor],
         &[],
-        UnixTime::since_unix_epoch(NOW + Duration::from_secs(3600)),
+        UnixTime::since_unix_epoch(at),
         webpki::KeyUsage::server_auth(),
-        None,
+        revocation,
         None,
     )?;
-    ee.verify_is_valid_for_subject_name(&ServerName::try_from(name).unwrap())
+    match name {
+        Some(name) => ee.verify_is_valid_for_subject_name(&ServerName::try_from(name).unwrap()),
+        None => Ok(()),
+    }
+}
+
+/// [`webpki_verify`] an hour after [`NOW`] for `name`.
+fn webpki_check(root: &Root, cert_der: &[u8], name: &str) -> Result<(), webpki::Error> {
+    webpki_verify(
+        root,
+        cert_der,
+        NOW + Duration::from_secs(3600),
+        None,
+        Some(name),
+    )
 }
 
 #[test]
@@ -355,14 +377,7 @@ fn webpki_validates_local_names_and_rejects_public_ones() {
             ip_addrs: vec![],
             public_key: key.public_key_info(),
         };
-        let cert = root
-            .issue(
-                &public,
-                &IssuanceOptions::default(),
-                NOW,
-                &mut rand::rngs::OsRng,
-            )
-            .unwrap();
+        let cert = issue(root, &public);
         let der = certificate_to_der(&cert).unwrap();
         assert_eq!(
             webpki_check(root, &der, "www.example.com"),
@@ -376,14 +391,7 @@ fn webpki_validates_local_names_and_rejects_public_ones() {
             ip_addrs: vec!["8.8.8.8".parse().unwrap()],
             public_key: key.public_key_info(),
         };
-        let cert = root
-            .issue(
-                &public_ip,
-                &IssuanceOptions::default(),
-                NOW,
-                &mut rand::rngs::OsRng,
-            )
-            .unwrap();
+        let cert = issue(root, &public_ip);
         let der = certificate_to_der(&cert).unwrap();
         assert_eq!(
             webpki_check(root, &der, "8.8.8.8"),
@@ -396,30 +404,9 @@ fn webpki_validates_local_names_and_rejects_public_ones() {
 fn webpki_rejects_expired_and_not_yet_valid_certificates() {
     let root = root(KeyAlgorithm::P384);
     let key = device_key();
-    let cert = root
-        .issue(
-            &device_request("d", &key),
-            &IssuanceOptions::default(),
-            NOW,
-            &mut rand::rngs::OsRng,
-        )
-        .unwrap();
-    let der = CertificateDer::from(certificate_to_der(&cert).unwrap());
-    let root_der = CertificateDer::from(root.certificate_der().to_vec());
-    let anchor = [webpki::anchor_from_trusted_cert(&root_der).unwrap()];
-    let ee = webpki::EndEntityCert::try_from(&der).unwrap();
-    let at = |secs: u64| {
-        ee.verify_for_usage(
-            webpki::ALL_VERIFICATION_ALGS,
-            &anchor,
-            &[],
-            UnixTime::since_unix_epoch(Duration::from_secs(secs)),
-            webpki::KeyUsage::server_auth(),
-            None,
-            None,
-        )
-        .map(|_| ())
-    };
+    let cert = issue(root, &device_request("d", &key));
+    let der = certificate_to_der(&cert).unwrap();
+    let at = |secs: u64| webpki_verify(root, &der, Duration::from_secs(secs), None, None);
     // Backdated five minutes for clock skew; 30 days in all.
     assert!(at(NOW.as_secs() - 299).is_ok());
     assert!(matches!(
@@ -447,36 +434,15 @@ fn crl_verifies_with_openssl_and_revokes() {
         let root = root(alg);
         write_pem(&dir, "root.pem", &root.certificate_pem().unwrap());
         let key = device_key();
-        let revoked_cert = root
-            .issue(
-                &device_request("lost", &key),
-                &IssuanceOptions::default(),
-                NOW,
-                &mut rand::rngs::OsRng,
-            )
-            .unwrap();
-        let good_cert = root
-            .issue(
-                &device_request("kept", &key),
-                &IssuanceOptions::default(),
-                NOW,
-                &mut rand::rngs::OsRng,
-            )
-            .unwrap();
+        let revoked_cert = issue(root, &device_request("lost", &key));
+        let good_cert = issue(root, &device_request("kept", &key));
         write_pem(
             &dir,
             "revoked.pem",
             &certificate_to_pem(&revoked_cert).unwrap(),
         );
         write_pem(&dir, "good.pem", &certificate_to_pem(&good_cert).unwrap());
-        let other = root
-            .issue(
-                &device_request("old", &key),
-                &IssuanceOptions::default(),
-                NOW,
-                &mut rand::rngs::OsRng,
-            )
-            .unwrap();
+        let other = issue(root, &device_request("old", &key));
 
         let crl = root
             .crl(
@@ -575,29 +541,8 @@ fn rsa_device_keys_get_key_encipherment_and_weak_keys_are_refused() {
     let dir = tempdir("devkeys");
     let root = root(KeyAlgorithm::P384);
     // Device keys made by openssl, as a real device would.
-    let (ok, out) = openssl(
-        &dir,
-        &[
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:3072",
-            "-out",
-            "rsa.pem",
-        ],
-    );
-    assert!(ok, "{out}");
-    let rsa =
-        PrivateKey::from_pkcs8_pem(&std::fs::read_to_string(dir.join("rsa.pem")).unwrap()).unwrap();
-    let cert = root
-        .issue(
-            &device_request("printer", &rsa),
-            &IssuanceOptions::default(),
-            NOW,
-            &mut rand::rngs::OsRng,
-        )
-        .unwrap();
+    let rsa = openssl_rsa3072(&dir, "rsa.pem");
+    let cert = issue(root, &device_request("printer", &rsa));
     write_pem(&dir, "root.pem", &root.certificate_pem().unwrap());
     write_pem(&dir, "printer.pem", &certificate_to_pem(&cert).unwrap());
     let (ok, text) = openssl(&dir, &["x509", "-in", "printer.pem", "-noout", "-text"]);
@@ -683,22 +628,8 @@ fn rsa_device_keys_get_key_encipherment_and_weak_keys_are_refused() {
 fn webpki_honours_the_crl() {
     let root = root(KeyAlgorithm::P384);
     let key = device_key();
-    let lost = root
-        .issue(
-            &device_request("lost", &key),
-            &IssuanceOptions::default(),
-            NOW,
-            &mut rand::rngs::OsRng,
-        )
-        .unwrap();
-    let kept = root
-        .issue(
-            &device_request("kept", &key),
-            &IssuanceOptions::default(),
-            NOW,
-            &mut rand::rngs::OsRng,
-        )
-        .unwrap();
+    let lost = issue(root, &device_request("lost", &key));
+    let kept = issue(root, &device_request("kept", &key));
     let crl = root
         .crl(
             &[RevokedCertificate {
@@ -714,24 +645,17 @@ fn webpki_honours_the_crl() {
     let crl_der = crl.to_der().unwrap();
     let parsed = webpki::BorrowedCertRevocationList::from_der(&crl_der).unwrap();
     let crls = [&webpki::CertRevocationList::from(parsed)];
-    let root_der = CertificateDer::from(root.certificate_der().to_vec());
-    let anchor = [webpki::anchor_from_trusted_cert(&root_der).unwrap()];
     let check = |cert: &x509_cert::Certificate| {
-        let der = CertificateDer::from(certificate_to_der(cert).unwrap());
-        let ee = webpki::EndEntityCert::try_from(&der).unwrap();
         let options = webpki::RevocationOptionsBuilder::new(&crls)
             .unwrap()
             .build();
-        ee.verify_for_usage(
-            webpki::ALL_VERIFICATION_ALGS,
-            &anchor,
-            &[],
-            UnixTime::since_unix_epoch(NOW + Duration::from_secs(60)),
-            webpki::KeyUsage::server_auth(),
+        webpki_verify(
+            root,
+            &certificate_to_der(cert).unwrap(),
+            NOW + Duration::from_secs(60),
             Some(options),
             None,
         )
-        .map(|_| ())
     };
     assert_eq!(check(&lost), Err(webpki::Error::CertRevoked));
     assert_eq!(check(&kept), Ok(()));

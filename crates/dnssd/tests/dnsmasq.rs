@@ -7,19 +7,13 @@ use core::net::IpAddr;
 
 use lantrust_dnssd::{Query, RecordType, Section, resolve};
 use lantrust_test_support::dns::{DnsServer, start_dnsmasq};
+use lantrust_test_support::save_vector;
+
+/// Where `LANTRUST_WRITE_VECTORS=1` writes the captured answers.
+const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors");
 
 fn udp(server: &DnsServer, query: &Query<'_>) -> Vec<u8> {
-    let mut buf = [0u8; 512];
-    let n = query.emit(&mut buf).unwrap();
-    server.udp(&buf[..n])
-}
-
-fn save(name: &str, bytes: &[u8]) {
-    lantrust_test_support::save_vector(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors"),
-        name,
-        bytes,
-    );
+    server.udp_with(|buf| query.emit(buf).unwrap())
 }
 
 #[test]
@@ -44,7 +38,7 @@ fn dnsmasq_interop() {
 
     let query = Query::acme_srv(0x1234, "example.test").unwrap();
     let srv_bytes = udp(&server, &query);
-    save("dnsmasq_srv.bin", &srv_bytes);
+    save_vector(VECTORS, "dnsmasq_srv.bin", &srv_bytes);
     let srv = query.check_response(&srv_bytes, from).unwrap();
     // dnsmasq adds the targets' addresses to the additional section.
     let additional_addrs = srv
@@ -70,7 +64,7 @@ fn dnsmasq_interop() {
 
     let txt_query = Query::new(0x1235, "_acme-server._tcp.example.test", RecordType::TXT).unwrap();
     let txt_bytes = udp(&server, &txt_query);
-    save("dnsmasq_txt.bin", &txt_bytes);
+    save_vector(VECTORS, "dnsmasq_txt.bin", &txt_bytes);
     let txt = txt_query.check_response(&txt_bytes, from).unwrap();
     let urls = resolve(&[srv, txt], &mut rng).unwrap().urls;
     assert!(
@@ -82,7 +76,7 @@ fn dnsmasq_interop() {
     // Browse form.
     let browse = Query::acme_browse(0x2345, "example.test").unwrap();
     let ptr_bytes = udp(&server, &browse);
-    save("dnsmasq_ptr.bin", &ptr_bytes);
+    save_vector(VECTORS, "dnsmasq_ptr.bin", &ptr_bytes);
     let ptr = browse.check_response(&ptr_bytes, from).unwrap();
     let first = resolve(&[ptr], &mut rng).unwrap();
     let instance = *first.pending.first().expect("one pending instance");
@@ -93,11 +87,11 @@ fn dnsmasq_interop() {
     );
     let q_srv = Query::for_name(0x2346, instance, RecordType::SRV).unwrap();
     let b_srv = udp(&server, &q_srv);
-    save("dnsmasq_instance_srv.bin", &b_srv);
+    save_vector(VECTORS, "dnsmasq_instance_srv.bin", &b_srv);
     let r_srv = q_srv.check_response(&b_srv, from).unwrap();
     let q_txt = Query::for_name(0x2347, instance, RecordType::TXT).unwrap();
     let b_txt = udp(&server, &q_txt);
-    save("dnsmasq_instance_txt.bin", &b_txt);
+    save_vector(VECTORS, "dnsmasq_instance_txt.bin", &b_txt);
     let r_txt = q_txt.check_response(&b_txt, from).unwrap();
     let done = resolve(&[ptr, r_srv, r_txt], &mut rng).unwrap();
     assert!(done.pending.is_empty());

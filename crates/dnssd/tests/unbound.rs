@@ -9,19 +9,13 @@ use std::net::TcpStream;
 
 use lantrust_dnssd::{Error, Frame, Query, RecordType, Response, read_tcp_frame, resolve};
 use lantrust_test_support::dns::{DnsServer, start_unbound};
+use lantrust_test_support::save_vector;
+
+/// Where `LANTRUST_WRITE_VECTORS=1` writes the captured answers.
+const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors");
 
 fn udp(server: &DnsServer, query: &Query<'_>) -> Vec<u8> {
-    let mut buf = [0u8; 512];
-    let n = query.emit(&mut buf).unwrap();
-    server.udp(&buf[..n])
-}
-
-fn save(name: &str, bytes: &[u8]) {
-    lantrust_test_support::save_vector(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors"),
-        name,
-        bytes,
-    );
+    server.udp_with(|buf| query.emit(buf).unwrap())
 }
 
 fn rng() -> rand::rngs::StdRng {
@@ -56,7 +50,7 @@ fn unbound_interop() {
     // The draft's form: SRV for _acme-server._tcp.example.test.
     let query = Query::acme_srv(0x1234, "example.test").unwrap();
     let srv_bytes = udp(&server, &query);
-    save("unbound_srv.bin", &srv_bytes);
+    save_vector(VECTORS, "unbound_srv.bin", &srv_bytes);
     let srv = query.check_response(&srv_bytes, from).unwrap();
     assert_eq!(srv.message().answers().count(), 3);
     let urls = resolve(&[srv], &mut rng()).unwrap().urls;
@@ -76,7 +70,7 @@ fn unbound_interop() {
     // Add the TXT answer: `path=` is taken case-insensitively, first occurrence wins.
     let txt_query = Query::new(0x1235, "_acme-server._tcp.example.test", RecordType::TXT).unwrap();
     let txt_bytes = udp(&server, &txt_query);
-    save("unbound_txt.bin", &txt_bytes);
+    save_vector(VECTORS, "unbound_txt.bin", &txt_bytes);
     let txt = txt_query.check_response(&txt_bytes, from).unwrap();
     let urls = resolve(&[srv, txt], &mut rng()).unwrap().urls;
     assert_eq!(
@@ -88,7 +82,7 @@ fn unbound_interop() {
     // Addresses come with the A/AAAA answers when the caller passes them.
     let a_query = Query::new(0x1236, "ca1.example.test", RecordType::A).unwrap();
     let a_bytes = udp(&server, &a_query);
-    save("unbound_a.bin", &a_bytes);
+    save_vector(VECTORS, "unbound_a.bin", &a_bytes);
     let a = a_query.check_response(&a_bytes, from).unwrap();
     let urls = resolve(&[srv, txt, a], &mut rng()).unwrap().urls;
     let ca1 = urls.iter().find(|u| u.host == "ca1.example.test").unwrap();
@@ -100,7 +94,7 @@ fn unbound_interop() {
     // The browse form: PTR, then the instance's SRV and TXT.
     let browse = Query::acme_browse(0x2345, "example.test").unwrap();
     let ptr_bytes = udp(&server, &browse);
-    save("unbound_ptr.bin", &ptr_bytes);
+    save_vector(VECTORS, "unbound_ptr.bin", &ptr_bytes);
     let ptr = browse.check_response(&ptr_bytes, from).unwrap();
     let first = resolve(&[ptr], &mut rng()).unwrap();
     assert!(first.urls.is_empty());
@@ -112,11 +106,11 @@ fn unbound_interop() {
     );
     let inst_srv_q = Query::for_name(0x2346, instance, RecordType::SRV).unwrap();
     let inst_srv_bytes = udp(&server, &inst_srv_q);
-    save("unbound_instance_srv.bin", &inst_srv_bytes);
+    save_vector(VECTORS, "unbound_instance_srv.bin", &inst_srv_bytes);
     let inst_srv = inst_srv_q.check_response(&inst_srv_bytes, from).unwrap();
     let inst_txt_q = Query::for_name(0x2347, instance, RecordType::TXT).unwrap();
     let inst_txt_bytes = udp(&server, &inst_txt_q);
-    save("unbound_instance_txt.bin", &inst_txt_bytes);
+    save_vector(VECTORS, "unbound_instance_txt.bin", &inst_txt_bytes);
     let inst_txt = inst_txt_q.check_response(&inst_txt_bytes, from).unwrap();
     let done = resolve(&[ptr, inst_srv, inst_txt], &mut rng()).unwrap();
     assert!(done.pending.is_empty());
@@ -129,7 +123,7 @@ fn unbound_interop() {
     // "." target: the service is decidedly not available.
     let none = Query::acme_srv(0x3456, "none.test").unwrap();
     let none_bytes = udp(&server, &none);
-    save("unbound_not_available.bin", &none_bytes);
+    save_vector(VECTORS, "unbound_not_available.bin", &none_bytes);
     let none_resp = none.check_response(&none_bytes, from).unwrap();
     assert_eq!(
         resolve(&[none_resp], &mut rng()).unwrap_err(),
@@ -139,7 +133,7 @@ fn unbound_interop() {
     // NXDOMAIN is surfaced as such.
     let missing = Query::acme_srv(0x4567, "missing.test").unwrap();
     let missing_bytes = udp(&server, &missing);
-    save("unbound_nxdomain.bin", &missing_bytes);
+    save_vector(VECTORS, "unbound_nxdomain.bin", &missing_bytes);
     let missing_resp = missing.check_response(&missing_bytes, from).unwrap();
     assert_eq!(
         resolve(&[missing_resp], &mut rng()).unwrap_err(),
@@ -172,7 +166,7 @@ fn unbound_interop() {
             }
         }
     };
-    save("unbound_srv_tcp.bin", &stream);
+    save_vector(VECTORS, "unbound_srv_tcp.bin", &stream);
     let tcp_resp: Response<'_> = query.check_response(&message, from).unwrap();
     assert_eq!(resolve(&[tcp_resp], &mut rng()).unwrap().urls.len(), 3);
 }

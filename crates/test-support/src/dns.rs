@@ -56,6 +56,17 @@ impl DnsServer {
             .unwrap_or_else(|| panic!("no answer from {} at {} in 5 tries", self.name, self.addr))
     }
 
+    /// [`DnsServer::udp`] for the query that `emit` writes into a 512-byte buffer (returning its
+    /// length), as a codec's `emit` does.
+    pub fn udp_with(&self, emit: impl FnOnce(&mut [u8]) -> usize) -> Vec<u8> {
+        let mut buf = [0u8; 512];
+        let n = emit(&mut buf);
+        let query = buf
+            .get(..n)
+            .unwrap_or_else(|| panic!("the query emitter claims {n} bytes of a 512-byte buffer"));
+        self.udp(query)
+    }
+
     /// Waits until the server answers a query for `probe` (type A): `false` if it exited first
     /// (its port was taken), a panic if it runs but stays silent.
     fn wait_ready(&mut self, probe: &str) -> bool {

@@ -146,6 +146,13 @@ fn dnsmasq_starts_and_answers_its_records() {
     assert_eq!(rcode_and_answers(&answer), (0, 1));
     assert!(answer.ends_with(&[192, 0, 2, 10]), "{answer:?}");
     assert_eq!(server.addr_arg(), format!("127.0.0.1:{}", server.port()));
+    // The same query written by an emitter into the caller's buffer.
+    let q = probe_query("ca1.example.test");
+    let again = server.udp_with(|buf| {
+        buf[..q.len()].copy_from_slice(&q);
+        q.len()
+    });
+    assert_eq!(again, answer);
 }
 
 #[test]

@@ -247,19 +247,16 @@ fn discovery_through_dnsmasq_srv() {
     };
     let dns = dns_server.addr_arg();
     let client = bin.client(&d.join("client"));
+    // Join the network of `domain` that DNS-SD through dnsmasq finds, behind router `mac`.
+    let join_by_dns = |domain: &str, mac: &str| {
+        client.run(
+            "join",
+            &["--dns", &dns, "--domain", domain, "--router-mac", mac],
+        )
+    };
     let start = Instant::now();
     let out = loop {
-        let out = client.run(
-            "join",
-            &[
-                "--dns",
-                &dns,
-                "--domain",
-                "home.arpa",
-                "--router-mac",
-                "02:00:00:00:00:07",
-            ],
-        );
+        let out = join_by_dns("home.arpa", "02:00:00:00:00:07");
         if out.status.success() || start.elapsed() > Duration::from_secs(10) {
             break out;
         }
@@ -273,17 +270,7 @@ fn discovery_through_dnsmasq_srv() {
     );
     assert!(stdout.contains("pinned (trust on first use)"), "{stdout}");
 
-    let out = client.run(
-        "join",
-        &[
-            "--dns",
-            &dns,
-            "--domain",
-            "evil.test",
-            "--router-mac",
-            "02:00:00:00:00:08",
-        ],
-    );
+    let out = join_by_dns("evil.test", "02:00:00:00:00:08");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("does not chain"),
