@@ -40,6 +40,25 @@ pub(crate) struct LimitArgs {
     /// Seconds a client has to send a request body (up to 64 KiB); slower bodies get 408.
     #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) body_timeout: u64,
+    /// Turn off the pending-order caps, the new-account rate and the connection caps at once
+    /// (load generators on one address; the timeouts and the body limit stay).
+    #[arg(long)]
+    pub(crate) no_abuse_limits: bool,
+}
+
+impl LimitArgs {
+    /// The limits in force: all counting limits 0 (off) under `--no-abuse-limits`.
+    pub(crate) fn effective(&self) -> Self {
+        let mut l = self.clone();
+        if l.no_abuse_limits {
+            l.max_pending_per_source = 0;
+            l.max_pending_total = 0;
+            l.new_accounts_per_minute = 0;
+            l.max_connections = 0;
+            l.max_connections_per_source = 0;
+        }
+        l
+    }
 }
 
 /// The source address an abuse limit is counted against: IPv4-mapped IPv6 addresses count as
@@ -255,6 +274,46 @@ mod tests {
         drop(guards);
         assert_eq!(c.open(), 0);
         assert!(c.per_source.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn no_abuse_limits_zeroes_the_counting_limits_only() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct T {
+            #[command(flatten)]
+            l: LimitArgs,
+        }
+        let d = T::parse_from(["t"]).l.effective();
+        assert_eq!(
+            (
+                d.max_pending_per_source,
+                d.max_pending_total,
+                d.new_accounts_per_minute
+            ),
+            (16, 1024, 60)
+        );
+        assert_eq!(
+            (d.max_connections, d.max_connections_per_source),
+            (1024, 64)
+        );
+        let off = T::parse_from(["t", "--no-abuse-limits", "--max-connections", "5"])
+            .l
+            .effective();
+        assert_eq!(
+            (
+                off.max_pending_per_source,
+                off.max_pending_total,
+                off.new_accounts_per_minute,
+                off.max_connections,
+                off.max_connections_per_source
+            ),
+            (0, 0, 0, 0, 0)
+        );
+        assert_eq!(
+            (off.handshake_timeout, off.header_timeout, off.body_timeout),
+            (10, 30, 30)
+        );
     }
 
     #[test]

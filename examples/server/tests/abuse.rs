@@ -654,3 +654,23 @@ fn nonce_store_stays_bounded() {
     );
     assert_eq!(r.json()["type"], "urn:ietf:params:acme:error:badNonce");
 }
+
+#[test]
+fn no_abuse_limits_lets_a_load_generator_through() {
+    let dir = temp_dir("abuse-off");
+    let srv = init_and_serve(dir.path(), &["--auto-approve", "--no-abuse-limits"]);
+    let root_pem = std::fs::read_to_string(srv.state.join("root.pem")).unwrap();
+    let cfg = tls_config(&root_pem);
+    // More connections from one source than the default per-source cap (64) ...
+    let held: Vec<TcpStream> = (0..80).map(|_| tcp_from(11, srv.port).unwrap()).collect();
+    thread::sleep(Duration::from_millis(300));
+    let r = request(11, srv.port, &cfg, "GET", "/roots.pem", None, b"").unwrap();
+    assert_eq!(r.status, 200);
+    drop(held);
+    // ... and more new accounts in a minute than the default rate (60).
+    for i in 0..65 {
+        let mut j = Junk::new(11, srv.port, &cfg);
+        let r = j.new_account();
+        assert_eq!(r.status, 201, "account {i}: {r:?}");
+    }
+}
