@@ -358,7 +358,10 @@ fn http_admin_needs_the_token_and_its_approval_lets_a_waiting_device_finish() {
             _ => None,
         })
         .unwrap_or_else(|| panic!("no certificate after the remote approval: {events:?}"));
-    let first = pem.split_inclusive("-----END CERTIFICATE-----\n").next().unwrap();
+    let first = pem
+        .split_inclusive("-----END CERTIFICATE-----\n")
+        .next()
+        .unwrap();
     let leaf = lantrust_ca::certificate_from_pem(first).unwrap();
     let subject = leaf.tbs_certificate.subject.to_string();
     assert!(subject.contains("dev1"), "{subject}");
