@@ -198,44 +198,54 @@ fn init(a: InitArgs) -> Result<()> {
             );
         }
     }
-    if !a.state.exists() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&a.state)
-            .with_context(|| format!("creating {}", a.state.display()))?;
-    } else {
-        // An existing (empty) directory becomes private too: local access to it is what
-        // authorises the approval commands.
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&a.state, std::fs::Permissions::from_mode(0o700))
-            .with_context(|| format!("making {} private (mode 0700)", a.state.display()))?;
+    if a.state.exists() && std::fs::read_dir(&a.state).map(|mut d| d.next().is_some())? {
+        bail!(
+            "{} is not empty; init needs a new or empty directory (the state directory is private: 0700)",
+            a.state.display()
+        );
     }
-    let mut cfg = RootConfig::new(name.clone(), domains.clone());
-    cfg.ip_addrs = a.ips.clone();
-    cfg.validity_years = a.years;
-    cfg.algorithm = match a.key {
-        KeyArg::P384 => KeyAlgorithm::P384,
-        KeyArg::P521 => KeyAlgorithm::P521,
-        KeyArg::Rsa3072 => KeyAlgorithm::Rsa3072,
-        KeyArg::Rsa4096 => KeyAlgorithm::Rsa4096,
+    // All or nothing: the state is built in a private staging directory beside the target and
+    // renamed into place once complete, so a crash leaves no half-made network that `init`
+    // refuses and `serve` cannot open.
+    let parent = a
+        .state
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| std::path::Path::new("."));
+    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    let base = a
+        .state
+        .file_name()
+        .and_then(|n| n.to_str())
+        .context("--state must name a directory")?
+        .to_string();
+    remove_stale_staging(parent, &base);
+    let staging = parent.join(format!(".{base}.init.{}", std::process::id()));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&staging)
+        .with_context(|| format!("creating {}", staging.display()))?;
+    let result = init_into(&a, &name, &domains, &StateDir::new(&staging)).and_then(|root| {
+        // rename(2) replaces an empty directory atomically.
+        std::fs::rename(&staging, &a.state).with_context(|| {
+            format!(
+                "moving the new state from {} to {}",
+                staging.display(),
+                a.state.display()
+            )
+        })?;
+        std::fs::File::open(parent)
+            .and_then(|d| d.sync_all())
+            .with_context(|| format!("syncing {}", parent.display()))?;
+        Ok(root)
+    });
+    let root = match result {
+        Ok(root) => root,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e);
+        }
     };
-    if matches!(a.key, KeyArg::Rsa3072 | KeyArg::Rsa4096) {
-        eprintln!("generating an RSA root key (this can take a while)...");
-    }
-    let root = Root::generate(&cfg, state::now(), &mut rand::rngs::OsRng)
-        .context("generating the network root")?;
-    let key_pem = root.private_key_pem().context("encoding the root key")?;
-    let cert_pem = root.certificate_pem().context("encoding the root")?;
-    state::write_atomic(&st.root_key(), key_pem.as_bytes(), 0o600)?;
-    state::write_atomic(&st.root_cert(), cert_pem.as_bytes(), 0o644)?;
-    let config = Config {
-        name: name.clone(),
-        domains: domains.clone(),
-        ips: a.ips,
-    };
-    state::create_db(&st.db(), &config)?;
-    st.ensure_admin_token()?;
     println!("created {}", a.state.display());
     println!(
         "  root:     {} ({})",
@@ -256,6 +266,57 @@ fn init(a: InitArgs) -> Result<()> {
         a.state.display()
     );
     Ok(())
+}
+
+/// Remove staging directories of `init`s that died (their process is gone).
+fn remove_stale_staging(parent: &std::path::Path, base: &str) {
+    let prefix = format!(".{base}.init.");
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+/// Make the root, its key, the database and the admin token in `st` (the staging directory).
+fn init_into(a: &InitArgs, name: &str, domains: &[String], st: &StateDir) -> Result<Root> {
+    let mut cfg = RootConfig::new(name.to_string(), domains.to_vec());
+    cfg.ip_addrs = a.ips.clone();
+    cfg.validity_years = a.years;
+    cfg.algorithm = match a.key {
+        KeyArg::P384 => KeyAlgorithm::P384,
+        KeyArg::P521 => KeyAlgorithm::P521,
+        KeyArg::Rsa3072 => KeyAlgorithm::Rsa3072,
+        KeyArg::Rsa4096 => KeyAlgorithm::Rsa4096,
+    };
+    if matches!(a.key, KeyArg::Rsa3072 | KeyArg::Rsa4096) {
+        eprintln!("generating an RSA root key (this can take a while)...");
+    }
+    let root = Root::generate(&cfg, state::now(), &mut rand::rngs::OsRng)
+        .context("generating the network root")?;
+    let key_pem = root.private_key_pem().context("encoding the root key")?;
+    let cert_pem = root.certificate_pem().context("encoding the root")?;
+    state::write_atomic(&st.root_key(), key_pem.as_bytes(), 0o600)?;
+    state::write_atomic(&st.root_cert(), cert_pem.as_bytes(), 0o644)?;
+    let config = Config {
+        name: name.to_string(),
+        domains: domains.to_vec(),
+        ips: a.ips.clone(),
+    };
+    state::create_db(&st.db(), &config)?;
+    st.ensure_admin_token()?;
+    Ok(root)
 }
 
 fn check_csr(a: CheckCsrArgs) -> Result<ExitCode> {
