@@ -154,6 +154,27 @@ impl Network {
         }
     }
 
+    /// [`Network::start`] with one device `id`, then [`Network::enroll`] it and
+    /// [`Binaries::serve_device`] it: the usual start of a client test.
+    pub fn start_with_device(
+        bins: &Binaries,
+        dir: &Path,
+        tag: &str,
+        id: &str,
+    ) -> (Self, ServingDevice) {
+        let http01_port = free_port();
+        let net = Self::start(bins, dir, tag, &[(id, http01_port)], "lantrust.local");
+        let state = net.enroll(dir, id, http01_port);
+        let (proc, port) = bins.serve_device(&state, http01_port);
+        let device = ServingDevice {
+            state,
+            port,
+            http01_port,
+            _proc: proc,
+        };
+        (net, device)
+    }
+
     /// Its ACME directory URL.
     pub fn directory(&self) -> String {
         format!("https://{}:{}/acme/directory", self.url_host, self.port)
@@ -225,6 +246,18 @@ impl Network {
     }
 }
 
+/// An enrolled device serving HTTPS on 127.0.0.1, killed when dropped.
+#[derive(Debug)]
+pub struct ServingDevice {
+    /// Its state directory.
+    pub state: PathBuf,
+    /// Its HTTPS port.
+    pub port: u16,
+    /// Where it answers http-01 (for renewals).
+    pub http01_port: u16,
+    _proc: Proc,
+}
+
 /// A device's HTTPS endpoint as a client reaches it: its URL and the `--resolve` mapping the
 /// name to 127.0.0.1.
 #[derive(Debug, Clone)]
@@ -284,6 +317,12 @@ impl ClientCli {
         args.extend(["--resolve", &device.resolve, &device.url]);
         self.run("verify", &args)
     }
+}
+
+/// `certutil -L -d sql:DB` (libnss3-tools): the certificates in an NSS database with their trust
+/// flags (the status is not checked).
+pub fn nss_certificates(db: &Path) -> Output {
+    run("certutil", &["-L", "-d", &format!("sql:{}", db.display())])
 }
 
 fn path_str(p: &Path) -> &str {

@@ -103,48 +103,59 @@ pub fn probe_query(name: &str) -> Vec<u8> {
     q
 }
 
-/// Starts dnsmasq as a DNS server only (no DHCP, no upstream, no hosts file) on a free port of
-/// 127.0.0.1 with `records` (dnsmasq options such as `--srv-host=…`, `--host-record=…`), and waits
-/// until it answers a query for `probe`. `None`, after a loud `SKIPPED`, when dnsmasq is not
-/// installed.
-pub fn start_dnsmasq(records: &[&str], probe: &str) -> Option<DnsServer> {
-    let Some(bin) = find_program("dnsmasq") else {
+/// Starts `program` (Debian package `package`) on a free port of 127.0.0.1 with the command that
+/// `command` makes for the binary and the port (plus a directory to keep while it runs), and waits
+/// until it answers a query for `probe`; a start that loses its port is retried.
+fn start(
+    program: &'static str,
+    package: &str,
+    probe: &str,
+    mut command: impl FnMut(&Path, u16) -> (Command, Option<tempfile::TempDir>),
+) -> Option<DnsServer> {
+    let Some(bin) = find_program(program) else {
         eprintln!(
-            "SKIPPED: dnsmasq interop: dnsmasq not found (scripts/install-peers installs Debian dnsmasq-base)"
+            "SKIPPED: {program} interop: {program} not found (scripts/install-peers installs Debian {package})"
         );
         return None;
     };
     // The port can be taken between probing and binding: try a few.
     for _ in 0..3 {
         let port = free_udp_tcp_port();
-        let child = Proc::spawn(
-            Command::new(&bin)
-                .args([
-                    "--no-daemon",
-                    "--conf-file=/dev/null",
-                    "--listen-address=127.0.0.1",
-                    &format!("--port={port}"),
-                    "--bind-interfaces",
-                    "--no-resolv",
-                    "--no-hosts",
-                    "--pid-file=",
-                ])
-                .args(records)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null()),
-        );
+        let (mut cmd, dir) = command(&bin, port);
         let mut server = DnsServer {
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            name: "dnsmasq",
-            child,
-            _dir: None,
+            name: program,
+            child: Proc::spawn(cmd.stdin(Stdio::null()).stdout(Stdio::null())),
+            _dir: dir,
         };
         if server.wait_ready(probe) {
             return Some(server);
         }
     }
-    panic!("dnsmasq exited at start three times (check the records: {records:?})");
+    panic!("{program} exited at start three times (check its configuration)");
+}
+
+/// Starts dnsmasq as a DNS server only (no DHCP, no upstream, no hosts file) on a free port of
+/// 127.0.0.1 with `records` (dnsmasq options such as `--srv-host=…`, `--host-record=…`), and waits
+/// until it answers a query for `probe`. `None`, after a loud `SKIPPED`, when dnsmasq is not
+/// installed.
+pub fn start_dnsmasq(records: &[&str], probe: &str) -> Option<DnsServer> {
+    start("dnsmasq", "dnsmasq-base", probe, |bin, port| {
+        let mut cmd = Command::new(bin);
+        cmd.args([
+            "--no-daemon",
+            "--conf-file=/dev/null",
+            "--listen-address=127.0.0.1",
+            &format!("--port={port}"),
+            "--bind-interfaces",
+            "--no-resolv",
+            "--no-hosts",
+            "--pid-file=",
+        ])
+        .args(records)
+        .stderr(Stdio::null());
+        (cmd, None)
+    })
 }
 
 /// Starts unbound on a free port of 127.0.0.1, serving only the local data in `zones` (lines of
@@ -153,18 +164,10 @@ pub fn start_dnsmasq(records: &[&str], probe: &str) -> Option<DnsServer> {
 /// zones, or unbound would try the Internet). The config is checked with `unbound-checkconf`
 /// when that is installed. `None`, after a loud `SKIPPED`, when unbound is not installed.
 pub fn start_unbound(zones: &[&str], probe: &str) -> Option<DnsServer> {
-    let Some(bin) = find_program("unbound") else {
-        eprintln!(
-            "SKIPPED: unbound interop: unbound not found (scripts/install-peers installs Debian unbound)"
-        );
-        return None;
-    };
-    for _ in 0..3 {
+    start("unbound", "unbound", probe, |bin, port| {
         let dir = crate::temp_dir("unbound");
-        let port = free_udp_tcp_port();
-        let conf = unbound_conf(dir.path(), port, zones);
         let conf_path = dir.path().join("unbound.conf");
-        std::fs::write(&conf_path, conf)
+        std::fs::write(&conf_path, unbound_conf(dir.path(), port, zones))
             .unwrap_or_else(|e| panic!("cannot write {}: {e}", conf_path.display()));
         if let Some(check) = find_program("unbound-checkconf") {
             let out = crate::process::run(&check, &[conf_path.to_str().unwrap_or_default()]);
@@ -174,27 +177,14 @@ pub fn start_unbound(zones: &[&str], probe: &str) -> Option<DnsServer> {
                 crate::process::output_text(&out)
             );
         }
-        let child = Proc::spawn(
-            Command::new(&bin)
-                .arg("-d")
-                .arg("-c")
-                .arg(&conf_path)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                // Errors only (verbosity 0): shown if it fails to start.
-                .stderr(Stdio::inherit()),
-        );
-        let mut server = DnsServer {
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            name: "unbound",
-            child,
-            _dir: Some(dir),
-        };
-        if server.wait_ready(probe) {
-            return Some(server);
-        }
-    }
-    panic!("unbound exited at start three times (see its log above)");
+        let mut cmd = Command::new(bin);
+        cmd.arg("-d")
+            .arg("-c")
+            .arg(&conf_path)
+            // Errors only (verbosity 0): shown if it fails to start.
+            .stderr(Stdio::inherit());
+        (cmd, Some(dir))
+    })
 }
 
 fn unbound_conf(dir: &Path, port: u16, zones: &[&str]) -> String {

@@ -19,7 +19,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use lantrust_test_support::bins::{Binaries, Network};
+use lantrust_test_support::bins::{Binaries, Network, nss_certificates};
 use lantrust_test_support::{Proc, free_port, have, openssl, output_text as text, wait_for_port};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -147,15 +147,10 @@ fn chromium_trusts_the_device_only_with_the_root_installed() {
     let id = "dev1";
 
     // The network: a fresh root, HTTPS ACME on 127.0.0.1, the device reachable for http-01.
-    let http = free_port();
-    let net = Network::start(&bin, d, "srv", &[(id, http)], "lantrust.local");
-    let state = &net.state;
-
-    // The device enrolls and waits until the owner approves it.
-    let dev = net.enroll(d, id, http);
-
-    // The device serves its status page with the issued certificate.
-    let (_device, port) = bin.serve_device(&dev, http);
+    // The device enrolls and waits until the owner approves it; then it serves its status page
+    // with the issued certificate.
+    let (net, device) = Network::start_with_device(&bin, d, "srv", id);
+    let (state, port) = (&net.state, device.port);
 
     // The client joins (TOFU) and installs the pinned root into the browser's NSS database.
     let client = bin.client(&d.join("client"));
@@ -169,10 +164,7 @@ fn chromium_trusts_the_device_only_with_the_root_installed() {
         &["--router-mac", mac, "--nss", nssdb.to_str().unwrap()],
     );
     assert!(out.status.success(), "{}", text(&out));
-    let listing = Command::new("certutil")
-        .args(["-L", "-d", &format!("sql:{}", nssdb.display())])
-        .output()
-        .unwrap();
+    let listing = nss_certificates(&nssdb);
     assert!(
         String::from_utf8_lossy(&listing.stdout).contains("lantrust lantrust.local"),
         "{}",

@@ -9,7 +9,7 @@
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use lantrust_test_support::bins::{Binaries, Endpoint, Network};
+use lantrust_test_support::bins::{Binaries, Endpoint, Network, nss_certificates};
 use lantrust_test_support::dns::start_dnsmasq;
 use lantrust_test_support::{free_port, have, output_text as text, require_programs};
 
@@ -37,16 +37,8 @@ fn server_device_client_end_to_end() {
     let bin = bins();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let (http_a, http_b) = (free_port(), free_port());
-    let home = Network::start(
-        &bin,
-        d,
-        "home",
-        &[("device-12cd56", http_a)],
-        "lantrust.local",
-    );
-    let dev = home.enroll(d, "device-12cd56", http_a);
-    let (_dev_srv, dev_port) = bin.serve_device(&dev, http_a);
+    let (home, dev) = Network::start_with_device(&bin, d, "home", "device-12cd56");
+    let dev_port = dev.port;
 
     let cstate = d.join("client");
     let client = bin.client(&cstate);
@@ -105,15 +97,8 @@ fn server_device_client_end_to_end() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
 
     // A device certified by another network's root: refused on this network.
-    let other = Network::start(
-        &bin,
-        d,
-        "other",
-        &[("device-99aa00", http_b)],
-        "lantrust.local",
-    );
-    let dev_b = other.enroll(d, "device-99aa00", http_b);
-    let (_dev_b_srv, dev_b_port) = bin.serve_device(&dev_b, http_b);
+    let (other, dev_b) = Network::start_with_device(&bin, d, "other", "device-99aa00");
+    let dev_b_port = dev_b.port;
     let dev_b_end = Endpoint::new("device-99aa00.local", dev_b_port);
     let out = client.verify(MAC, &[], &dev_b_end);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -142,7 +127,7 @@ fn server_device_client_end_to_end() {
         &["--router-mac", MAC, "--pem", pem.to_str().unwrap()],
     );
     assert!(out.status.success(), "{}", text(&out));
-    let chain = dev.join("networks/lantrust.local/chain.pem");
+    let chain = dev.state.join("networks/lantrust.local/chain.pem");
     let v = Command::new("openssl")
         .args(["verify", "-CAfile"])
         .arg(&pem)
@@ -155,7 +140,7 @@ fn server_device_client_end_to_end() {
     let v = Command::new("openssl")
         .args(["verify", "-CAfile"])
         .arg(&pem)
-        .arg(dev_b.join("networks/lantrust.local/chain.pem"))
+        .arg(dev_b.state.join("networks/lantrust.local/chain.pem"))
         .output()
         .unwrap();
     assert!(
@@ -169,10 +154,7 @@ fn server_device_client_end_to_end() {
             &["--router-mac", MAC, "--nss", nss.to_str().unwrap()],
         );
         assert!(out.status.success(), "{}", text(&out));
-        let l = Command::new("certutil")
-            .args(["-L", "-d", &format!("sql:{}", nss.display())])
-            .output()
-            .unwrap();
+        let l = nss_certificates(&nss);
         let listing = stdout(&l);
         assert!(
             listing.contains("lantrust lantrust.local") && listing.contains("C,,"),

@@ -55,14 +55,13 @@ impl Served {
     }
 }
 
-/// `init` a network `router` / `home.arpa` with 127.0.0.1 in `dir/state`, then `serve` it.
-pub fn init_and_serve(dir: &Path, extra: &[&str]) -> Served {
+/// `init` a network `router` / `home.arpa` with 127.0.0.1 in `dir/state`; returns the state dir.
+pub fn init_state(dir: &Path) -> PathBuf {
     let state = dir.join("state");
-    let s = state.to_str().unwrap();
     cli_ok(&[
         "init",
         "--state",
-        s,
+        state.to_str().unwrap(),
         "--name",
         "router",
         "--domain",
@@ -70,6 +69,14 @@ pub fn init_and_serve(dir: &Path, extra: &[&str]) -> Served {
         "--ip",
         "127.0.0.1",
     ]);
+    state
+}
+
+/// [`init_state`] in `dir`, then `serve` it on a free port of 127.0.0.1 with `extra` arguments,
+/// logging to `dir/serve.log`.
+pub fn init_and_serve(dir: &Path, extra: &[&str]) -> Served {
+    let state = init_state(dir);
+    let s = state.to_str().unwrap();
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let log = std::fs::File::create(dir.join("serve.log")).unwrap();
