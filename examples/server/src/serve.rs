@@ -269,6 +269,9 @@ struct App {
     limits_db: Mutex<Connection>,
     /// Lifetime of orders (how long an order's source is remembered).
     order_lifetime: Duration,
+    /// Serialises newOrder requests while the pending caps are in force, so that counting,
+    /// creating and recording an order is one step and concurrent requests cannot overshoot.
+    new_order_gate: tokio::sync::Mutex<()>,
     /// The token of the /admin endpoints (`None`: `--no-http-admin`).
     admin_token: Option<AdminToken>,
 }
@@ -375,6 +378,7 @@ async fn run(a: ServeArgs) -> Result<()> {
         limits: a.limits.effective(),
         auto_approve: a.auto_approve,
         order_lifetime,
+        new_order_gate: tokio::sync::Mutex::new(()),
         admin_token,
     });
 
@@ -751,6 +755,11 @@ async fn acme(
             return problem_response(&p, Some(&app));
         }
     };
+    let _gate = if new_order && pending_caps_apply(&app) {
+        Some(app.new_order_gate.lock().await)
+    } else {
+        None
+    };
     if new_order && let Some(cap) = over_pending_cap(&app, peer, &body).await {
         tracing::info!(%peer, ?cap, "order refused: too many orders waiting for approval");
         let detail = cap.detail(crate::limits::source(peer.ip()));
@@ -819,7 +828,7 @@ async fn over_pending_cap(app: &Arc<App>, peer: SocketAddr, body: &[u8]) -> Opti
         app.limits.max_pending_per_source,
         app.limits.max_pending_total,
     );
-    if app.auto_approve || (per_source == 0 && total == 0) {
+    if !pending_caps_apply(app) {
         return None;
     }
     let device = order_device_id(body);
@@ -850,6 +859,13 @@ async fn over_pending_cap(app: &Arc<App>, peer: SocketAddr, body: &[u8]) -> Opti
     }
 }
 
+/// Whether the pending-order caps are in force: some cap is set, and orders can wait for a
+/// human (not `--auto-approve`).
+fn pending_caps_apply(app: &App) -> bool {
+    !app.auto_approve
+        && (app.limits.max_pending_per_source != 0 || app.limits.max_pending_total != 0)
+}
+
 /// The device ID of a newOrder request (RFC 8555 §7.4), from its first identifier, read without
 /// verifying anything.
 fn order_device_id(body: &[u8]) -> Option<String> {
@@ -863,9 +879,7 @@ fn order_device_id(body: &[u8]) -> Option<String> {
 
 /// Remember the source address of a new order (see [`over_pending_cap`]).
 async fn record_order_source(app: &Arc<App>, peer: SocketAddr, resp: &Response) {
-    if app.auto_approve
-        || (app.limits.max_pending_per_source == 0 && app.limits.max_pending_total == 0)
-    {
+    if !pending_caps_apply(app) {
         return;
     }
     let Some(order_id) = resp
