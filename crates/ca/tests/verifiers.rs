@@ -44,6 +44,22 @@ fn openssl(dir: &Path, args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// `openssl verify -x509_strict` of `cert` against `dir/root.pem` at 1795400000 (2.2 hours after
+/// [`NOW`]), with the `extra` options.
+fn openssl_verify(dir: &Path, extra: &[&str], cert: &str) -> (bool, String) {
+    let mut args = vec![
+        "verify",
+        "-x509_strict",
+        "-attime",
+        "1795400000",
+        "-CAfile",
+        "root.pem",
+    ];
+    args.extend_from_slice(extra);
+    args.push(cert);
+    openssl(dir, &args)
+}
+
 /// A fresh RSA-3072 key that openssl generates into `dir/file`, read back.
 fn openssl_rsa3072(dir: &Path, file: &str) -> PrivateKey {
     let (ok, out) = openssl(
@@ -97,6 +113,21 @@ fn root(alg: KeyAlgorithm) -> &'static Root {
     })
 }
 
+/// Every root algorithm.
+const ALGORITHMS: [KeyAlgorithm; 3] = [
+    KeyAlgorithm::P384,
+    KeyAlgorithm::P521,
+    KeyAlgorithm::Rsa3072,
+];
+
+/// A fresh directory `tag` holding the `alg` root as `root.pem`, for openssl.
+fn root_in_dir(alg: KeyAlgorithm, tag: &str) -> (PathBuf, &'static Root) {
+    let dir = tempdir(tag);
+    let root = root(alg);
+    write_pem(&dir, "root.pem", &root.certificate_pem().unwrap());
+    (dir, root)
+}
+
 fn device_request(id: &str, key: &PrivateKey) -> DeviceRequest {
     DeviceRequest {
         device_id: id.into(),
@@ -131,14 +162,8 @@ fn openssl_verifies_every_root_algorithm_and_its_device_certificates() {
     if !openssl_available() {
         return;
     }
-    for alg in [
-        KeyAlgorithm::P384,
-        KeyAlgorithm::P521,
-        KeyAlgorithm::Rsa3072,
-    ] {
-        let dir = tempdir(alg.name());
-        let root = root(alg);
-        write_pem(&dir, "root.pem", &root.certificate_pem().unwrap());
+    for alg in ALGORITHMS {
+        let (dir, root) = root_in_dir(alg, alg.name());
         let (ok, out) = openssl(
             &dir,
             &["verify", "-x509_strict", "-CAfile", "root.pem", "root.pem"],
@@ -199,19 +224,9 @@ fn openssl_verifies_every_root_algorithm_and_its_device_certificates() {
             &["-verify_ip", "192.168.1.42"][..],
             &["-verify_ip", "fd00::42"][..],
         ] {
-            let mut args = vec![
-                "verify",
-                "-x509_strict",
-                "-purpose",
-                "sslserver",
-                "-attime",
-                "1795400000",
-                "-CAfile",
-                "root.pem",
-            ];
-            args.extend_from_slice(check);
-            args.push("device.pem");
-            let (ok, out) = openssl(&dir, &args);
+            let mut extra = vec!["-purpose", "sslserver"];
+            extra.extend_from_slice(check);
+            let (ok, out) = openssl_verify(&dir, &extra, "device.pem");
             assert!(
                 ok && out.contains("device.pem: OK"),
                 "{alg} {check:?}: {out}"
@@ -268,9 +283,7 @@ fn openssl_enforces_the_name_constraints() {
     if !openssl_available() {
         return;
     }
-    let dir = tempdir("nc");
-    let root = root(KeyAlgorithm::P384);
-    write_pem(&dir, "root.pem", &root.certificate_pem().unwrap());
+    let (dir, root) = root_in_dir(KeyAlgorithm::P384, "nc");
     let key = device_key();
     for (names, ips) in [
         (vec!["www.example.com".to_string()], vec![]),
@@ -287,18 +300,7 @@ fn openssl_enforces_the_name_constraints() {
         };
         let cert = issue(root, &req);
         write_pem(&dir, "evil.pem", &certificate_to_pem(&cert).unwrap());
-        let (ok, out) = openssl(
-            &dir,
-            &[
-                "verify",
-                "-x509_strict",
-                "-attime",
-                "1795400000",
-                "-CAfile",
-                "root.pem",
-                "evil.pem",
-            ],
-        );
+        let (ok, out) = openssl_verify(&dir, &[], "evil.pem");
         assert!(!ok && out.contains("permitted subtree violation"), "{out}");
     }
     std::fs::remove_dir_all(&dir).ok();
@@ -425,14 +427,8 @@ fn crl_verifies_with_openssl_and_revokes() {
     if !openssl_available() {
         return;
     }
-    for alg in [
-        KeyAlgorithm::P384,
-        KeyAlgorithm::P521,
-        KeyAlgorithm::Rsa3072,
-    ] {
-        let dir = tempdir(&format!("crl-{}", alg.name()));
-        let root = root(alg);
-        write_pem(&dir, "root.pem", &root.certificate_pem().unwrap());
+    for alg in ALGORITHMS {
+        let (dir, root) = root_in_dir(alg, &format!("crl-{}", alg.name()));
         let key = device_key();
         let revoked_cert = issue(root, &device_request("lost", &key));
         let good_cert = issue(root, &device_request("kept", &key));
@@ -487,23 +483,8 @@ fn crl_verifies_with_openssl_and_revokes() {
             "unspecified must be omitted: {text}"
         );
 
-        let verify = |cert: &str| {
-            openssl(
-                &dir,
-                &[
-                    "verify",
-                    "-x509_strict",
-                    "-attime",
-                    "1795400000",
-                    "-crl_check",
-                    "-CAfile",
-                    "root.pem",
-                    "-CRLfile",
-                    "crl.pem",
-                    cert,
-                ],
-            )
-        };
+        let verify =
+            |cert: &str| openssl_verify(&dir, &["-crl_check", "-CRLfile", "crl.pem"], cert);
         let (ok, out) = verify("revoked.pem");
         assert!(!ok && out.contains("certificate revoked"), "{alg}: {out}");
         let (ok, out) = verify("good.pem");
@@ -538,12 +519,10 @@ fn rsa_device_keys_get_key_encipherment_and_weak_keys_are_refused() {
     if !openssl_available() {
         return;
     }
-    let dir = tempdir("devkeys");
-    let root = root(KeyAlgorithm::P384);
+    let (dir, root) = root_in_dir(KeyAlgorithm::P384, "devkeys");
     // Device keys made by openssl, as a real device would.
     let rsa = openssl_rsa3072(&dir, "rsa.pem");
     let cert = issue(root, &device_request("printer", &rsa));
-    write_pem(&dir, "root.pem", &root.certificate_pem().unwrap());
     write_pem(&dir, "printer.pem", &certificate_to_pem(&cert).unwrap());
     let (ok, text) = openssl(&dir, &["x509", "-in", "printer.pem", "-noout", "-text"]);
     assert!(ok);
@@ -551,20 +530,7 @@ fn rsa_device_keys_get_key_encipherment_and_weak_keys_are_refused() {
         text.contains("Digital Signature, Key Encipherment"),
         "{text}"
     );
-    let (ok, out) = openssl(
-        &dir,
-        &[
-            "verify",
-            "-x509_strict",
-            "-attime",
-            "1795400000",
-            "-CAfile",
-            "root.pem",
-            "-verify_hostname",
-            "printer.local",
-            "printer.pem",
-        ],
-    );
+    let (ok, out) = openssl_verify(&dir, &["-verify_hostname", "printer.local"], "printer.pem");
     assert!(ok, "{out}");
 
     for args in [
