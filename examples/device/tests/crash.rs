@@ -471,8 +471,24 @@ fn kill_9_during_enroll_renew_rename_reset_leaves_whole_files() {
             t.1 += 1;
         }
 
-        // Straight after the kill: every file whole (old, or new and well-formed).
+        // Straight after the kill: every file whole (old, or new and well-formed), and every
+        // key file (temp and staged copies included) private from the moment it exists.
         let after = snapshot(&state);
+        for rel in after.keys() {
+            if rel.file_name().unwrap().to_string_lossy().contains("key") {
+                use std::os::unix::fs::PermissionsExt;
+                // (A file removed since the snapshot has no mode to check.)
+                if let Ok(m) = std::fs::metadata(state.join(rel)) {
+                    let mode = m.permissions().mode() & 0o777;
+                    assert_eq!(
+                        mode & 0o077,
+                        0,
+                        "round {round} ({op}): {} has mode {mode:o}",
+                        rel.display()
+                    );
+                }
+            }
+        }
         for (rel, bytes) in &after {
             if before.get(rel) != Some(bytes) {
                 if let Err(e) = check_file(rel, bytes) {
