@@ -850,3 +850,110 @@ fn init_killed_at_any_point_is_all_or_nothing() {
         stuck.join("\n")
     );
 }
+
+/// The admin commands killed mid-way: a `revoke` the CLI did not acknowledge either happened
+/// whole (approval revoked and every certificate of the device revoked) or not at all, never
+/// one without the other; an acknowledged one is whole.
+#[test]
+fn revoke_killed_mid_way_is_all_or_nothing() {
+    let mut rng = StdRng::seed_from_u64(seed("revoke_killed_mid_way_is_all_or_nothing"));
+    let dir = tempfile::Builder::new()
+        .prefix("lantrust-server-crash-revoke-")
+        .tempdir()
+        .unwrap();
+    let state = dir.path().join("state");
+    let st = state.to_str().unwrap().to_string();
+    cli_ok(&[
+        "init",
+        "--state",
+        &st,
+        "--name",
+        "router",
+        "--domain",
+        "home.arpa",
+        "--ip",
+        "127.0.0.1",
+    ]);
+    let root_pem = std::fs::read_to_string(state.join("root.pem")).unwrap();
+    let (responder, tokens) = http01_responder();
+    let mut srv = Server {
+        state: state.clone(),
+        port: free_port(),
+        responder,
+        log: dir.path().join("serve.log"),
+        child: None,
+        starts: 0,
+    };
+    srv.start(true);
+    let directory = format!("https://127.0.0.1:{}/acme/directory", srv.port);
+
+    // Devices with two certificates each (a revocation has several rows to write).
+    let devices: Vec<String> = (0..12).map(|i| format!("adm-{i}")).collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let retries = Arc::new(AtomicUsize::new(0));
+    std::thread::scope(|scope| {
+        for chunk in devices.chunks(3) {
+            let (directory, root_pem, tokens) = (&directory, &root_pem, &tokens);
+            let (stop, retries) = (&stop, &retries);
+            scope.spawn(move || {
+                let agent = agent(root_pem);
+                for d in chunk {
+                    for _ in 0..2 {
+                        let o = enroll(directory, &agent, tokens, d, stop, retries);
+                        assert!(matches!(o, Outcome::Certificate(_)), "{d}: {o:?}");
+                    }
+                }
+            });
+        }
+    });
+
+    let db = rusqlite::Connection::open(state.join("lantrust.db")).unwrap();
+    db.busy_timeout(Duration::from_secs(10)).unwrap();
+    let facts = |device: &str| -> (String, i64, i64) {
+        db.query_row(
+            "SELECT a.state,
+                    (SELECT COUNT(*) FROM certificates c WHERE c.device_id = ?1),
+                    (SELECT COUNT(*) FROM certificates c JOIN revocations r ON r.cert_id = c.id
+                     WHERE c.device_id = ?1)
+             FROM approvals a WHERE a.device_id = ?1",
+            [device],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap()
+    };
+    // How long a `revoke` takes here; kills land over that span.
+    let begin = Instant::now();
+    cli_ok(&["revoke", "--state", &st, "timing-probe"]);
+    let span = begin.elapsed();
+    let (mut acked, mut killed_before, mut killed_after) = (0, 0, 0);
+    for d in &devices {
+        let (before, certs, revoked) = facts(d);
+        assert_eq!((before.as_str(), certs, revoked), ("approved", 2, 0), "{d}");
+        let mut child = Command::new(BIN)
+            .args(["revoke", "--state", &st, "--json", d])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(span.mul_f64(rng.gen_range(0.3..1.1)));
+        let finished = child.try_wait().unwrap().is_some();
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        let (after, certs, revoked) = facts(d);
+        assert_eq!(certs, 2);
+        match (after.as_str(), revoked) {
+            ("revoked", 2) if finished && status.success() => acked += 1,
+            ("revoked", 2) => killed_after += 1,
+            ("approved", 0) if !status.success() => killed_before += 1,
+            other => panic!("{d}: after a killed revoke: {other:?} (exit {status})"),
+        }
+    }
+    eprintln!(
+        "revoke: {acked} acknowledged, {killed_after} killed after committing, \
+         {killed_before} killed before (span {span:?})"
+    );
+    let check: String = db
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+}
