@@ -85,7 +85,7 @@ impl Remote {
 
     fn call(&self, method: &str, path: &str) -> Result<Value> {
         let url = format!("{}{path}", self.base);
-        let auth = format!("Bearer {}", self.token.as_str());
+        let auth = zeroize::Zeroizing::new(format!("Bearer {}", self.token.as_str()));
         let r = self
             .agent
             .request(method, &url)
