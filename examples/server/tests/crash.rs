@@ -888,11 +888,11 @@ fn revoke_killed_mid_way_is_all_or_nothing() {
     let directory = format!("https://127.0.0.1:{}/acme/directory", srv.port);
 
     // Devices with two certificates each (a revocation has several rows to write).
-    let devices: Vec<String> = (0..12).map(|i| format!("adm-{i}")).collect();
+    let devices: Vec<String> = (0..8).map(|i| format!("adm-{i}")).collect();
     let stop = Arc::new(AtomicBool::new(false));
     let retries = Arc::new(AtomicUsize::new(0));
     std::thread::scope(|scope| {
-        for chunk in devices.chunks(3) {
+        for chunk in devices.chunks(2) {
             let (directory, root_pem, tokens) = (&directory, &root_pem, &tokens);
             let (stop, retries) = (&stop, &retries);
             scope.spawn(move || {
