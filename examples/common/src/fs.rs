@@ -215,7 +215,21 @@ impl Recovery {
     }
 }
 
-/// Whether process `pid` is still running (a live writer's files are left alone).
+/// A writer finishes a file or a commit within milliseconds; files older than this belong to a
+/// dead writer even when its PID has been reused by another process since.
+const STALE_AFTER: core::time::Duration = core::time::Duration::from_secs(60);
+
+/// Whether the writer `pid` of `path` may still be at work (its files are left alone then).
+fn writer_active(pid: u32, path: &Path) -> bool {
+    let fresh = fs::symlink_metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_none_or(|age| age < STALE_AFTER);
+    alive(pid) && fresh
+}
+
+/// Whether process `pid` is running.
 fn alive(pid: u32) -> bool {
     if pid == std::process::id() {
         return true;
@@ -256,7 +270,7 @@ pub fn recover(dir: &Path) -> anyhow::Result<Recovery> {
             let mut lines = text.lines();
             let pid = lines.next().and_then(|l| l.parse::<u32>().ok());
             match pid {
-                Some(pid) if pid != std::process::id() && alive(pid) => {
+                Some(pid) if pid != std::process::id() && writer_active(pid, &marker) => {
                     // Its writer is renaming right now.
                     return Ok(out);
                 }
@@ -306,7 +320,7 @@ pub fn recover(dir: &Path) -> anyhow::Result<Recovery> {
         let Some(pid) = leftover_pid(&name) else {
             continue;
         };
-        if alive(pid) || !entry.file_type().is_ok_and(|t| t.is_file()) {
+        if writer_active(pid, &entry.path()) || !entry.file_type().is_ok_and(|t| t.is_file()) {
             continue;
         }
         match fs::remove_file(entry.path()) {
@@ -374,7 +388,7 @@ pub fn remove_leftover_dirs(parent: &Path) -> anyhow::Result<Vec<String>> {
         else {
             continue;
         };
-        if alive(pid) || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+        if writer_active(pid, &entry.path()) || !entry.file_type().is_ok_and(|t| t.is_dir()) {
             continue;
         }
         fs::remove_dir_all(entry.path())
@@ -552,6 +566,25 @@ mod tests {
             assert_eq!(read(dir.path(), "chain.pem"), b"c2");
             assert!(recover(dir.path()).unwrap().is_clean());
         }
+    }
+
+    #[test]
+    fn an_old_marker_of_a_reused_pid_is_rolled_forward() {
+        let dir = tempfile::tempdir().unwrap();
+        write_group(dir.path(), &group(b"k1", b"c1")).unwrap();
+        group_steps(dir.path(), &group(b"k2", b"c2"), 1).unwrap();
+        // The writer died long ago and PID 1 (always running) now has its number.
+        as_writer(dir.path(), std::process::id(), 1);
+        let old = std::time::SystemTime::now() - STALE_AFTER * 2;
+        File::options()
+            .write(true)
+            .open(dir.path().join(COMMIT_FILE))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        assert_eq!(recover(dir.path()).unwrap().completed, ["chain.pem"]);
+        assert_eq!(read(dir.path(), "key.pem"), b"k2");
+        assert_eq!(read(dir.path(), "chain.pem"), b"c2");
     }
 
     #[test]
