@@ -32,6 +32,9 @@ pub struct OpRate {
     pub ops: u64,
     /// Aggregate rate across all threads, operations per second.
     pub ops_per_sec: f64,
+    /// Process CPU time per operation, milliseconds (Linux `/proc`; other load on the machine
+    /// does not inflate it).
+    pub cpu_ms_per_op: Option<f64>,
 }
 
 /// The measured floor.
@@ -47,15 +50,18 @@ pub struct Floor {
     pub seconds_per_issuance: f64,
     /// The floor: issuances per second if only the crypto ran.
     pub issuances_per_sec: f64,
+    /// CPU seconds of bare crypto per issuance (`Σ count × CPU per op`).
+    pub cpu_secs_per_issuance: Option<f64>,
 }
 
 /// Runs `op` on `threads` threads until `dur` has passed (each thread at least once); returns
-/// (operations, elapsed seconds).
-fn time_op<F>(threads: usize, dur: Duration, op: F) -> anyhow::Result<(u64, f64)>
+/// (operations, elapsed seconds, process CPU seconds).
+fn time_op<F>(threads: usize, dur: Duration, op: F) -> anyhow::Result<(u64, f64, Option<f64>)>
 where
     F: Fn() -> anyhow::Result<()> + Sync,
 {
     let count = AtomicU64::new(0);
+    let cpu_start = crate::cpu_secs(None);
     let start = Instant::now();
     let result: anyhow::Result<()> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
@@ -78,7 +84,9 @@ where
         Ok(())
     });
     result?;
-    Ok((count.load(Ordering::Relaxed), start.elapsed().as_secs_f64()))
+    let wall = start.elapsed().as_secs_f64();
+    let cpu = crate::cpu_secs(None).zip(cpu_start).map(|(b, a)| b - a);
+    Ok((count.load(Ordering::Relaxed), wall, cpu))
 }
 
 /// Measures the floor on `threads` threads, spending about `per_op` on each of the seven
@@ -211,16 +219,21 @@ pub fn measure(
 
     let mut rates = Vec::new();
     let mut seconds = 0.0;
+    let mut cpu_total = Some(0.0);
     for (name, function, per_issuance, op) in &ops {
-        let (n, secs) = time_op(threads, per_op, op).with_context(|| format!("timing {name}"))?;
+        let (n, secs, cpu) =
+            time_op(threads, per_op, op).with_context(|| format!("timing {name}"))?;
         let ops_per_sec = n as f64 / secs.max(1e-9);
         seconds += per_issuance / ops_per_sec;
+        let cpu_per_op = cpu.map(|c| c / n.max(1) as f64);
+        cpu_total = cpu_total.zip(cpu_per_op).map(|(t, c)| t + per_issuance * c);
         rates.push(OpRate {
             name,
             function,
             per_issuance: *per_issuance,
             ops: n,
             ops_per_sec,
+            cpu_ms_per_op: cpu_per_op.map(|c| c * 1e3),
         });
     }
     Ok(Floor {
@@ -229,6 +242,7 @@ pub fn measure(
         ops: rates,
         seconds_per_issuance: seconds,
         issuances_per_sec: if seconds > 0.0 { 1.0 / seconds } else { 0.0 },
+        cpu_secs_per_issuance: cpu_total,
     })
 }
 
@@ -246,5 +260,13 @@ mod tests {
         assert!((f.issuances_per_sec * f.seconds_per_issuance - 1.0).abs() < 1e-9);
         let jws: Vec<_> = f.ops.iter().filter(|o| o.name.starts_with("JWS")).collect();
         assert!(jws.iter().all(|o| o.per_issuance == 10.0));
+        // Linux: CPU time is read from /proc and adds up the same way.
+        let cpu = f.cpu_secs_per_issuance.unwrap();
+        let sum: f64 = f
+            .ops
+            .iter()
+            .map(|o| o.per_issuance * o.cpu_ms_per_op.unwrap() / 1e3)
+            .sum();
+        assert!((cpu - sum).abs() < 1e-9 && cpu >= 0.0);
     }
 }

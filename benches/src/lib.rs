@@ -34,6 +34,8 @@ pub enum Mode {
         extra_args: Vec<String>,
         /// `RUST_LOG` for the server.
         log_filter: Option<String>,
+        /// Keep the server's per-source abuse limits.
+        keep_limits: bool,
     },
     /// An external server.
     Url {
@@ -65,6 +67,23 @@ pub struct Options {
     pub command: String,
 }
 
+/// CPU time (user + system) used so far by process `pid` (None: this process), from
+/// `/proc/PID/stat` (Linux; `None` elsewhere). Resolution: 10 ms (USER_HZ = 100).
+pub fn cpu_secs(pid: Option<u32>) -> Option<f64> {
+    let path = match pid {
+        Some(p) => format!("/proc/{p}/stat"),
+        None => "/proc/self/stat".to_string(),
+    };
+    let text = std::fs::read_to_string(path).ok()?;
+    // "pid (comm) state ppid …": the command may hold spaces, so split after the last ')'.
+    let rest = text.get(text.rfind(')')? + 1..)?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // Fields 14 (utime) and 15 (stime) of proc(5); `rest` starts at field 3.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) as f64 / 100.0)
+}
+
 /// The number of cores this process may use.
 pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
@@ -77,12 +96,13 @@ pub fn cores() -> usize {
 pub fn run(opts: &Options) -> anyhow::Result<Report> {
     let responder = Responder::start(opts.http01_listen)?;
     let mut temp = None;
-    let (server, target, mode) = match &opts.mode {
+    let (server, target, mode, serve_args) = match &opts.mode {
         Mode::Spawn {
             server_bin,
             state,
             extra_args,
             log_filter,
+            keep_limits,
         } => {
             let state = match state {
                 Some(s) => s.clone(),
@@ -104,14 +124,22 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
                 http01: responder.addr(),
                 extra_args: extra_args.clone(),
                 log_filter: log_filter.clone(),
+                keep_limits: *keep_limits,
             })?;
+            if !server.serve_args.is_empty() {
+                eprintln!(
+                    "loadgen: lantrust-server serve {}",
+                    server.serve_args.join(" ")
+                );
+            }
             let target = Target {
                 directory_url: server.directory_url.clone(),
                 roots: lantrust_cli::pem_certs(server.root_pem.as_bytes())?,
                 overrides: Vec::new(),
                 domain: opts.domain.clone(),
             };
-            (Some(server), target, "spawn")
+            let args = server.serve_args.clone();
+            (Some(server), target, "spawn", args)
         }
         Mode::Url {
             directory_url,
@@ -126,10 +154,14 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
                 domain: opts.domain.clone(),
             },
             "url",
+            Vec::new(),
         ),
     };
 
+    let cpu_before = cpu_secs(None);
     let outcome = load::run(&target, &responder, &opts.load);
+    let client_cpu = cpu_secs(None).zip(cpu_before).map(|(a, b)| a - b);
+    let server_cpu = server.as_ref().and_then(|s| cpu_secs(Some(s.pid())));
     let (served, missed) = responder.counts();
     drop(responder);
 
@@ -189,6 +221,23 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
         .as_ref()
         .filter(|f| f.issuances_per_sec > 0.0)
         .map(|f| rate / f.issuances_per_sec);
+    // CPU efficiency: the floor's CPU time per issuance over the CPU time client and server
+    // really spent per issuance. Unlike the wall-clock ratio, other processes on a shared
+    // machine barely move it.
+    let cpu_per_issuance = match (client_cpu, server_cpu, ok) {
+        (Some(c), Some(s), n) if n > 0 => Some((c + s) / n as f64),
+        _ => None,
+    };
+    let cpu_ratio = floor
+        .as_ref()
+        .and_then(|f| f.cpu_secs_per_issuance)
+        .zip(cpu_per_issuance)
+        .filter(|(_, used)| *used > 0.0)
+        .map(|(f, used)| f / used);
+    let utilisation = match (client_cpu, server_cpu) {
+        (Some(c), Some(s)) if elapsed > 0.0 => Some((c + s) / (elapsed * cores() as f64)),
+        _ => None,
+    };
     let latencies: Vec<Duration> = outcome.enrollments.iter().map(|e| e.latency).collect();
     let failed = outcome.failures.len();
     let passed = failed == 0 && ok == opts.load.devices && store.as_ref().is_none_or(|s| s.ok);
@@ -197,6 +246,7 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
         mode: mode.into(),
         directory_url: target.directory_url.clone(),
         command: opts.command.clone(),
+        server_args: serve_args,
         cores: cores(),
         devices: opts.load.devices,
         concurrency: opts.load.concurrency,
@@ -215,6 +265,32 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
         store,
         floor,
         ratio,
+        client_cpu_secs: client_cpu,
+        server_cpu_secs: server_cpu,
+        cpu_secs_per_issuance: cpu_per_issuance,
+        cpu_ratio,
+        cpu_utilisation: utilisation,
         passed,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cpu_time_of_this_process_grows_with_work() {
+        let Some(before) = super::cpu_secs(None) else {
+            eprintln!("SKIPPED: no /proc/self/stat on this system");
+            return;
+        };
+        let start = std::time::Instant::now();
+        let mut x = 0u64;
+        while start.elapsed() < std::time::Duration::from_millis(200) {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+        }
+        core::hint::black_box(x);
+        let after = super::cpu_secs(None).unwrap();
+        assert!(after - before >= 0.05, "{before} -> {after}");
+        // A process that does not exist has no CPU time.
+        assert!(super::cpu_secs(Some(u32::MAX)).is_none());
+    }
 }

@@ -58,6 +58,12 @@ struct Cli {
     /// --server-arg=--some-limit=100000.
     #[arg(long = "server-arg", value_name = "ARG", allow_hyphen_values = true)]
     server_args: Vec<String>,
+    /// Keep the spawned server's per-source abuse limits. By default they are lifted (set to 0
+    /// when `serve --help` lists them: --new-accounts-per-minute, --max-connections[-per-source],
+    /// --max-pending-per-source, --max-pending-total), since every simulated device comes from
+    /// 127.0.0.1. --server-arg values win over the lifted ones.
+    #[arg(long)]
+    keep_limits: bool,
     /// RUST_LOG for the spawned server [default: the server's own, info].
     #[arg(long, value_name = "FILTER")]
     server_log: Option<String>,
@@ -148,6 +154,7 @@ fn options(cli: Cli) -> anyhow::Result<Options> {
                 state: cli.state.clone(),
                 extra_args: cli.server_args.clone(),
                 log_filter: cli.server_log.clone(),
+                keep_limits: cli.keep_limits,
             }
         }
     };

@@ -31,6 +31,8 @@ pub struct Report {
     pub directory_url: String,
     /// The command line that produced this report.
     pub command: String,
+    /// Extra `serve` arguments of the spawned server (lifted limits, `--server-arg`s).
+    pub server_args: Vec<String>,
     /// Cores of this machine (threads used for the floor).
     pub cores: usize,
     /// Simulated devices requested.
@@ -67,6 +69,18 @@ pub struct Report {
     pub floor: Option<Floor>,
     /// Achieved / floor issuance rate.
     pub ratio: Option<f64>,
+    /// CPU seconds the generator (all simulated devices, the responder, the checks) used
+    /// during the load.
+    pub client_cpu_secs: Option<f64>,
+    /// CPU seconds the spawned server used (`--spawn` only).
+    pub server_cpu_secs: Option<f64>,
+    /// (client + server CPU) / successful enrollments.
+    pub cpu_secs_per_issuance: Option<f64>,
+    /// Floor CPU per issuance / `cpu_secs_per_issuance`: the share of the CPU time spent that
+    /// the bare crypto needs. Robust to other load on the machine, unlike `ratio`.
+    pub cpu_ratio: Option<f64>,
+    /// (client + server CPU) / (wall time × cores): how much of the machine the run got.
+    pub cpu_utilisation: Option<f64>,
     /// Zero failures, at least one enrollment, and (in `--spawn` mode) the store matches.
     pub passed: bool,
 }
@@ -81,6 +95,9 @@ impl Report {
             self.mode, self.directory_url
         );
         let _ = writeln!(s, "  command:      {}", self.command);
+        if !self.server_args.is_empty() {
+            let _ = writeln!(s, "  server args:  {}", self.server_args.join(" "));
+        }
         let _ = writeln!(
             s,
             "  enrollments:  {} attempted, {} ok, {} failed ({} devices, concurrency {}, {} cores)",
@@ -120,17 +137,22 @@ impl Report {
         if let Some(f) = &self.floor {
             let _ = writeln!(
                 s,
-                "  crypto floor: {:.2} issuances/s on {} threads ({:.1} ms of machine time per issuance, {:.2} signed requests)",
+                "  crypto floor: {:.2} issuances/s on {} threads ({:.1} ms of machine time, {:.1} ms of CPU per issuance, {:.2} signed requests)",
                 f.issuances_per_sec,
                 f.threads,
                 f.seconds_per_issuance * 1e3,
+                f.cpu_secs_per_issuance.unwrap_or(0.0) * 1e3,
                 f.signed_requests_per_issuance
             );
             for o in &f.ops {
                 let _ = writeln!(
                     s,
-                    "    {:<17} x{:<5.2} {:>9.1} ops/s  ({})",
-                    o.name, o.per_issuance, o.ops_per_sec, o.function
+                    "    {:<17} x{:<5.2} {:>9.1} ops/s {:>7.3} ms CPU/op  ({})",
+                    o.name,
+                    o.per_issuance,
+                    o.ops_per_sec,
+                    o.cpu_ms_per_op.unwrap_or(0.0),
+                    o.function
                 );
             }
         }
@@ -138,6 +160,25 @@ impl Report {
             let _ = writeln!(
                 s,
                 "  ratio:        {r:.2} of the crypto floor (goal: >= 0.6)"
+            );
+        }
+        if let (Some(c), Some(sv), Some(per)) = (
+            self.client_cpu_secs,
+            self.server_cpu_secs,
+            self.cpu_secs_per_issuance,
+        ) {
+            let _ = writeln!(
+                s,
+                "  CPU:          client {c:.1} s + server {sv:.1} s = {:.1} ms per issuance; {:.0}% of {} cores used",
+                per * 1e3,
+                self.cpu_utilisation.unwrap_or(0.0) * 100.0,
+                self.cores
+            );
+        }
+        if let Some(r) = self.cpu_ratio {
+            let _ = writeln!(
+                s,
+                "  CPU ratio:    {r:.2} (floor CPU per issuance / CPU spent per issuance; robust to other load)"
             );
         }
         if !self.failures.is_empty() {

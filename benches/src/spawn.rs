@@ -35,6 +35,50 @@ pub struct SpawnConfig {
     pub extra_args: Vec<String>,
     /// `RUST_LOG` for the server (None: its default).
     pub log_filter: Option<String>,
+    /// Keep the server's per-source abuse limits (otherwise lifted: every simulated device
+    /// comes from 127.0.0.1, which the limits would rightly treat as one flooding host).
+    pub keep_limits: bool,
+}
+
+/// The abuse limits a load run from one address must lift (`0` = no cap), when the server has
+/// them: every simulated device shares 127.0.0.1.
+pub const LIFTED_LIMITS: [&str; 5] = [
+    "--new-accounts-per-minute",
+    "--max-connections-per-source",
+    "--max-connections",
+    "--max-pending-per-source",
+    "--max-pending-total",
+];
+
+/// The `serve` arguments that lift [`LIFTED_LIMITS`]: only flags that `serve --help` lists,
+/// and none that `extra` already sets.
+///
+/// # Errors
+/// When `serve --help` cannot run.
+pub fn lift_limits(bin: &Path, extra: &[String]) -> anyhow::Result<Vec<String>> {
+    let out = Command::new(bin)
+        .args(["serve", "--help"])
+        .output()
+        .with_context(|| format!("running {} serve --help", bin.display()))?;
+    let help = String::from_utf8_lossy(&out.stdout);
+    Ok(limit_args(&help, extra))
+}
+
+fn limit_args(help: &str, extra: &[String]) -> Vec<String> {
+    let known = |flag: &str| {
+        help.split(|c: char| c.is_whitespace() || c == '=' || c == ',')
+            .any(|w| w == flag)
+    };
+    let given = |flag: &str| {
+        extra
+            .iter()
+            .any(|a| a == flag || a.strip_prefix(flag).is_some_and(|r| r.starts_with('=')))
+    };
+    LIFTED_LIMITS
+        .iter()
+        .filter(|f| known(f) && !given(f))
+        .flat_map(|f| [(*f).to_string(), "0".to_string()])
+        .collect()
 }
 
 /// A running server; killed on drop.
@@ -47,6 +91,8 @@ pub struct SpawnedServer {
     pub root_pem: String,
     /// The server's log file.
     pub log: PathBuf,
+    /// Every `serve` argument after the fixed ones (lifted limits, then the caller's extras).
+    pub serve_args: Vec<String>,
     bin: PathBuf,
     state: PathBuf,
 }
@@ -111,6 +157,12 @@ impl SpawnedServer {
         let root_pem = std::fs::read_to_string(cfg.state.join("root.pem"))
             .context("reading the network root from the new state directory")?;
 
+        let mut serve_args = if cfg.keep_limits {
+            Vec::new()
+        } else {
+            lift_limits(&cfg.server_bin, &cfg.extra_args)?
+        };
+        serve_args.extend(cfg.extra_args.iter().cloned());
         let port = free_port()?;
         let log = cfg.state.join("serve.log");
         let log_file =
@@ -123,7 +175,7 @@ impl SpawnedServer {
             .arg(format!("*={}", cfg.http01))
             .arg("--http01-port")
             .arg(cfg.http01.port().to_string())
-            .args(&cfg.extra_args)
+            .args(&serve_args)
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)
             .stderr(log_file);
@@ -138,6 +190,7 @@ impl SpawnedServer {
             directory_url: format!("https://127.0.0.1:{port}/acme/directory"),
             root_pem,
             log,
+            serve_args,
             bin: cfg.server_bin.clone(),
             state: cfg.state.clone(),
         };
@@ -170,6 +223,11 @@ impl SpawnedServer {
                 _ => std::thread::sleep(Duration::from_millis(100)),
             }
         }
+    }
+
+    /// The server's process ID.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Whether the child is still running.
@@ -223,4 +281,39 @@ pub fn store_certificates(bin: &Path, state: &Path) -> anyhow::Result<Vec<Stored
     let list: ListJson = serde_json::from_slice(&out.stdout)
         .context("lantrust-server list --json printed unexpected JSON")?;
     Ok(list.certificates)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HELP: &str = "      --new-accounts-per-minute <N>     New-account requests [default: 60]
+      --max-connections <N>             Most open connections [default: 1024]
+      --max-connections-per-source <N>  Most open connections from one source [default: 64]";
+
+    #[test]
+    fn lifts_only_known_and_not_given_limits() {
+        assert_eq!(
+            limit_args(HELP, &[]),
+            [
+                "--new-accounts-per-minute",
+                "0",
+                "--max-connections-per-source",
+                "0",
+                "--max-connections",
+                "0"
+            ]
+        );
+        let extra = ["--max-connections=10".to_string()];
+        assert_eq!(
+            limit_args(HELP, &extra),
+            [
+                "--new-accounts-per-minute",
+                "0",
+                "--max-connections-per-source",
+                "0"
+            ]
+        );
+        assert!(limit_args("--state <DIR>", &[]).is_empty());
+    }
 }

@@ -85,6 +85,24 @@ fn sixty_devices_zero_failures_exact_store() {
         signed
     );
     assert!(r["ratio"].as_f64().unwrap() > 0.0);
+    // CPU accounting (Linux /proc): both sides used CPU; the bare crypto is part of it.
+    let cpu_ratio = r["cpu_ratio"].as_f64().unwrap();
+    assert!(cpu_ratio > 0.0 && cpu_ratio < 1.5, "{cpu_ratio}");
+    assert!(r["server_cpu_secs"].as_f64().unwrap() > 0.0);
+    assert!(r["client_cpu_secs"].as_f64().unwrap() > 0.0);
+    // All 60 accounts come from 127.0.0.1: the server's per-source limits were lifted.
+    let args: Vec<&str> = r["server_args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    if args.contains(&"--new-accounts-per-minute") {
+        assert!(
+            args.windows(2)
+                .any(|w| w == ["--new-accounts-per-minute", "0"])
+        );
+    }
 }
 
 #[test]
