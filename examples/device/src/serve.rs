@@ -2,7 +2,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -36,6 +36,46 @@ fn load(st: &State, label: &str) -> anyhow::Result<Arc<CertifiedKey>> {
         anyhow::anyhow!("key.pem and chain.pem do not match or the key is unsupported: {e}")
     })?;
     Ok(Arc::new(ck))
+}
+
+/// Connections served at once; the accept loop waits for a free slot (the kernel's listen
+/// backlog holds the rest). Each connection is a thread plus rustls buffers, so without a cap a
+/// burst of connections grows memory without bound; with it the peak RSS stays under the 8 MiB
+/// budget of issue 9 (measured by `scripts/footprint`).
+const MAX_CONNECTIONS: usize = 16;
+
+/// Stack of a connection thread. A TLS handshake and the status page need a small fraction of
+/// std's 2 MiB default (also in debug builds); a smaller reservation matters on small devices
+/// without overcommit.
+const CONNECTION_STACK: usize = 256 * 1024;
+
+/// A counting semaphore over `MAX_CONNECTIONS` slots.
+#[derive(Debug, Default)]
+struct Slots {
+    used: Mutex<usize>,
+    freed: Condvar,
+}
+
+/// One taken slot, given back on drop (also if the connection thread ends early).
+struct Slot(Arc<Slots>);
+
+impl Slots {
+    fn take(self: &Arc<Self>) -> Slot {
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        while *used >= MAX_CONNECTIONS {
+            used = self.freed.wait(used).unwrap_or_else(|e| e.into_inner());
+        }
+        *used += 1;
+        Slot(self.clone())
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut used = self.0.used.lock().unwrap_or_else(|e| e.into_inner());
+        *used = used.saturating_sub(1);
+        self.0.freed.notify_one();
+    }
 }
 
 fn renew_at(m: &NetworkMeta) -> u64 {
@@ -109,13 +149,19 @@ pub(crate) fn serve(
         });
     }
 
+    let slots = Arc::new(Slots::default());
     for stream in listener.incoming() {
         let Ok(tcp) = stream else { continue };
+        let slot = slots.take();
         let cfg = cfg.clone();
         let dir = st.dir.clone();
         let label = label.clone();
-        std::thread::spawn(move || {
+        let spawned = std::thread::Builder::new()
+            .stack_size(CONNECTION_STACK)
+            .spawn(move || {
+            let _slot = slot;
             let _ = tcp.set_read_timeout(Some(Duration::from_secs(10)));
+            let _ = tcp.set_write_timeout(Some(Duration::from_secs(10)));
             let Ok(conn) = rustls::ServerConnection::new(cfg) else {
                 return;
             };
@@ -152,6 +198,10 @@ pub(crate) fn serve(
             tls.conn.send_close_notify();
             let _ = tls.flush();
         });
+        if let Err(e) = spawned {
+            // Out of threads or memory: drop this connection, keep serving the next ones.
+            eprintln!("cannot start a connection thread: {e}");
+        }
     }
     Ok(())
 }
