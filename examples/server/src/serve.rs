@@ -297,6 +297,16 @@ pub(crate) fn serve(a: ServeArgs) -> Result<()> {
 async fn run(a: ServeArgs) -> Result<()> {
     let st = StateDir::new(&a.state);
     st.check_private()?;
+    // Temp files of a killed writer (e.g. the admin token's) are removed before anything is read.
+    let recovery = lantrust_cli::fs::recover(&a.state)
+        .with_context(|| format!("recovering {} after a crash", a.state.display()))?;
+    if !recovery.is_clean() {
+        tracing::warn!(
+            completed = ?recovery.completed,
+            removed = ?recovery.removed,
+            "cleaned up after an earlier crash"
+        );
+    }
     if st.ensure_admin_token()? {
         tracing::info!(
             path = %st.admin_token().display(),
