@@ -184,7 +184,11 @@ impl Report {
         if !self.failures.is_empty() {
             let _ = writeln!(s, "  failures (first 20 of {}):", self.failures.len());
             for f in self.failures.iter().take(20) {
-                let _ = writeln!(s, "    {}: {}", f.device_id, f.error);
+                if f.error.starts_with(&f.device_id) {
+                    let _ = writeln!(s, "    {}", f.error);
+                } else {
+                    let _ = writeln!(s, "    {}: {}", f.device_id, f.error);
+                }
             }
         }
         let _ = writeln!(

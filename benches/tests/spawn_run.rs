@@ -105,6 +105,57 @@ fn sixty_devices_zero_failures_exact_store() {
     }
 }
 
+/// A server limit that refuses most of the load (`--server-arg` wins over the lifted limits):
+/// each refusal is listed with the server's problem, the store holds exactly the one issued
+/// certificate, and the exit status is 1.
+#[test]
+fn refused_enrollments_fail_the_run() {
+    let server = server_bin();
+    let help = Command::new(&server)
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    if !String::from_utf8_lossy(&help.stdout).contains("--new-accounts-per-minute") {
+        eprintln!("SKIPPED: this lantrust-server has no --new-accounts-per-minute limit");
+        return;
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_lantrust-loadgen"))
+        .args(["--devices", "3", "--concurrency", "1", "--no-floor"])
+        .args(["--server-arg=--new-accounts-per-minute=1"])
+        .args(["--progress", "0", "--json", "--server-bin"])
+        .arg(&server)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let r: serde_json::Value = serde_json::from_str(&stdout).expect("a JSON report");
+    assert_eq!(r["attempted"], 3);
+    assert_eq!(r["ok"], 1, "{stdout}");
+    assert_eq!(r["failed"], 2);
+    assert_eq!(r["passed"], false);
+    assert_eq!(r["store"]["certificates"], 1);
+    assert_eq!(r["store"]["ok"], true);
+    assert!(r["floor"].is_null());
+    let args = r["server_args"].to_string();
+    assert!(args.contains("--new-accounts-per-minute=1"), "{args}");
+    assert!(
+        !args.contains("\"--new-accounts-per-minute\",\"0\""),
+        "{args}"
+    );
+    let failures = r["failures"].as_array().unwrap();
+    let mut ids: Vec<&str> = failures
+        .iter()
+        .map(|f| {
+            let e = f["error"].as_str().unwrap();
+            assert!(e.contains("rateLimited"), "{e}");
+            f["device_id"].as_str().unwrap()
+        })
+        .collect();
+    ids.sort_unstable();
+    // One worker enrolls in order: dev-0 takes the only token.
+    assert_eq!(ids, ["dev-1", "dev-2"]);
+}
+
 #[test]
 fn missing_server_binary_is_a_clear_error() {
     let out = Command::new(env!("CARGO_BIN_EXE_lantrust-loadgen"))
