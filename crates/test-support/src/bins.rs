@@ -131,10 +131,7 @@ impl Network {
             format!("https://{url_host}:{port}"),
         ];
         for (id, http) in devices {
-            for name in [format!("{id}.local"), format!("{id}.home.arpa")] {
-                args.push("--resolve".into());
-                args.push(format!("{name}=127.0.0.1:{http}"));
-            }
+            args.extend(resolve_args(id, *http));
             args.push("--http01-port".into());
             args.push(http.to_string());
         }
@@ -246,6 +243,19 @@ impl Network {
     }
 }
 
+/// The `lantrust-server serve` arguments that make it reach device `id` (its `.local` and
+/// `home.arpa` names) for http-01 validation on 127.0.0.1:`http01_port`:
+/// `--resolve ID.local=127.0.0.1:PORT --resolve ID.home.arpa=127.0.0.1:PORT`.
+pub fn resolve_args(id: &str, http01_port: u16) -> [String; 4] {
+    let to = format!("127.0.0.1:{http01_port}");
+    [
+        "--resolve".into(),
+        format!("{id}.local={to}"),
+        "--resolve".into(),
+        format!("{id}.home.arpa={to}"),
+    ]
+}
+
 /// An enrolled device serving HTTPS on 127.0.0.1, killed when dropped.
 #[derive(Debug)]
 pub struct ServingDevice {
@@ -288,14 +298,34 @@ pub struct ClientCli {
 impl ClientCli {
     /// `lantrust-client SUBCOMMAND --state STATE ARGS…` (the status is not checked).
     pub fn run(&self, subcommand: &str, args: &[&str]) -> Output {
-        let mut all = vec![subcommand, "--state", &self.state];
-        all.extend_from_slice(args);
-        run(&self.bin, &all)
+        let mut cmd = self.command(subcommand, args);
+        cmd.output().unwrap_or_else(|e| {
+            panic!(
+                "cannot run {} {subcommand} {args:?}: {e} (is it built?)",
+                self.bin.display()
+            )
+        })
+    }
+
+    /// The command `lantrust-client SUBCOMMAND --state STATE ARGS…`, not started yet (to spawn
+    /// it and kill it mid-way, say).
+    pub fn command(&self, subcommand: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.bin);
+        cmd.args([subcommand, "--state", &self.state]).args(args);
+        cmd
     }
 
     /// `join` network `net` (its directory, its name resolved to 127.0.0.1) behind the router
     /// with MAC `mac`, with `extra` arguments after.
     pub fn join(&self, net: &Network, mac: &str, extra: &[&str]) -> Output {
+        let mut cmd = self.join_command(net, mac, extra);
+        cmd.output().unwrap_or_else(|e| {
+            panic!("cannot run {} join: {e} (is it built?)", self.bin.display())
+        })
+    }
+
+    /// The [`ClientCli::join`] command, not started yet.
+    pub fn join_command(&self, net: &Network, mac: &str, extra: &[&str]) -> Command {
         let (directory, resolve) = (net.directory(), net.resolve());
         let mut args = vec![
             "--directory",
@@ -306,7 +336,7 @@ impl ClientCli {
             mac,
         ];
         args.extend_from_slice(extra);
-        self.run("join", &args)
+        self.command("join", &args)
     }
 
     /// `verify` the device at `device` behind the router with MAC `mac` (`extra` arguments, such

@@ -1,10 +1,15 @@
 //! A tiny http-01 responder (RFC 8555 §8.3): `GET /.well-known/acme-challenge/<token>` answers
-//! the key authorization stored for that token, anything else 404.
+//! the key authorization stored for that token, anything else 404. A connection that sends no
+//! request within [`READ_TIMEOUT`] is dropped (a validator killed mid-request holds no thread).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How long the responder waits for each line of a request before it drops the connection.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Token → key authorization, shared between the test (which fills it) and the responder.
 pub type Tokens = Arc<Mutex<HashMap<String, String>>>;
@@ -36,6 +41,7 @@ pub fn http01_responder() -> (u16, Tokens) {
 }
 
 fn answer(mut stream: TcpStream, tokens: &Tokens) {
+    let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
     let Ok(read_half) = stream.try_clone() else {
         return;
     };

@@ -16,14 +16,29 @@ pub mod process;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use net::{free_port, free_udp_tcp_port, wait_for_port, wait_for_port_within};
-pub use openssl::{openssl, openssl_output};
-pub use process::{Proc, find_program, have, output_text, require_programs, run};
+pub use openssl::{openssl, openssl_output, openssl_stdout};
+pub use process::{Proc, find_program, have, kill_at, output_text, require_programs, run};
 
 /// The wall clock as a duration since the Unix epoch (the `now` the sans-IO crates take).
 pub fn now() -> Duration {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_else(|e| panic!("the system clock is before 1970 ({e}); fix the clock"))
+}
+
+/// The seed of a randomised test's schedule (crash tests kill at random points):
+/// `LANTRUST_CRASH_SEED` when set to a number, else the clock. Printed with `test`'s name, so
+/// that a failing schedule can be rerun exactly.
+pub fn crash_seed(test: &str) -> u64 {
+    let seed = std::env::var("LANTRUST_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            // The low 64 bits of the nanoseconds: what varies from run to run.
+            now().as_nanos() as u64
+        });
+    eprintln!("{test}: seed {seed} (rerun with LANTRUST_CRASH_SEED={seed})");
+    seed
 }
 
 /// A fresh, unique temporary directory named `lantrust-<tag>-…`, removed when dropped.

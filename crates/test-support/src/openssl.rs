@@ -1,17 +1,22 @@
 //! The `openssl` command line, the independent tool most tests check their output with.
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Output};
 
-/// Runs `openssl ARGS` in `dir`, returning whether it succeeded and its stdout followed by stderr.
-pub fn openssl_output(dir: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new("openssl")
+/// Runs `openssl ARGS` in `dir` and returns its output, whatever the status.
+fn openssl_run(dir: &Path, args: &[&str]) -> Output {
+    Command::new("openssl")
         .current_dir(dir)
         .args(args)
         .output()
         .unwrap_or_else(|e| {
             panic!("cannot run openssl {args:?}: {e} (install Debian `openssl`; check `have(\"openssl\")` first to skip)")
-        });
+        })
+}
+
+/// Runs `openssl ARGS` in `dir`, returning whether it succeeded and its stdout followed by stderr.
+pub fn openssl_output(dir: &Path, args: &[&str]) -> (bool, String) {
+    let out = openssl_run(dir, args);
     (
         out.status.success(),
         format!(
@@ -24,8 +29,19 @@ pub fn openssl_output(dir: &Path, args: &[&str]) -> (bool, String) {
 
 /// Runs `openssl ARGS` in `dir` and requires success (the panic shows what openssl said).
 pub fn openssl(dir: &Path, args: &[&str]) {
-    let (ok, out) = openssl_output(dir, args);
-    assert!(ok, "openssl {args:?}: {out}");
+    openssl_stdout(dir, args);
+}
+
+/// Runs `openssl ARGS` in `dir`, requires success (the panic shows what openssl said) and
+/// returns its stdout alone (a public key, a text dump) to compare.
+pub fn openssl_stdout(dir: &Path, args: &[&str]) -> Vec<u8> {
+    let out = openssl_run(dir, args);
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        crate::output_text(&out)
+    );
+    out.stdout
 }
 
 /// Writes a throwaway P-256 CA (`ca.key`, `ca.pem`, `ca.der`) and a leaf for `localhost` and

@@ -4,6 +4,7 @@ use std::ffi::OsStr;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
 
 /// A child process that is killed (and reaped) when dropped, so a failing test leaves no peer
 /// running.
@@ -63,6 +64,26 @@ impl Drop for Proc {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// Lets `child` run until `at` after `started` (or until it exits by itself), then kills it
+/// with SIGKILL, as a crash test cuts a command off at a chosen point. Returns whether it had
+/// finished by itself. The child is not reaped: collect it with `wait_with_output`.
+pub fn kill_at(child: &mut Child, started: Instant, at: Duration) -> bool {
+    let exited = |child: &mut Child| match child.try_wait() {
+        Ok(status) => status.is_some(),
+        Err(e) => panic!("cannot query child {}: {e}", child.id()),
+    };
+    while started.elapsed() < at && !exited(child) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let finished = exited(child);
+    if !finished {
+        child
+            .kill()
+            .unwrap_or_else(|e| panic!("cannot kill child {}: {e}", child.id()));
+    }
+    finished
 }
 
 /// Whether `program` is on `PATH` (what `Command::new(program)` will find).

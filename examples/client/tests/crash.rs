@@ -7,10 +7,11 @@
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // test harness: std is the point
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use lantrust_test_support::bins::{Binaries, ClientCli, Network};
+use lantrust_test_support::{crash_seed, output_text as text, temp_dir};
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_lantrust-client");
 
@@ -32,50 +33,9 @@ impl Rng {
     }
 }
 
-/// Kills the child when dropped.
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{:?}\n--- stdout\n{}--- stderr\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// `lantrust-server`, built (incrementally) next to this test's binary so it is never stale.
-fn server_bin() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "-q", "-p", "lantrust-server"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .unwrap();
-    assert!(status.success(), "building lantrust-server failed");
-    Path::new(CLIENT).with_file_name("lantrust-server")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The pinned networks, by `list --json` (which loads and checks the store).
-fn pinned(state: &str) -> BTreeSet<String> {
-    let out = Command::new(CLIENT)
-        .args(["list", "--state", state, "--json"])
-        .output()
-        .unwrap();
+fn pinned(client: &ClientCli) -> BTreeSet<String> {
+    let out = client.run("list", &["--json"]);
     assert!(
         out.status.success(),
         "the pin store does not load: {}",
@@ -94,72 +54,24 @@ fn pinned(state: &str) -> BTreeSet<String> {
 
 #[test]
 fn kill_9_during_join_and_forget_keeps_the_pin_store_whole() {
-    let seed = std::env::var("LANTRUST_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        });
-    eprintln!("seed {seed} (rerun with LANTRUST_CRASH_SEED={seed})");
-    let mut rng = Rng(seed);
-    let server = server_bin();
-    let dir = tempfile::Builder::new()
-        .prefix("lantrust-client-crash-")
-        .tempdir()
-        .unwrap();
-    let srv_state = dir.path().join("server");
-    let out = Command::new(&server)
-        .args(["init", "--state", srv_state.to_str().unwrap()])
-        .args(["--name", "lantrust", "--domain", "home.arpa"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
-    let port = free_port();
-    let _srv = Proc(
-        Command::new(&server)
-            .args(["serve", "--state", srv_state.to_str().unwrap()])
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(["--url", &format!("https://lantrust.local:{port}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let begin = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            begin.elapsed() < Duration::from_secs(30),
-            "the server never listened"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut rng = Rng(crash_seed(
+        "kill_9_during_join_and_forget_keeps_the_pin_store_whole",
+    ));
+    // lantrust-server built (incrementally) next to this test's binary, so it is never stale.
+    let bins = Binaries::build(CLIENT, &["lantrust-server"]);
+    let dir = temp_dir("client-crash");
+    let net = Network::start(&bins, dir.path(), "crash", &[], "lantrust.local");
 
     let state = dir.path().join("client");
-    let s = state.to_str().unwrap().to_string();
-    let directory = format!("https://lantrust.local:{port}/acme/directory");
-    let resolve = format!("lantrust.local=127.0.0.1:{port}");
+    let client = bins.client(&state);
     let macs: Vec<String> = (1..=6).map(|i| format!("02:00:00:00:00:{i:02x}")).collect();
-    let argv = |op: &str, mac: &str| -> Vec<String> {
-        let mut v = vec![op, "--state", &s, "--router-mac", mac];
-        if op == "join" {
-            v.extend([
-                "--directory",
-                &directory,
-                "--resolve",
-                &resolve,
-                "--domain",
-                "home.arpa",
-            ]);
-        }
-        v.into_iter().map(String::from).collect()
-    };
-    let spawn = |args: &[String]| {
-        Command::new(CLIENT)
-            .args(args)
-            .stdout(Stdio::piped())
+    let spawn = |op: &str, mac: &str| {
+        let mut cmd = if op == "join" {
+            client.join_command(&net, mac, &["--domain", "home.arpa"])
+        } else {
+            client.command(op, &["--router-mac", mac])
+        };
+        cmd.stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap()
@@ -171,7 +83,7 @@ fn kill_9_during_join_and_forget_keeps_the_pin_store_whole() {
     let rounds = 36;
     let mut saved_then_killed = 0;
     for round in 0..rounds {
-        let before = pinned(&s);
+        let before = pinned(&client);
         let before_bytes = std::fs::read(state.join("pins.json")).ok();
         let mac = &macs[rng.below(macs.len())];
         let op = if before.is_empty() || rng.below(3) < 2 {
@@ -181,7 +93,7 @@ fn kill_9_during_join_and_forget_keeps_the_pin_store_whole() {
         };
         let span = spans.get(op).copied();
         let started = Instant::now();
-        let mut child = spawn(&argv(op, mac));
+        let mut child = spawn(op, mac);
         // Half the kills near the end, where the store is written.
         let kill_at = span.map_or(Duration::MAX, |d| {
             if rng.below(2) == 0 {
@@ -190,13 +102,7 @@ fn kill_9_during_join_and_forget_keeps_the_pin_store_whole() {
                 d.mul_f64(0.1 + 0.9 * rng.unit())
             }
         });
-        while started.elapsed() < kill_at && child.try_wait().unwrap().is_none() {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        let finished = child.try_wait().unwrap().is_some();
-        if !finished {
-            child.kill().unwrap();
-        }
+        let finished = lantrust_test_support::kill_at(&mut child, started, kill_at);
         let out = child.wait_with_output().unwrap();
         let t = tally.entry(op).or_default();
         if finished {
@@ -233,7 +139,7 @@ fn kill_9_during_join_and_forget_keeps_the_pin_store_whole() {
             );
         }
         // Old or new, nothing in between: join adds at most one network, forget removes one.
-        let after = pinned(&s);
+        let after = pinned(&client);
         let ok = match op {
             "join" => after.is_superset(&before) && after.len() <= before.len() + 1,
             _ => after.is_subset(&before) && after.len() + 1 >= before.len(),
@@ -263,7 +169,7 @@ fn kill_9_during_join_and_forget_keeps_the_pin_store_whole() {
     assert!(killed >= rounds / 4, "too few kills landed: {tally:?}");
 
     // A completed save clears what killed writers left behind.
-    let out = spawn(&argv("join", &macs[0])).wait_with_output().unwrap();
+    let out = spawn("join", &macs[0]).wait_with_output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
     let left: Vec<String> = std::fs::read_dir(&state)
         .unwrap()

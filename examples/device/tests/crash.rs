@@ -9,220 +9,18 @@
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // test harness: std is the point
 
 use std::collections::BTreeMap;
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use der::Decode;
+use lantrust_test_support::pebble::{Pebble, PebbleOptions, start_pebble};
+use lantrust_test_support::{crash_seed, openssl_stdout, output_text as text, temp_dir};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rustls_pki_types::pem::PemObject;
 
 const DEVICE: &str = env!("CARGO_BIN_EXE_lantrust-device");
-
-/// Kills the child when dropped.
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn have(bin: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {bin}"))
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_for_port(port: u16) {
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "port {port} never opened"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{:?}\n--- stdout\n{}--- stderr\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn openssl(dir: &Path, args: &[&str]) -> Output {
-    let out = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "openssl {args:?}: {}", text(&out));
-    out
-}
-
-/// Pebble with its HTTPS under a throwaway CA (`dir/ca.pem`), pebble-challtestsrv resolving
-/// every name to 127.0.0.1. None (with a loud SKIPPED) when a peer is missing.
-struct Pebble {
-    directory: String,
-    http01_port: u16,
-    _procs: Vec<Proc>,
-}
-
-fn start_pebble(dir: &Path) -> Option<Pebble> {
-    for bin in ["pebble", "pebble-challtestsrv", "openssl"] {
-        if !have(bin) {
-            eprintln!("SKIPPED: `{bin}` is not installed (scripts/install-peers installs it)");
-            return None;
-        }
-    }
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-    ];
-    openssl(
-        dir,
-        &[
-            &["req", "-x509"][..],
-            &ec,
-            &[
-                "-days",
-                "1",
-                "-subj",
-                "/CN=crash test CA",
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-            ],
-        ]
-        .concat(),
-    );
-    openssl(
-        dir,
-        &[
-            &["req"][..],
-            &ec,
-            &[
-                "-subj",
-                "/CN=localhost",
-                "-keyout",
-                "key.pem",
-                "-out",
-                "leaf.csr",
-            ],
-        ]
-        .concat(),
-    );
-    std::fs::write(
-        dir.join("ext.cnf"),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "leaf.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-set_serial",
-            "7",
-            "-days",
-            "1",
-            "-extfile",
-            "ext.cnf",
-            "-out",
-            "cert.pem",
-        ],
-    );
-    let (acme, mgmt, tls, dns, chall_mgmt, http01) = (
-        free_port(),
-        free_port(),
-        free_port(),
-        free_port(),
-        free_port(),
-        free_port(),
-    );
-    std::fs::write(
-        dir.join("pebble.json"),
-        format!(
-            r#"{{"pebble":{{"listenAddress":"127.0.0.1:{acme}","managementListenAddress":"127.0.0.1:{mgmt}",
-            "certificate":"cert.pem","privateKey":"key.pem","httpPort":{http01},"tlsPort":{tls},
-            "ocspResponderURL":"","externalAccountBindingRequired":false}}}}"#
-        ),
-    )
-    .unwrap();
-    let chall = Proc(
-        Command::new("pebble-challtestsrv")
-            .args([
-                "-dns01",
-                &format!("127.0.0.1:{dns}"),
-                "-http01",
-                "",
-                "-https01",
-                "",
-                "-tlsalpn01",
-                "",
-            ])
-            .args([
-                "-management",
-                &format!("127.0.0.1:{chall_mgmt}"),
-                "-defaultIPv4",
-                "127.0.0.1",
-                "-defaultIPv6",
-                "",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let pebble = Proc(
-        Command::new("pebble")
-            .current_dir(dir)
-            .args([
-                "-config",
-                "pebble.json",
-                "-dnsserver",
-                &format!("127.0.0.1:{dns}"),
-            ])
-            .env("PEBBLE_VA_NOSLEEP", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_for_port(acme);
-    wait_for_port(chall_mgmt);
-    Some(Pebble {
-        directory: format!("https://127.0.0.1:{acme}/dir"),
-        http01_port: http01,
-        _procs: vec![pebble, chall],
-    })
-}
 
 /// Every regular file under `dir` (relative path → content).
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
@@ -326,8 +124,8 @@ fn check_consistent(state: &Path) {
             continue;
         }
         // The key is the leaf's (openssl compares the public keys).
-        let k = openssl(&dir, &["pkey", "-pubout", "-in", "key.pem"]).stdout;
-        let c = openssl(&dir, &["x509", "-pubkey", "-noout", "-in", "chain.pem"]).stdout;
+        let k = openssl_stdout(&dir, &["pkey", "-pubout", "-in", "key.pem"]);
+        let c = openssl_stdout(&dir, &["x509", "-pubkey", "-noout", "-in", "chain.pem"]);
         assert_eq!(k, c, "{}: key.pem does not match chain.pem", dir.display());
         let meta: serde_json::Value =
             serde_json::from_slice(&std::fs::read(dir.join("meta.json")).unwrap()).unwrap();
@@ -346,26 +144,45 @@ fn check_consistent(state: &Path) {
     }
 }
 
+/// A temporary directory with Debian's Pebble in it (`None`, after a loud SKIPPED, when a peer
+/// is missing).
+fn crash_pebble() -> (tempfile::TempDir, Option<Pebble>) {
+    let dir = temp_dir("device-crash");
+    let pebble = start_pebble(dir.path(), &PebbleOptions::default());
+    (dir, pebble)
+}
+
+/// `enroll` of device `device-c0ffee` in `example.com` with Pebble (trusting its HTTPS CA,
+/// answering http-01 where Pebble validates), state in `state`.
+fn enroll_args(pebble: &Pebble, state: &str) -> Vec<String> {
+    let http01 = format!("127.0.0.1:{}", pebble.http01_port);
+    [
+        "enroll",
+        "--state",
+        state,
+        "--id",
+        "device-c0ffee",
+        "--domain",
+        "example.com",
+        "--directory",
+        &pebble.directory,
+        "--root",
+        pebble.ca_pem.to_str().unwrap(),
+        "--http01-listen",
+        &http01,
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 #[test]
 fn kill_9_during_enroll_renew_rename_reset_leaves_whole_files() {
-    let dir = tempfile::Builder::new()
-        .prefix("lantrust-device-crash-")
-        .tempdir()
-        .unwrap();
-    let Some(pebble) = start_pebble(dir.path()) else {
+    let (dir, Some(pebble)) = crash_pebble() else {
         return;
     };
-    let seed = std::env::var("LANTRUST_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        });
-    eprintln!("seed {seed} (rerun with LANTRUST_CRASH_SEED={seed})");
-    let mut rng = StdRng::seed_from_u64(seed);
+    let mut rng = StdRng::seed_from_u64(crash_seed(
+        "kill_9_during_enroll_renew_rename_reset_leaves_whole_files",
+    ));
     let rounds: u32 = std::env::var("LANTRUST_CRASH_ROUNDS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -374,27 +191,13 @@ fn kill_9_during_enroll_renew_rename_reset_leaves_whole_files() {
     let state = dir.path().join("state");
     let s = state.to_str().unwrap().to_string();
     let http01 = format!("127.0.0.1:{}", pebble.http01_port);
-    let ca = dir.path().join("ca.pem").to_str().unwrap().to_string();
     let args = |op: &str, n: u32| -> Vec<String> {
         let mut v: Vec<String> = vec![op.into(), "--state".into(), s.clone()];
         match op {
-            "enroll" => v.extend(
-                [
-                    "--id",
-                    "device-c0ffee",
-                    "--domain",
-                    "example.com",
-                    "--directory",
-                    pebble.directory.as_str(),
-                    "--root",
-                    ca.as_str(),
-                    "--http01-listen",
-                    http01.as_str(),
-                    "--timeout",
-                    "60",
-                ]
-                .map(String::from),
-            ),
+            "enroll" => {
+                v = enroll_args(&pebble, &s);
+                v.extend(["--timeout".to_string(), "60".to_string()]);
+            }
             "renew" => v.extend(["--http01-listen".to_string(), http01.clone()]),
             "rename" => v.extend([
                 "--new-id".to_string(),
@@ -442,13 +245,7 @@ fn kill_9_during_enroll_renew_rename_reset_leaves_whole_files() {
             Some(d) if op != "reset" && rng.gen_bool(0.5) => d.mul_f64(rng.gen_range(0.85..1.05)),
             Some(d) => d.mul_f64(rng.gen_range(0.1..1.0)),
         };
-        while started.elapsed() < kill_at && child.try_wait().unwrap().is_none() {
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        let finished = child.try_wait().unwrap().is_some();
-        if !finished {
-            child.kill().unwrap();
-        }
+        let finished = lantrust_test_support::kill_at(&mut child, started, kill_at);
         let out = child.wait_with_output().unwrap();
         if std::env::var_os("LANTRUST_CRASH_VERBOSE").is_some() {
             eprintln!(
@@ -540,37 +337,19 @@ fn copy_files(from: &Path, to: &Path, names: &[&str]) {
 /// revoked. The next command must finish or undo each one.
 #[test]
 fn recovery_of_hand_made_crash_states() {
-    let dir = tempfile::Builder::new()
-        .prefix("lantrust-device-crash-")
-        .tempdir()
-        .unwrap();
-    let Some(pebble) = start_pebble(dir.path()) else {
+    let (dir, Some(pebble)) = crash_pebble() else {
         return;
     };
     let state = dir.path().join("state");
     let s = state.to_str().unwrap();
     let http01 = format!("127.0.0.1:{}", pebble.http01_port);
-    let ca = dir.path().join("ca.pem");
     let device = |args: &[&str]| {
         let out = Command::new(DEVICE).args(args).output().unwrap();
         assert!(out.status.success(), "{args:?}: {}", text(&out));
         out
     };
-    device(&[
-        "enroll",
-        "--state",
-        s,
-        "--id",
-        "device-c0ffee",
-        "--domain",
-        "example.com",
-        "--directory",
-        &pebble.directory,
-        "--root",
-        ca.to_str().unwrap(),
-        "--http01-listen",
-        &http01,
-    ]);
+    let enroll = enroll_args(&pebble, s);
+    device(&enroll.iter().map(String::as_str).collect::<Vec<_>>());
     let net = state.join("networks/127.0.0.1");
     let group = ["key.pem", "chain.pem", "meta.json"];
     let (v1, v2) = (dir.path().join("v1"), dir.path().join("v2"));
@@ -644,7 +423,7 @@ fn recovery_of_hand_made_crash_states() {
     ]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("finishing the interrupted rename"), "{err}");
-    let names = openssl(
+    let names = openssl_stdout(
         &net,
         &[
             "x509",
@@ -655,7 +434,7 @@ fn recovery_of_hand_made_crash_states() {
             "chain.pem",
         ],
     );
-    let names = String::from_utf8_lossy(&names.stdout);
+    let names = String::from_utf8_lossy(&names);
     assert!(
         names.contains("device-beef01.local") && !names.contains("c0ffee"),
         "{names}"

@@ -16,8 +16,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::*;
-use lantrust_acme::client::{Client, ClientConfig, Event, Operation};
-use lantrust_acme::{AccountKey, Algorithm, Identifier};
+use lantrust_acme::client::Event;
+use lantrust_acme::{AccountKey, Algorithm};
+use lantrust_test_support::acme::{self, device_client};
+use lantrust_test_support::bins::resolve_args;
 use serde_json::{Value, json};
 
 type Tls = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
@@ -39,23 +41,9 @@ fn tcp_from(src: u8, port: u16) -> std::io::Result<TcpStream> {
     Ok(s)
 }
 
+/// TLS trusting only the server's root.
 fn tls_config(root_pem: &str) -> Arc<rustls::ClientConfig> {
-    let root = lantrust_ca::certificate_from_pem(root_pem).unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(rustls::pki_types::CertificateDer::from(
-            lantrust_ca::certificate_to_der(&root).unwrap(),
-        ))
-        .unwrap();
-    Arc::new(
-        rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth(),
-    )
+    acme::tls_config(acme::certificate_der_from_pem(root_pem))
 }
 
 /// A TLS connection (handshake done) from 127.0.0.`src`.
@@ -254,6 +242,15 @@ impl Junk {
         r
     }
 
+    /// A newAccount request with the given nonce (replayed or forgotten ones included).
+    fn new_account_with_nonce(&mut self, nonce: &str) -> Resp {
+        self.post_with_nonce(
+            "/acme/new-account",
+            &json!({"termsOfServiceAgreed": true}),
+            nonce,
+        )
+    }
+
     fn new_account(&mut self) -> Resp {
         let r = self.post("/acme/new-account", &json!({"termsOfServiceAgreed": true}));
         if r.status == 201 {
@@ -281,33 +278,17 @@ fn assert_rate_limited(r: &Resp, detail_has: &str) {
     assert!(r.header("replay-nonce").is_some(), "a nonce for the retry");
 }
 
-fn device_client(directory: &str, device: &str) -> Client {
-    let b = lantrust_csr::CsrBuilder::new(device, ["home.arpa"]);
-    let names = b.dns_names();
-    let csr = b.build(&mut rand::rngs::OsRng).unwrap().der().to_vec();
-    let key = AccountKey::generate(Algorithm::Es384, &mut rand::rngs::OsRng).unwrap();
-    let mut cfg = ClientConfig::new(directory);
-    cfg.default_poll_interval = Duration::from_millis(200);
-    let op = Operation::Issue {
-        identifiers: names.iter().map(|n| Identifier::dns(n)).collect(),
-        csr_der: csr,
-        replaces: None,
-    };
-    Client::new(cfg, key, op)
-}
-
 #[test]
 fn junk_is_refused_while_an_approved_device_enrolls() {
     let dir = temp_dir("abuse");
     let (h_port, tokens) = http01_responder();
-    let r1 = format!("dev1.local=127.0.0.1:{h_port}");
-    let r2 = format!("dev1.home.arpa=127.0.0.1:{h_port}");
+    let [a1, r1, a2, r2] = resolve_args("dev1", h_port);
     let srv = init_and_serve(
         dir.path(),
         &[
-            "--resolve",
+            &a1,
             &r1,
-            "--resolve",
+            &a2,
             &r2,
             "--max-pending-per-source",
             "3",
@@ -550,7 +531,7 @@ fn junk_is_refused_while_an_approved_device_enrolls() {
     let device_start = Instant::now();
     let events = {
         let mut c = device_client(&directory, "dev1");
-        lantrust_test_support::acme::drive(&mut c, &agent, &tokens, Duration::from_secs(60)).events
+        acme::drive(&mut c, &agent, &tokens, Duration::from_secs(60)).events
     };
     let took = device_start.elapsed();
     assert!(
@@ -630,28 +611,16 @@ fn nonce_store_stays_bounded() {
     let first = j.fresh_nonce();
     let later: Vec<String> = (0..40).map(|_| j.fresh_nonce()).collect();
     // The first nonce was forgotten: 40 newer ones went out with room for 16.
-    let r = j.post_with_nonce(
-        "/acme/new-account",
-        &json!({"termsOfServiceAgreed": true}),
-        &first,
-    );
+    let r = j.new_account_with_nonce(&first);
     assert_eq!(r.status, 400, "{r:?}");
     assert_eq!(r.json()["type"], "urn:ietf:params:acme:error:badNonce");
     // One of the 16 most recent is still good (the refusal above issued one more).
     let recent = &later[later.len() - 10];
-    let r = j.post_with_nonce(
-        "/acme/new-account",
-        &json!({"termsOfServiceAgreed": true}),
-        recent,
-    );
+    let r = j.new_account_with_nonce(recent);
     assert_eq!(r.status, 201, "{r:?}");
     // And it is single-use.
     let mut k = Junk::new(1, srv.port, &cfg);
-    let r = k.post_with_nonce(
-        "/acme/new-account",
-        &json!({"termsOfServiceAgreed": true}),
-        recent,
-    );
+    let r = k.new_account_with_nonce(recent);
     assert_eq!(r.json()["type"], "urn:ietf:params:acme:error:badNonce");
 }
 

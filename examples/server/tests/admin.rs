@@ -12,8 +12,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
-use lantrust_acme::client::{Client, ClientConfig, Event, Operation};
-use lantrust_acme::{AccountKey, Algorithm, Identifier};
+use lantrust_acme::client::Event;
+use lantrust_test_support::acme::device_client;
+use lantrust_test_support::bins::resolve_args;
 
 fn mode(p: &Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
@@ -21,22 +22,6 @@ fn mode(p: &Path) -> u32 {
 
 fn chmod(p: &Path, m: u32) {
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
-}
-
-fn init(dir: &Path) -> std::path::PathBuf {
-    let state = dir.join("state");
-    cli_ok(&[
-        "init",
-        "--state",
-        state.to_str().unwrap(),
-        "--name",
-        "router",
-        "--domain",
-        "home.arpa",
-        "--ip",
-        "127.0.0.1",
-    ]);
-    state
 }
 
 /// `lantrust-server ARGS` must fail (exit 2) with `want` in its error.
@@ -50,7 +35,7 @@ fn refused(args: &[&str], want: &str) {
 #[test]
 fn init_makes_the_state_private_and_loose_permissions_are_refused() {
     let dir = temp_dir("admin-perms");
-    let st = init(dir.path());
+    let st = init_state(dir.path());
     let s = st.to_str().unwrap();
     assert_eq!(mode(&st), 0o700);
     for f in ["lantrust.db", "root-key.pem", "admin-token"] {
@@ -62,7 +47,7 @@ fn init_makes_the_state_private_and_loose_permissions_are_refused() {
     assert_eq!(token.len(), 64, "256 bits, hex: {token:?}");
     assert!(token.bytes().all(|b| b.is_ascii_hexdigit()));
     // A second init makes another token (they are random).
-    let other = init(&dir.path().join("b"));
+    let other = init_state(&dir.path().join("b"));
     assert_ne!(
         std::fs::read_to_string(other.join("admin-token")).unwrap(),
         std::fs::read_to_string(st.join("admin-token")).unwrap()
@@ -154,7 +139,7 @@ fn another_user_cannot_read_the_state_directory() {
     let dir = temp_dir("admin-nobody");
     // The temporary directory itself is 0700; open it so only the state dir's modes count.
     chmod(dir.path(), 0o755);
-    let st = init(dir.path());
+    let st = init_state(dir.path());
     let control = dir.path().join("public.txt");
     std::fs::write(&control, "readable\n").unwrap();
     chmod(&control, 0o644);
@@ -184,21 +169,6 @@ fn another_user_cannot_read_the_state_directory() {
     chmod(&st, 0o700);
 }
 
-fn device_client(directory: &str, device: &str) -> Client {
-    let b = lantrust_csr::CsrBuilder::new(device, ["home.arpa"]);
-    let names = b.dns_names();
-    let csr = b.build(&mut rand::rngs::OsRng).unwrap().der().to_vec();
-    let key = AccountKey::generate(Algorithm::Es384, &mut rand::rngs::OsRng).unwrap();
-    let mut cfg = ClientConfig::new(directory);
-    cfg.default_poll_interval = Duration::from_millis(200);
-    let op = Operation::Issue {
-        identifiers: names.iter().map(|n| Identifier::dns(n)).collect(),
-        csr_der: csr,
-        replaces: None,
-    };
-    Client::new(cfg, key, op)
-}
-
 /// GET or POST an admin path with an optional `Authorization` value.
 fn admin_call(
     agent: &ureq::Agent,
@@ -220,9 +190,8 @@ fn admin_call(
 fn http_admin_needs_the_token_and_its_approval_lets_a_waiting_device_finish() {
     let dir = temp_dir("admin-http");
     let (h_port, tokens) = http01_responder();
-    let r1 = format!("dev1.local=127.0.0.1:{h_port}");
-    let r2 = format!("dev1.home.arpa=127.0.0.1:{h_port}");
-    let srv = init_and_serve(dir.path(), &["--resolve", &r1, "--resolve", &r2]);
+    let resolve = resolve_args("dev1", h_port);
+    let srv = init_and_serve(dir.path(), &resolve.each_ref().map(String::as_str));
     let root_pem = std::fs::read_to_string(srv.state.join("root.pem")).unwrap();
     let agent = agent(&root_pem);
     let token = std::fs::read_to_string(srv.state.join("admin-token"))
@@ -384,7 +353,7 @@ fn http_admin_needs_the_token_and_its_approval_lets_a_waiting_device_finish() {
 #[test]
 fn old_state_dirs_gain_a_token_and_the_order_source_table() {
     let dir = temp_dir("admin-old");
-    let st = init(dir.path());
+    let st = init_state(dir.path());
     // An older state directory: no token, no order_sources table.
     std::fs::remove_file(st.join("admin-token")).unwrap();
     {

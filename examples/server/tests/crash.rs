@@ -13,111 +13,29 @@
 
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // test harness: std is the point
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::io::Read;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use common::{BIN, Proc, call, cli_ok, free_port, http01_responder, init_state, now, temp_dir};
 use der::Decode;
-use lantrust_acme::client::{ChallengeToServe, Client, ClientConfig, Event, Operation};
-use lantrust_acme::{AccountKey, Algorithm, Identifier, Method, Request, Response};
+use lantrust_acme::client::{Client, ClientConfig, Event};
+use lantrust_acme::{AccountKey, Algorithm};
+use lantrust_test_support::acme::{
+    DeviceOrder, Timeouts, agent_with, certificate_der_from_pem, try_drive,
+};
+use lantrust_test_support::crash_seed as seed;
+use lantrust_test_support::http01::Tokens;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rustls_pki_types::pem::PemObject;
-
-const BIN: &str = env!("CARGO_BIN_EXE_lantrust-server");
-
-type Tokens = Arc<Mutex<HashMap<String, String>>>;
-
-fn now() -> Duration {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{:?}\n--- stdout\n{}--- stderr\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// `lantrust-server ARGS`, required to succeed (an acknowledged command); returns stdout.
-fn cli_ok(args: &[&str]) -> String {
-    let out = Command::new(BIN).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "lantrust-server {args:?}: {}",
-        text(&out)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// The seed of this run's schedule: `LANTRUST_CRASH_SEED`, else the clock.
-fn seed(test: &str) -> u64 {
-    let seed = std::env::var("LANTRUST_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| now().as_nanos() as u64);
-    eprintln!("{test}: seed {seed} (rerun with LANTRUST_CRASH_SEED={seed})");
-    seed
-}
-
-/// One http-01 responder for every device: GET /.well-known/acme-challenge/TOKEN.
-fn http01_responder() -> (u16, Tokens) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let tokens: Tokens = Arc::default();
-    let table = tokens.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let table = table.clone();
-            std::thread::spawn(move || {
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut line = String::new();
-                if reader.read_line(&mut line).is_err() {
-                    return;
-                }
-                loop {
-                    let mut h = String::new();
-                    if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-                        break;
-                    }
-                }
-                let path = line.split_whitespace().nth(1).unwrap_or("");
-                let token = path
-                    .strip_prefix("/.well-known/acme-challenge/")
-                    .unwrap_or("");
-                let resp = match table.lock().unwrap().get(token) {
-                    Some(b) => format!(
-                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}",
-                        b.len()
-                    ),
-                    None => {
-                        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                            .to_string()
-                    }
-                };
-                let _ = stream.write_all(resp.as_bytes());
-            });
-        }
-    });
-    (port, tokens)
-}
 
 /// The server process, killed with SIGKILL and restarted on the same state and port.
 struct Server {
@@ -125,16 +43,38 @@ struct Server {
     port: u16,
     responder: u16,
     log: PathBuf,
-    child: Option<Child>,
+    child: Option<Proc>,
     starts: usize,
 }
 
 impl Server {
+    /// An initialised state directory in `dir` (see [`init_state`]), served on a free port of
+    /// 127.0.0.1 (not started yet), every name it validates resolved to one http-01 responder.
+    /// Returns the server, the root certificate (PEM) and the responder's token table.
+    fn init(dir: &Path) -> (Self, String, Tokens) {
+        let state = init_state(dir);
+        let root_pem = std::fs::read_to_string(state.join("root.pem")).unwrap();
+        let (responder, tokens) = http01_responder();
+        let srv = Server {
+            state,
+            port: free_port(),
+            responder,
+            log: dir.join("serve.log"),
+            child: None,
+            starts: 0,
+        };
+        (srv, root_pem, tokens)
+    }
+
     fn state(&self) -> &str {
         self.state.to_str().unwrap()
     }
 
-    fn spawn(&mut self, auto_approve: bool) -> &mut Child {
+    fn directory(&self) -> String {
+        format!("https://127.0.0.1:{}/acme/directory", self.port)
+    }
+
+    fn spawn(&mut self, auto_approve: bool) {
         assert!(self.child.is_none());
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -156,16 +96,13 @@ impl Server {
             args.push("--auto-approve");
         }
         self.starts += 1;
-        self.child = Some(
+        self.child = Some(Proc::spawn(
             Command::new(BIN)
                 .args(&args)
                 .env("RUST_LOG", "warn")
                 .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        );
-        self.child.as_mut().unwrap()
+                .stderr(log),
+        ));
     }
 
     /// Start and wait until it accepts connections (restarting it if the port is not free yet).
@@ -173,7 +110,7 @@ impl Server {
         let begin = Instant::now();
         self.spawn(auto_approve);
         while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+            if let Some(status) = self.child.as_mut().unwrap().0.try_wait().unwrap() {
                 assert!(
                     begin.elapsed() < Duration::from_secs(20),
                     "the server keeps exiting ({status}) after a kill:\n{}",
@@ -192,12 +129,9 @@ impl Server {
         }
     }
 
-    /// SIGKILL (`Child::kill` on Unix), no chance to clean up.
+    /// SIGKILL (dropping the [`Proc`] kills and reaps it), no chance to clean up.
     fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.child = None;
     }
 
     fn log_tail(&self) -> String {
@@ -207,65 +141,16 @@ impl Server {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill9();
-    }
-}
-
+/// A ureq agent trusting the server's root; a short connect timeout so that a device retries
+/// soon after a kill.
 fn agent(root_pem: &str) -> ureq::Agent {
-    let der =
-        lantrust_ca::certificate_to_der(&lantrust_ca::certificate_from_pem(root_pem).unwrap())
-            .unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(rustls::pki_types::CertificateDer::from(der))
-        .unwrap();
-    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    ureq::AgentBuilder::new()
-        .tls_config(Arc::new(cfg))
-        .timeout_connect(Duration::from_secs(2))
-        .timeout(Duration::from_secs(20))
-        .build()
-}
-
-/// One request; a transport error (the server died) is `Err`.
-fn exchange(agent: &ureq::Agent, req: &Request) -> Result<Response, String> {
-    let mut r = agent.request(req.method.as_str(), &req.url);
-    for (n, v) in &req.headers {
-        r = r.set(n, v);
-    }
-    let result = match req.method {
-        Method::Post => r.send_bytes(&req.body),
-        _ => r.call(),
-    };
-    let resp = match result {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => return Err(e.to_string()),
-    };
-    let status = resp.status();
-    let mut headers = Vec::new();
-    for name in resp.headers_names() {
-        for v in resp.all(&name) {
-            headers.push((name.to_ascii_lowercase(), v.to_string()));
-        }
-    }
-    let mut body = Vec::new();
-    resp.into_reader()
-        .read_to_end(&mut body)
-        .map_err(|e| e.to_string())?;
-    Ok(Response {
-        status,
-        headers,
-        body,
-    })
+    agent_with(
+        certificate_der_from_pem(root_pem),
+        Timeouts {
+            connect: Some(Duration::from_secs(2)),
+            overall: Duration::from_secs(20),
+        },
+    )
 }
 
 /// How an enrollment ended.
@@ -292,13 +177,7 @@ fn enroll(
 ) -> Outcome {
     let key = AccountKey::generate(Algorithm::Es384, &mut rand::rngs::OsRng).unwrap();
     let secret = key.ec_secret_bytes().unwrap().to_vec();
-    let builder = lantrust_csr::CsrBuilder::new(device, ["home.arpa"]);
-    let names = builder.dns_names();
-    let csr = builder
-        .build(&mut rand::rngs::OsRng)
-        .unwrap()
-        .der()
-        .to_vec();
+    let order = DeviceOrder::new(device);
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         assert!(
@@ -312,16 +191,12 @@ fn enroll(
         cfg.default_poll_interval = Duration::from_millis(200);
         cfg.max_poll_interval = Duration::from_secs(1);
         cfg.contact = vec![format!("https://{device}.local/")];
-        let op = Operation::Issue {
-            identifiers: names.iter().map(|n| Identifier::dns(n)).collect(),
-            csr_der: csr.clone(),
-            replaces: None,
-        };
         let key = AccountKey::from_ec_bytes(Algorithm::Es384, &secret).unwrap();
-        let mut client = Client::new(cfg, key, op);
-        match drive(&mut client, agent, tokens) {
-            Ok(events) => {
-                for ev in events {
+        let mut client = Client::new(cfg, key, order.issue());
+        let left = deadline.saturating_duration_since(Instant::now());
+        match try_drive(&mut client, agent, tokens, left) {
+            Ok(driven) => {
+                for ev in driven.events {
                     match ev {
                         Event::Certificate(c) => {
                             let leaf =
@@ -352,39 +227,6 @@ fn enroll(
         retries.fetch_add(1, Ordering::Relaxed);
         std::thread::sleep(Duration::from_millis(250));
     }
-}
-
-/// Run the client until it is done; `Err` on a transport error.
-fn drive(client: &mut Client, agent: &ureq::Agent, tokens: &Tokens) -> Result<Vec<Event>, String> {
-    let mut events = Vec::new();
-    while !client.is_done() {
-        if let Some(req) = client.poll_request() {
-            let resp = exchange(agent, &req)?;
-            client.handle_response(resp, now());
-        }
-        while let Some(ev) = client.poll_event() {
-            if let Event::ServeChallenges(list) = &ev {
-                let mut t = tokens.lock().unwrap();
-                for ChallengeToServe { token, value, .. } in list {
-                    t.insert(token.clone(), value.clone());
-                }
-                drop(t);
-                client.challenges_ready();
-            }
-            events.push(ev);
-        }
-        if let Some(at) = client.poll_timeout() {
-            let n = now();
-            if at > n {
-                std::thread::sleep((at - n).min(Duration::from_millis(500)));
-            }
-            client.handle_timeout(now());
-        }
-    }
-    while let Some(ev) = client.poll_event() {
-        events.push(ev);
-    }
-    Ok(events)
 }
 
 /// What the devices received and what the CLI acknowledged.
@@ -444,34 +286,11 @@ fn serial_of(der: &[u8]) -> Vec<u8> {
 #[test]
 fn kill_9_under_load_loses_nothing() {
     let mut rng = StdRng::seed_from_u64(seed("kill_9_under_load_loses_nothing"));
-    let dir = tempfile::Builder::new()
-        .prefix("lantrust-server-crash-")
-        .tempdir()
-        .unwrap();
-    let state = dir.path().join("state");
-    cli_ok(&[
-        "init",
-        "--state",
-        state.to_str().unwrap(),
-        "--name",
-        "router",
-        "--domain",
-        "home.arpa",
-        "--ip",
-        "127.0.0.1",
-    ]);
-    let root_pem = std::fs::read_to_string(state.join("root.pem")).unwrap();
-    let (responder, tokens) = http01_responder();
-    let mut srv = Server {
-        state: state.clone(),
-        port: free_port(),
-        responder,
-        log: dir.path().join("serve.log"),
-        child: None,
-        starts: 0,
-    };
+    let dir = temp_dir("crash");
+    let (mut srv, root_pem, tokens) = Server::init(dir.path());
+    let state = srv.state.clone();
     let st = srv.state().to_string();
-    let directory = format!("https://127.0.0.1:{}/acme/directory", srv.port);
+    let directory = srv.directory();
     let ledger = Arc::new(Ledger::default());
     let retries = Arc::new(AtomicUsize::new(0));
 
@@ -762,11 +581,8 @@ fn kill_9_under_load_loses_nothing() {
 #[test]
 fn init_killed_at_any_point_is_all_or_nothing() {
     let mut rng = StdRng::seed_from_u64(seed("init_killed_at_any_point_is_all_or_nothing"));
-    let dir = tempfile::Builder::new()
-        .prefix("lantrust-server-crash-init-")
-        .tempdir()
-        .unwrap();
-    let init = |state: &std::path::Path| {
+    let dir = temp_dir("crash-init");
+    let init = |state: &Path| {
         Command::new(BIN)
             .args([
                 "init",
@@ -857,35 +673,12 @@ fn init_killed_at_any_point_is_all_or_nothing() {
 #[test]
 fn revoke_killed_mid_way_is_all_or_nothing() {
     let mut rng = StdRng::seed_from_u64(seed("revoke_killed_mid_way_is_all_or_nothing"));
-    let dir = tempfile::Builder::new()
-        .prefix("lantrust-server-crash-revoke-")
-        .tempdir()
-        .unwrap();
-    let state = dir.path().join("state");
-    let st = state.to_str().unwrap().to_string();
-    cli_ok(&[
-        "init",
-        "--state",
-        &st,
-        "--name",
-        "router",
-        "--domain",
-        "home.arpa",
-        "--ip",
-        "127.0.0.1",
-    ]);
-    let root_pem = std::fs::read_to_string(state.join("root.pem")).unwrap();
-    let (responder, tokens) = http01_responder();
-    let mut srv = Server {
-        state: state.clone(),
-        port: free_port(),
-        responder,
-        log: dir.path().join("serve.log"),
-        child: None,
-        starts: 0,
-    };
+    let dir = temp_dir("crash-revoke");
+    let (mut srv, root_pem, tokens) = Server::init(dir.path());
+    let state = srv.state.clone();
+    let st = srv.state().to_string();
     srv.start(true);
-    let directory = format!("https://127.0.0.1:{}/acme/directory", srv.port);
+    let directory = srv.directory();
 
     // Devices with two certificates each (a revocation has several rows to write).
     let devices: Vec<String> = (0..8).map(|i| format!("adm-{i}")).collect();
@@ -956,4 +749,67 @@ fn revoke_killed_mid_way_is_all_or_nothing() {
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();
     assert_eq!(check, "ok");
+}
+
+/// `serve` first runs lantrust-cli's crash recovery on the state directory: a temp file that a
+/// killed writer left (here the admin token's, named after a PID that has exited and older than
+/// the minute after which fs.rs calls any writer's file stale) is gone before the server answers,
+/// while the temp file of a writer at work (this live process, a fresh file) is left alone.
+#[test]
+fn serve_removes_a_dead_writers_temp_file_at_start_up() {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = temp_dir("crash-recover");
+    let (mut srv, root_pem, _tokens) = Server::init(dir.path());
+    let token_path = srv.state.join("admin-token");
+    let token = std::fs::read(&token_path).unwrap();
+    let plant = |name: &str, age: Duration| {
+        let path = srv.state.join(name);
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .unwrap();
+        // Half written, as a kill leaves it.
+        std::io::Write::write_all(&mut f, &token[..token.len() / 2]).unwrap();
+        f.set_modified(std::time::SystemTime::now() - age).unwrap();
+        path
+    };
+    // The killed writer: a process that has exited and been reaped.
+    let mut writer = Command::new("true").spawn().unwrap();
+    let dead_pid = writer.id();
+    assert!(writer.wait().unwrap().success());
+    assert!(!Path::new(&format!("/proc/{dead_pid}")).exists());
+    let dead_name = format!(".admin-token.tmp.{dead_pid}");
+    let dead = plant(&dead_name, Duration::from_secs(120));
+    let live = plant(
+        &format!(".admin-token.tmp.{}", std::process::id()),
+        Duration::ZERO,
+    );
+
+    srv.start(false);
+    assert!(
+        !dead.exists(),
+        "serve left the dead writer's {dead_name}:\n{}",
+        srv.log_tail()
+    );
+    assert!(live.exists(), "serve removed a live writer's temp file");
+    assert_eq!(
+        std::fs::read(&token_path).unwrap(),
+        token,
+        "the admin token itself changed"
+    );
+    let log = std::fs::read_to_string(&srv.log).unwrap();
+    assert!(
+        log.contains("cleaned up after an earlier crash") && log.contains(&dead_name),
+        "{log}"
+    );
+    // And it serves: the ACME directory over HTTPS under the network's root.
+    let (status, _, body) = call(agent(&root_pem).get(&srv.directory()).call());
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let directory: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        directory["newNonce"],
+        format!("https://127.0.0.1:{}/acme/new-nonce", srv.port)
+    );
 }
