@@ -41,9 +41,10 @@ fn tcp_from(src: u8, port: u16) -> std::io::Result<TcpStream> {
     Ok(s)
 }
 
-/// TLS trusting only the server's root.
-fn tls_config(root_pem: &str) -> Arc<rustls::ClientConfig> {
-    acme::tls_config(acme::certificate_der_from_pem(root_pem))
+/// TLS trusting only the server's root (`root.pem` in its state directory).
+fn tls_config(srv: &Served) -> Arc<rustls::ClientConfig> {
+    let root_pem = std::fs::read_to_string(srv.state.join("root.pem")).unwrap();
+    acme::tls_config(acme::certificate_der_from_pem(&root_pem))
 }
 
 /// A TLS connection (handshake done) from 127.0.0.`src`.
@@ -310,8 +311,7 @@ fn junk_is_refused_while_an_approved_device_enrolls() {
     );
     let port = srv.port;
     cli_ok(&["approve", "--state", srv.state_arg(), "dev1"]);
-    let root_pem = std::fs::read_to_string(srv.state.join("root.pem")).unwrap();
-    let cfg = tls_config(&root_pem);
+    let cfg = tls_config(&srv);
     let start = Instant::now();
     let mut junk: Vec<(&str, thread::JoinHandle<()>)> = Vec::new();
 
@@ -527,7 +527,7 @@ fn junk_is_refused_while_an_approved_device_enrolls() {
 
     // The approved device, from 127.0.0.1, while all of that runs.
     let directory = srv.directory();
-    let agent = agent(&root_pem);
+    let agent = agent(&std::fs::read_to_string(srv.state.join("root.pem")).unwrap());
     let device_start = Instant::now();
     let events = {
         let mut c = device_client(&directory, "dev1");
@@ -605,8 +605,7 @@ fn junk_is_refused_while_an_approved_device_enrolls() {
 fn nonce_store_stays_bounded() {
     let dir = temp_dir("abuse-nonce");
     let srv = init_and_serve(dir.path(), &["--nonce-capacity", "16"]);
-    let root_pem = std::fs::read_to_string(srv.state.join("root.pem")).unwrap();
-    let cfg = tls_config(&root_pem);
+    let cfg = tls_config(&srv);
     let mut j = Junk::new(1, srv.port, &cfg);
     let first = j.fresh_nonce();
     let later: Vec<String> = (0..40).map(|_| j.fresh_nonce()).collect();
@@ -628,8 +627,7 @@ fn nonce_store_stays_bounded() {
 fn no_abuse_limits_lets_a_load_generator_through() {
     let dir = temp_dir("abuse-off");
     let srv = init_and_serve(dir.path(), &["--auto-approve", "--no-abuse-limits"]);
-    let root_pem = std::fs::read_to_string(srv.state.join("root.pem")).unwrap();
-    let cfg = tls_config(&root_pem);
+    let cfg = tls_config(&srv);
     // More connections from one source than the default per-source cap (64) ...
     let held: Vec<TcpStream> = (0..80).map(|_| tcp_from(11, srv.port).unwrap()).collect();
     thread::sleep(Duration::from_millis(300));
@@ -651,8 +649,7 @@ fn a_concurrent_new_order_burst_cannot_overshoot_the_cap() {
         dir.path(),
         &["--max-pending-per-source", "3", "--max-pending-total", "0"],
     );
-    let root_pem = std::fs::read_to_string(srv.state.join("root.pem")).unwrap();
-    let cfg = tls_config(&root_pem);
+    let cfg = tls_config(&srv);
     let port = srv.port;
     let ready: Vec<Junk> = (0..8)
         .map(|_| {
