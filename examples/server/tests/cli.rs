@@ -209,19 +209,7 @@ fn admin_commands_on_a_fresh_state() {
     let out = cli_ok(&["revoke", "--state", &s, "--json", "thermo-1"]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["certificates_revoked"], 0);
-    let out = cli_ok(&["list", "--state", &s, "--json"]);
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let states: Vec<(String, String)> = v["devices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            (
-                d["device_id"].as_str().unwrap().to_string(),
-                d["state"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let states = common::device_states(&s);
     assert_eq!(
         states,
         [

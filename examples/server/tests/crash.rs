@@ -454,19 +454,7 @@ fn kill_9_under_load_loses_nothing() {
 
     let received = ledger.received.lock().unwrap().clone();
     let decided = ledger.decided.lock().unwrap().clone();
-    let list: serde_json::Value =
-        serde_json::from_str(&cli_ok(&["list", "--state", &st, "--json"])).unwrap();
-    let states: HashMap<String, String> = list["devices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            (
-                d["device_id"].as_str().unwrap().to_string(),
-                d["state"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let states: HashMap<String, String> = common::device_states(&st).into_iter().collect();
     // Every acknowledged decision is intact; every device that got a certificate stays approved
     // unless it was revoked afterwards.
     for (device, want) in &decided {

@@ -32,6 +32,23 @@ pub fn cli_ok(args: &[&str]) -> String {
 }
 
 /// A fresh, unique temporary directory.
+/// `(device ID, approval state)` of every device, in `lantrust-server list --json` order.
+pub fn device_states(state: &str) -> Vec<(String, String)> {
+    let v: serde_json::Value =
+        serde_json::from_str(&cli_ok(&["list", "--state", state, "--json"])).unwrap();
+    v["devices"]
+        .as_array()
+        .expect("`list --json` has a `devices` array")
+        .iter()
+        .map(|d| {
+            (
+                d["device_id"].as_str().unwrap().to_string(),
+                d["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
 pub fn temp_dir(tag: &str) -> tempfile::TempDir {
     lantrust_test_support::temp_dir(&format!("server-{tag}"))
 }
