@@ -209,7 +209,7 @@ fn admin_commands_on_a_fresh_state() {
     let out = cli_ok(&["revoke", "--state", &s, "--json", "thermo-1"]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["certificates_revoked"], 0);
-    let states = common::device_states(&s);
+    let states = device_states(&s);
     assert_eq!(
         states,
         [
