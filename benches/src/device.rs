@@ -2,7 +2,6 @@
 //! `lantrust-device enroll` does it (fresh P-384 account key, fresh P-384 device key and CSR from
 //! `lantrust-csr`'s builder, http-01), then a check of what came back.
 
-use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -11,7 +10,7 @@ use anyhow::{Context, bail, ensure};
 use der::oid::AssociatedOid;
 use der::{Decode, Encode};
 use lantrust_acme::client::{Client, ClientConfig, Event, Operation};
-use lantrust_acme::{AccountKey, Algorithm, ChallengeType, Identifier, Method, Request, Response};
+use lantrust_acme::{AccountKey, Algorithm, ChallengeType, Identifier, Method};
 use lantrust_cli::ResolveOverride;
 use lantrust_csr::{CsrBuilder, KeyAlgorithm};
 use x509_cert::Certificate;
@@ -97,42 +96,7 @@ pub fn agent(target: &Target) -> anyhow::Result<ureq::Agent> {
         .build())
 }
 
-/// Sends one request, returning any HTTP status as a response (ACME problems are 4xx bodies).
-///
-/// # Errors
-/// Transport errors (connect, TLS, timeout, unreadable body).
-pub fn exchange(agent: &ureq::Agent, req: &Request) -> anyhow::Result<Response> {
-    let mut r = agent.request(req.method.as_str(), &req.url);
-    for (n, v) in &req.headers {
-        r = r.set(n, v);
-    }
-    let result = match req.method {
-        Method::Post => r.send_bytes(&req.body),
-        _ => r.call(),
-    };
-    let resp = match result {
-        Ok(resp) => resp,
-        Err(ureq::Error::Status(_, resp)) => resp,
-        Err(e) => bail!("{} {}: {e}", req.method.as_str(), req.url),
-    };
-    let status = resp.status();
-    let mut headers = Vec::new();
-    for name in resp.headers_names() {
-        for v in resp.all(&name) {
-            headers.push((name.clone(), v.to_string()));
-        }
-    }
-    let mut body = Vec::new();
-    resp.into_reader()
-        .take(1 << 20)
-        .read_to_end(&mut body)
-        .with_context(|| format!("reading the answer to {}", req.url))?;
-    Ok(Response {
-        status,
-        headers,
-        body,
-    })
-}
+pub use lantrust_cli::acme_http::exchange;
 
 /// Withdraws a device's tokens from the shared responder however the enrollment ends.
 struct Published<'a> {

@@ -2,40 +2,18 @@
 //!
 //! The server reaches every device name through `--resolve '*=127.0.0.1:PORT'`, so a single
 //! listener answers for thousands of devices; each device publishes its key authorizations
-//! before it tells the server to validate, and withdraws them when it is done.
+//! before it tells the server to validate, and withdraws them when it is done. The responder is
+//! lantrust-cli's [`Http01`], the device's own.
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use anyhow::Context;
+use lantrust_cli::acme_http::Http01;
 
-const PREFIX: &str = "/.well-known/acme-challenge/";
-
-#[derive(Default)]
-struct Shared {
-    tokens: Mutex<HashMap<String, String>>,
-    served: AtomicU64,
-    missed: AtomicU64,
-    stop: AtomicBool,
-}
-
-/// A running responder; dropping it stops the accept loop.
-pub struct Responder {
-    shared: Arc<Shared>,
-    addr: SocketAddr,
-}
-
-impl core::fmt::Debug for Responder {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Responder")
-            .field("addr", &self.addr)
-            .finish_non_exhaustive()
-    }
-}
+/// A running responder (publish, withdraw, counts: see [`Http01`]); dropping it stops the
+/// accept loop.
+#[derive(Debug)]
+pub struct Responder(Http01);
 
 impl Responder {
     /// Binds `listen` (port 0 picks a free port) and serves on a background thread, one short
@@ -44,117 +22,22 @@ impl Responder {
     /// # Errors
     /// When the address cannot be bound.
     pub fn start(listen: SocketAddr) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(listen)
-            .with_context(|| format!("binding the http-01 responder to {listen}"))?;
-        let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared::default());
-        let s = shared.clone();
-        std::thread::Builder::new()
-            .name("http01-accept".into())
-            .spawn(move || {
-                for stream in listener.incoming() {
-                    if s.stop.load(Ordering::SeqCst) {
-                        return;
-                    }
-                    let Ok(stream) = stream else { continue };
-                    let s = s.clone();
-                    let _ = std::thread::Builder::new()
-                        .name("http01-conn".into())
-                        .spawn(move || serve_one(&s, stream));
-                }
-            })
-            .context("starting the http-01 responder thread")?;
-        Ok(Responder { shared, addr })
-    }
-
-    /// The address the responder listens on.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// Serve `body` at `/.well-known/acme-challenge/<token>`.
-    pub fn publish(&self, token: &str, body: &str) {
-        if let Ok(mut t) = self.shared.tokens.lock() {
-            t.insert(token.to_string(), body.to_string());
-        }
-    }
-
-    /// Stop serving `token`.
-    pub fn withdraw(&self, token: &str) {
-        if let Ok(mut t) = self.shared.tokens.lock() {
-            t.remove(token);
-        }
-    }
-
-    /// Requests answered with a key authorization, and requests for unknown tokens.
-    pub fn counts(&self) -> (u64, u64) {
-        (
-            self.shared.served.load(Ordering::Relaxed),
-            self.shared.missed.load(Ordering::Relaxed),
-        )
+        Http01::start(listen, Duration::from_secs(10)).map(Self)
     }
 }
 
-impl Drop for Responder {
-    fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop so that it sees the flag and drops the listener.
-        let mut wake = self.addr;
-        if wake.ip().is_unspecified() {
-            wake.set_ip(Ipv4Addr::LOCALHOST.into());
-        }
-        let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
-    }
-}
+impl core::ops::Deref for Responder {
+    type Target = Http01;
 
-fn serve_one(s: &Shared, mut stream: TcpStream) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let Ok(clone) = stream.try_clone() else {
-        return;
-    };
-    let mut reader = BufReader::new(clone);
-    let mut line = String::new();
-    if reader.read_line(&mut line).is_err() {
-        return;
+    fn deref(&self) -> &Http01 {
+        &self.0
     }
-    // Skip the headers (a GET has no body).
-    loop {
-        let mut h = String::new();
-        match reader.read_line(&mut h) {
-            Ok(0) | Err(_) => break,
-            Ok(_) if h == "\r\n" || h == "\n" => break,
-            Ok(_) => {}
-        }
-    }
-    let mut parts = line.split_whitespace();
-    let method = parts.next().unwrap_or("");
-    let path = parts.next().unwrap_or("");
-    let token = path.strip_prefix(PREFIX).unwrap_or("");
-    let body = if method == "GET" && !token.is_empty() {
-        s.tokens.lock().ok().and_then(|t| t.get(token).cloned())
-    } else {
-        None
-    };
-    let resp = match body {
-        Some(b) => {
-            s.served.fetch_add(1, Ordering::Relaxed);
-            format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}",
-                b.len()
-            )
-        }
-        None => {
-            s.missed.fetch_add(1, Ordering::Relaxed);
-            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string()
-        }
-    };
-    let _ = stream.write_all(resp.as_bytes());
-    let _ = stream.flush();
 }
 
 #[cfg(test)]
 mod tests {
-    use std::io::Read;
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
 
     use super::*;
 

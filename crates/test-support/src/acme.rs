@@ -4,12 +4,11 @@
 //! Every call comes in two forms: the plain one panics on a transport error (refused connection,
 //! TLS failure), the `try_` one returns it, for tests that kill the server on purpose and retry.
 
-use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lantrust_acme::client::{ChallengeToServe, Client, ClientConfig, Event, Operation};
-use lantrust_acme::{AccountKey, Algorithm, Identifier, Method, Request, Response};
+use lantrust_acme::{AccountKey, Algorithm, Identifier, Request, Response};
 use rustls::pki_types::pem::PemObject;
 
 use crate::http01::Tokens;
@@ -78,8 +77,7 @@ pub fn agent_with(root_der: Vec<u8>, timeouts: Timeouts) -> ureq::Agent {
     b.build()
 }
 
-/// An HTTP answer: status, headers (names lower-cased, in order) and body.
-pub type Answer = (u16, Vec<(String, String)>, Vec<u8>);
+pub use lantrust_cli::acme_http::Answer;
 
 /// Status, headers (names lower-cased) and body of a ureq call, 4xx/5xx included; a transport
 /// error (refused connection, TLS failure) is a panic.
@@ -89,22 +87,8 @@ pub fn call(result: Result<ureq::Response, ureq::Error>) -> Answer {
 
 /// [`call`], with a transport error (or a body cut short) returned as its message.
 pub fn try_call(result: Result<ureq::Response, ureq::Error>) -> Result<Answer, String> {
-    let resp = match result {
-        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => return Err(format!("transport error: {e}")),
-    };
-    let status = resp.status();
-    let mut headers = Vec::new();
-    for name in resp.headers_names() {
-        for v in resp.all(&name) {
-            headers.push((name.to_ascii_lowercase(), v.to_string()));
-        }
-    }
-    let mut body = Vec::new();
-    resp.into_reader()
-        .read_to_end(&mut body)
-        .map_err(|e| format!("reading the response body: {e}"))?;
-    Ok((status, headers, body))
+    lantrust_cli::acme_http::read_answer(result, u64::MAX, "HTTP call")
+        .map_err(|e| format!("{e:#}"))
 }
 
 /// The first value of header `name` (give it lower-case, as [`call`] returns them).
@@ -123,20 +107,7 @@ pub fn exchange(agent: &ureq::Agent, req: &Request) -> Response {
 
 /// [`exchange`], with a transport error (the server died, say) returned as its message.
 pub fn try_exchange(agent: &ureq::Agent, req: &Request) -> Result<Response, String> {
-    let mut r = agent.request(req.method.as_str(), &req.url);
-    for (n, v) in &req.headers {
-        r = r.set(n, v);
-    }
-    let result = match req.method {
-        Method::Post => r.send_bytes(&req.body),
-        _ => r.call(),
-    };
-    let (status, headers, body) = try_call(result)?;
-    Ok(Response {
-        status,
-        headers,
-        body,
-    })
+    lantrust_cli::acme_http::exchange(agent, req).map_err(|e| format!("{e:#}"))
 }
 
 /// What [`drive`] saw.

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // an I/O crate: std is the point
 
+pub mod acme_http;
 pub mod discover;
 pub mod fs;
 pub mod network;

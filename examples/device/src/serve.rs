@@ -1,6 +1,6 @@
 //! The device's HTTPS status page (rustls, std threads), with renewal at 2/3 of the lifetime.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::Duration;
@@ -166,16 +166,8 @@ pub(crate) fn serve(
                 return;
             };
             let mut tls = rustls::StreamOwned::new(conn, tcp);
-            let mut reader = BufReader::new(&mut tls);
-            let mut line = String::new();
-            if reader.read_line(&mut line).is_err() {
+            if lantrust_cli::acme_http::read_request_head(&mut BufReader::new(&mut tls)).is_none() {
                 return;
-            }
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-                    break;
-                }
             }
             let m = State::new(&dir).meta(&label).unwrap_or_default();
             let body = format!(
