@@ -30,7 +30,7 @@ pub fn read_answer(
 ) -> anyhow::Result<Answer> {
     let resp = match result {
         Ok(r) | Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => anyhow::bail!("{what}: transport error: {e}"),
+        Err(e) => anyhow::bail!("transport error ({what}): {e}"),
     };
     let status = resp.status();
     let mut headers = Vec::new();
