@@ -140,6 +140,11 @@ struct EnrollArgs {
     timeout: u64,
 }
 
+/// A unix time as an RFC 3339 UTC date, for people reading the output.
+fn date(unix: u64) -> String {
+    lantrust_acme::time::rfc3339(Duration::from_secs(unix))
+}
+
 fn main() {
     // `RUST_LOG` takes `level` or `target=level,…` directives. The device uses `Targets`, not
     // `EnvFilter`: the latter's span/field filters pull in a regex engine (~280 KiB of the ~4 MiB
@@ -188,7 +193,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let st = State::open(&state)?;
             let label = st.current()?;
             let m = reissue(&st, &label, None, http01_listen, Duration::from_secs(3600))?;
-            println!("renewed: serial {} valid until {}", m.serial, m.not_after);
+            println!(
+                "renewed: serial {} valid until {}",
+                m.serial,
+                date(m.not_after)
+            );
             Ok(())
         }
         Cmd::Reset { state, offline } => reset(&State::open(&state)?, offline),
@@ -328,11 +337,11 @@ fn enroll(args: EnrollArgs) -> anyhow::Result<()> {
     )?;
     st.set_current(&label)?;
     println!(
-        "enrolled {} on {}: serial {}, valid until {} (unix), chain in {}",
+        "enrolled {} on {}: serial {}, valid until {}, chain in {}",
         meta.names.join(", "),
         meta.server_name,
         meta.serial,
-        meta.not_after,
+        date(meta.not_after),
         net.join("chain.pem").display()
     );
     Ok(())

@@ -173,13 +173,13 @@ pub(crate) fn serve(
             let body = format!(
                 "<!doctype html><html><head><title>{id}</title></head><body><h1>{id}</h1>\
                  <p>lantrust device, certificate from {server}</p><ul><li>names: {names}</li>\
-                 <li>serial: {serial}</li><li>valid until (unix): {na}</li><li>renews at (unix): {ra}</li></ul></body></html>\n",
+                 <li>serial: {serial}</li><li>valid until: {na}</li><li>renews at: {ra}</li></ul></body></html>\n",
                 id = m.id,
                 server = m.server_name,
                 names = m.names.join(", "),
                 serial = m.serial,
-                na = m.not_after,
-                ra = renew_at(&m),
+                na = lantrust_acme::time::rfc3339(Duration::from_secs(m.not_after)),
+                ra = lantrust_acme::time::rfc3339(Duration::from_secs(renew_at(&m))),
             );
             let resp = format!(
                 "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
