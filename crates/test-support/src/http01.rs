@@ -1,7 +1,7 @@
 //! A tiny http-01 responder (RFC 8555 §8.3): `GET /.well-known/acme-challenge/<token>` answers
 //! the key authorization stored for that token, anything else 404. A connection that sends no
 //! request within [`READ_TIMEOUT`] is dropped (a validator killed mid-request holds no thread).
-//! It is lantrust-cli's [`Http01`](lantrust_cli::acme_http::Http01), the device's own, left
+//! It is lantrust-cli's [`Http01`], the device's own, left
 //! running for the rest of the test process.
 
 use std::net::TcpListener;
