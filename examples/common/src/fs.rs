@@ -365,7 +365,56 @@ pub fn remove_dir_atomic(dir: &Path) -> anyhow::Result<()> {
 /// Suffix of directories being removed by [`remove_dir_atomic`].
 const REMOVING_SUFFIX: &str = ".removing";
 
-/// Deletes the directories that a [`remove_dir_atomic`] killed midway left in `parent`.
+/// Suffix of directories being built by [`create_dir_atomic`].
+const CREATING_SUFFIX: &str = ".creating";
+
+/// Creates directory `dir` whole, so that a crash midway leaves either no `dir` or a complete one:
+/// `fill` writes into a private (0700) hidden sibling (`.NAME.PID.creating`), which is then renamed
+/// to `dir` (an existing *empty* `dir` is replaced; a non-empty one makes the rename fail) and the
+/// parent synced. On error the staging directory is removed; what a crash left is deleted by
+/// [`remove_leftover_dirs`], which this calls first.
+///
+/// # Errors
+/// `fill`'s error, or I/O errors.
+pub fn create_dir_atomic<T>(
+    dir: &Path,
+    fill: impl FnOnce(&Path) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let Some(name) = dir.file_name().and_then(|n| n.to_str()) else {
+        anyhow::bail!("{} has no directory name", dir.display());
+    };
+    let parent = parent_dir(dir);
+    create_dirs(parent)?;
+    remove_leftover_dirs(parent)?;
+    let staging = parent.join(format!(".{name}.{}{CREATING_SUFFIX}", std::process::id()));
+    let mut builder = fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+        .create(&staging)
+        .with_context(|| format!("creating {}", staging.display()))?;
+    let result = fill(&staging).and_then(|v| {
+        fs::rename(&staging, dir).with_context(|| {
+            format!(
+                "moving {} into place as {}",
+                staging.display(),
+                dir.display()
+            )
+        })?;
+        sync_dir(parent);
+        Ok(v)
+    });
+    if result.is_err() {
+        let _ = fs::remove_dir_all(&staging);
+    }
+    result
+}
+
+/// Deletes the directories that a [`remove_dir_atomic`] or [`create_dir_atomic`] killed midway
+/// left in `parent`.
 ///
 /// # Errors
 /// I/O errors other than "not found".
@@ -382,7 +431,10 @@ pub fn remove_leftover_dirs(parent: &Path) -> anyhow::Result<Vec<String>> {
         };
         let Some(pid) = name
             .strip_prefix('.')
-            .and_then(|s| s.strip_suffix(REMOVING_SUFFIX))
+            .and_then(|s| {
+                s.strip_suffix(REMOVING_SUFFIX)
+                    .or_else(|| s.strip_suffix(CREATING_SUFFIX))
+            })
             .and_then(|s| s.rsplit_once('.'))
             .and_then(|(_, p)| p.parse::<u32>().ok())
         else {
@@ -640,5 +692,41 @@ mod tests {
             [format!(".networks.{DEAD}.removing")]
         );
         assert!(names(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn directory_creation_is_all_or_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        // A creation killed midway: only a hidden staging sibling, deleted by the next one.
+        let dead = dir.path().join(format!(".state.{DEAD}.creating"));
+        write_atomic(&dead.join("key.pem"), b"half", Mode::Secret).unwrap();
+        // A failing fill leaves nothing behind.
+        let err = create_dir_atomic::<()>(&state, |d| {
+            write_atomic(&d.join("key.pem"), b"k", Mode::Secret)?;
+            anyhow::bail!("no database")
+        })
+        .unwrap_err();
+        assert_eq!(err.to_string(), "no database");
+        assert!(names(dir.path()).is_empty(), "{:?}", names(dir.path()));
+        // An empty directory is replaced by a complete, private one.
+        fs::create_dir(&state).unwrap();
+        let got = create_dir_atomic(&state, |d| {
+            write_atomic(&d.join("key.pem"), b"k", Mode::Secret)?;
+            Ok(7)
+        })
+        .unwrap();
+        assert_eq!(got, 7);
+        assert_eq!(names(dir.path()), ["state"]);
+        assert_eq!(read(&state, "key.pem"), b"k");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&state).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700);
+        }
+        // A directory with something in it is never replaced.
+        assert!(create_dir_atomic(&state, |_| Ok(())).is_err());
+        assert_eq!(read(&state, "key.pem"), b"k");
     }
 }

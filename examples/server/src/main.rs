@@ -177,7 +177,6 @@ fn normalize_domains(domains: &[String]) -> Result<Vec<String>> {
 }
 
 fn init(a: InitArgs) -> Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
     let name = a.name.to_ascii_lowercase();
     check_label("--name", &name)?;
     let domains = normalize_domains(&a.domains)?;
@@ -207,45 +206,9 @@ fn init(a: InitArgs) -> Result<()> {
     // All or nothing: the state is built in a private staging directory beside the target and
     // renamed into place once complete, so a crash leaves no half-made network that `init`
     // refuses and `serve` cannot open.
-    let parent = a
-        .state
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or_else(|| std::path::Path::new("."));
-    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    let base = a
-        .state
-        .file_name()
-        .and_then(|n| n.to_str())
-        .context("--state must name a directory")?
-        .to_string();
-    remove_stale_staging(parent, &base);
-    let staging = parent.join(format!(".{base}.init.{}", std::process::id()));
-    std::fs::DirBuilder::new()
-        .mode(0o700)
-        .create(&staging)
-        .with_context(|| format!("creating {}", staging.display()))?;
-    let result = init_into(&a, &name, &domains, &StateDir::new(&staging)).and_then(|root| {
-        // rename(2) replaces an empty directory atomically.
-        std::fs::rename(&staging, &a.state).with_context(|| {
-            format!(
-                "moving the new state from {} to {}",
-                staging.display(),
-                a.state.display()
-            )
-        })?;
-        std::fs::File::open(parent)
-            .and_then(|d| d.sync_all())
-            .with_context(|| format!("syncing {}", parent.display()))?;
-        Ok(root)
-    });
-    let root = match result {
-        Ok(root) => root,
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&staging);
-            return Err(e);
-        }
-    };
+    let root = lantrust_cli::fs::create_dir_atomic(&a.state, |staging| {
+        init_into(&a, &name, &domains, &StateDir::new(staging))
+    })?;
     println!("created {}", a.state.display());
     println!(
         "  root:     {} ({})",
@@ -266,27 +229,6 @@ fn init(a: InitArgs) -> Result<()> {
         a.state.display()
     );
     Ok(())
-}
-
-/// Remove staging directories of `init`s that died (their process is gone).
-fn remove_stale_staging(parent: &std::path::Path, base: &str) {
-    let prefix = format!(".{base}.init.");
-    let Ok(entries) = std::fs::read_dir(parent) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(&prefix))
-            .and_then(|p| p.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = std::fs::remove_dir_all(e.path());
-        }
-    }
 }
 
 /// Make the root, its key, the database and the admin token in `st` (the staging directory).
