@@ -30,7 +30,7 @@ pub use encoding::{
 pub use error::Error;
 pub use issue::{DEFAULT_DEVICE_VALIDITY, DeviceRequest, IssuanceOptions, MAX_DEVICE_VALIDITY};
 pub use names::is_private_ip;
-pub use root::{Root, RootConfig};
+pub use root::{NameConstraints, Root, RootConfig};
 
 /// Re-exported: the key types roots are made of.
 pub use lantrust_keys::{KeyAlgorithm, PrivateKey};

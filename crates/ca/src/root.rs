@@ -12,7 +12,9 @@ use der::{Decode, Encode};
 use lantrust_keys::{KeyAlgorithm, PrivateKey};
 use rand_core::CryptoRngCore;
 use x509_cert::certificate::{Certificate, TbsCertificate, Version};
-use x509_cert::ext::pkix::constraints::name::{GeneralSubtree, NameConstraints};
+use x509_cert::ext::pkix::constraints::name::{
+    GeneralSubtree, NameConstraints as NameConstraintsExtension,
+};
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{
     AuthorityKeyIdentifier, BasicConstraints, KeyUsage, KeyUsages, SubjectAltName,
@@ -50,10 +52,66 @@ pub struct RootConfig {
     /// The network's name for the subject (`CN=<network> Local Root CA`); by default the first
     /// domain, or `<server>.local` when there is none.
     pub network_name: Option<String>,
+    /// Whether the root carries its name constraints, and marked critical or not
+    /// ([`NameConstraints::NonCritical`] by default; see there why).
+    pub name_constraints: NameConstraints,
+}
+
+/// How the root's nameConstraints extension (RFC 5280 §4.2.1.10) is written.
+///
+/// The constraints permit only `local`, the configured domains and the private, link-local and
+/// loopback address ranges, so a stolen root key cannot vouch for an Internet name in any verifier
+/// that enforces them. RFC 5280 §4.2.1.10 says conforming CAs MUST mark the extension critical,
+/// but a verifier must refuse a certificate with a critical extension it does not understand
+/// (RFC 5280 §4.2), and Mbed TLS (the TLS stack of ESP-IDF, Zephyr and many RTOS SDKs)
+/// implements no name constraints: it cannot even load a root whose constraints are critical
+/// (Mbed-TLS/mbedtls#8759, open; the matrix shows it with Debian's Mbed TLS 2.28). The CA/Browser Forum Baseline Requirements (§7.1.2.10.8, and
+/// §7.1.2.5.2 for technically constrained CAs) make the explicit exception: the extension "SHOULD
+/// be marked critical, but MAY be marked non-critical if compatibility with certain legacy
+/// applications that do not support Name Constraints is necessary".
+///
+/// The root compatibility matrix (`crates/ca/tests/matrix.rs`, table in the README) shows what
+/// each choice does with Mbed TLS, wolfSSL, GnuTLS, OpenSSL, NSS, Go and rustls-webpki.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum NameConstraints {
+    /// Marked critical, as RFC 5280 §4.2.1.10 asks. Verifiers without name-constraint support
+    /// must refuse the root: Mbed TLS cannot load it at all.
+    Critical,
+    /// Marked non-critical (the default), as the CA/B Forum Baseline Requirements allow for
+    /// compatibility: every stack in the matrix loads the root, and every one that implements
+    /// name constraints (all but Mbed TLS) still enforces them — whether an extension is
+    /// enforced depends on the verifier understanding it, not on the critical flag.
+    #[default]
+    NonCritical,
+    /// No nameConstraints extension: the root can vouch for any name, Internet names included,
+    /// in every verifier. Only for a verifier that misreads the extension.
+    Off,
+}
+
+impl NameConstraints {
+    /// Every choice, in the order `critical`, `non-critical`, `off`.
+    pub const ALL: [Self; 3] = [Self::Critical, Self::NonCritical, Self::Off];
+
+    /// The choice's name as a command line takes it: `critical`, `non-critical` or `off`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Critical => "critical",
+            Self::NonCritical => "non-critical",
+            Self::Off => "off",
+        }
+    }
+}
+
+impl fmt::Display for NameConstraints {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 impl RootConfig {
-    /// A configuration with the defaults: P-384, 10 years, no IP addresses.
+    /// A configuration with the defaults: P-384, 10 years, no IP addresses, non-critical name
+    /// constraints.
     pub fn new(server_name: impl Into<String>, domains: Vec<String>) -> Self {
         Self {
             server_name: server_name.into(),
@@ -62,6 +120,7 @@ impl RootConfig {
             algorithm: KeyAlgorithm::default(),
             validity_years: 10,
             network_name: None,
+            name_constraints: NameConstraints::default(),
         }
     }
 }
@@ -162,24 +221,7 @@ impl Root {
             sans.push(ip_general_name(*ip)?);
         }
 
-        // Name constraints: `local`, the domains, and private/link-local/loopback ranges.
-        let mut permitted = Vec::with_capacity(1 + domains.len() + PERMITTED_IP_RANGES.len());
-        permitted.push(subtree(GeneralName::DnsName(
-            Ia5String::new("local").map_err(Error::encoding)?,
-        )));
-        for d in &domains {
-            permitted.push(subtree(dns_general_name(d)?));
-        }
-        for (addr, mask) in PERMITTED_IP_RANGES {
-            let mut bytes = Vec::with_capacity(addr.len() * 2);
-            bytes.extend_from_slice(addr);
-            bytes.extend_from_slice(mask);
-            permitted.push(subtree(GeneralName::IpAddress(
-                OctetString::new(bytes).map_err(Error::encoding)?,
-            )));
-        }
-
-        let extensions = alloc::vec![
+        let mut extensions = alloc::vec![
             extension(
                 true,
                 &BasicConstraints {
@@ -206,14 +248,15 @@ impl Root {
             )?,
             // Non-critical: the subject is not empty (RFC 5280 §4.2.1.6).
             extension(false, &SubjectAltName(sans))?,
-            extension(
-                true,
-                &NameConstraints {
-                    permitted_subtrees: Some(permitted),
-                    excluded_subtrees: None,
-                },
-            )?,
         ];
+        let critical = match config.name_constraints {
+            NameConstraints::Critical => Some(true),
+            NameConstraints::NonCritical => Some(false),
+            NameConstraints::Off => None,
+        };
+        if let Some(critical) = critical {
+            extensions.push(extension(critical, &name_constraints(&domains)?)?);
+        }
 
         let tbs = TbsCertificate {
             version: Version::V3,
@@ -381,6 +424,31 @@ fn validate_config(config: &RootConfig) -> Result<(String, Vec<String>)> {
     }
 
     Ok((server, domains))
+}
+
+/// The root's name constraints (RFC 5280 §4.2.1.10): permitted subtrees `local`, each of
+/// `domains`, and the private, link-local and loopback IP ranges; nothing else.
+fn name_constraints(domains: &[String]) -> Result<NameConstraintsExtension> {
+    let mut permitted = Vec::with_capacity(1 + domains.len() + PERMITTED_IP_RANGES.len());
+    permitted.push(subtree(GeneralName::DnsName(
+        Ia5String::new("local").map_err(Error::encoding)?,
+    )));
+    for d in domains {
+        permitted.push(subtree(dns_general_name(d)?));
+    }
+    for (addr, mask) in PERMITTED_IP_RANGES {
+        let mut bytes = Vec::with_capacity(addr.len() * 2);
+        bytes.extend_from_slice(addr);
+        bytes.extend_from_slice(mask);
+        permitted.push(subtree(GeneralName::IpAddress(
+            OctetString::new(bytes).map_err(Error::encoding)?,
+        )));
+    }
+
+    Ok(NameConstraintsExtension {
+        permitted_subtrees: Some(permitted),
+        excluded_subtrees: None,
+    })
 }
 
 fn subtree(base: GeneralName) -> GeneralSubtree {

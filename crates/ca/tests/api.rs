@@ -3,9 +3,9 @@
 use core::time::Duration;
 
 use lantrust_ca::{
-    DeviceRequest, Error, IssuanceOptions, KeyAlgorithm, MAX_DEVICE_VALIDITY, PrivateKey, Root,
-    RootConfig, certificate_from_der, certificate_from_pem, certificate_to_der, certificate_to_pem,
-    certificates_from_pem,
+    DeviceRequest, Error, IssuanceOptions, KeyAlgorithm, MAX_DEVICE_VALIDITY, NameConstraints,
+    PrivateKey, Root, RootConfig, certificate_from_der, certificate_from_pem, certificate_to_der,
+    certificate_to_pem, certificates_from_pem,
 };
 use x509_cert::der::Encode;
 use x509_cert::time::Time;
@@ -281,4 +281,57 @@ fn certificate_codecs() {
     assert_eq!(chain.len(), 2);
     assert_eq!(chain[0], cert);
     assert_eq!(chain[1], *root.certificate());
+}
+
+#[test]
+fn name_constraints_choice_sets_criticality_or_omits_the_extension() {
+    use x509_cert::der::Decode;
+    use x509_cert::ext::pkix::constraints::name::NameConstraints as Extension;
+    use x509_cert::ext::pkix::name::GeneralName;
+
+    assert_eq!(NameConstraints::default(), NameConstraints::NonCritical);
+    assert_eq!(
+        RootConfig::new("gw", vec![]).name_constraints,
+        NameConstraints::NonCritical
+    );
+    for (choice, name, critical) in [
+        (NameConstraints::Critical, "critical", Some(true)),
+        (NameConstraints::NonCritical, "non-critical", Some(false)),
+        (NameConstraints::Off, "off", None),
+    ] {
+        assert_eq!(choice.name(), name);
+        assert_eq!(choice.to_string(), name);
+        let mut c = RootConfig::new("gw", vec!["lan.example".into()]);
+        c.name_constraints = choice;
+        let root = Root::generate(&c, NOW, &mut rng()).unwrap();
+        let exts = root
+            .certificate()
+            .tbs_certificate
+            .extensions
+            .clone()
+            .unwrap();
+        let nc: Vec<_> = exts
+            .iter()
+            .filter(|e| e.extn_id == const_oid::db::rfc5280::ID_CE_NAME_CONSTRAINTS)
+            .collect();
+        assert_eq!(nc.first().map(|e| e.critical), critical, "{name}");
+        assert!(nc.len() <= 1);
+        if let Some(e) = nc.first() {
+            // The same subtrees whatever the criticality: local, the domain, 8 IP ranges.
+            let value = Extension::from_der(e.extn_value.as_bytes()).unwrap();
+            assert!(value.excluded_subtrees.is_none());
+            let permitted = value.permitted_subtrees.unwrap();
+            assert_eq!(permitted.len(), 10, "{name}");
+            let dns: Vec<String> = permitted
+                .iter()
+                .filter_map(|s| match &s.base {
+                    GeneralName::DnsName(d) => Some(d.to_string()),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(dns, ["local", "lan.example"], "{name}");
+        }
+        // Every extension but the constraints is the same in all three.
+        assert_eq!(exts.len(), if critical.is_some() { 6 } else { 5 }, "{name}");
+    }
 }
