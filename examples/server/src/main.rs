@@ -98,6 +98,41 @@ struct InitArgs {
     /// link-local or loopback only).
     #[arg(long = "ip", value_name = "IP")]
     ips: Vec<IpAddr>,
+    /// How the root's name constraints are marked: non-critical (default), critical or off.
+    ///
+    /// The constraints let the root vouch only for `.local` names, the --domain names and
+    /// private, link-local and loopback addresses, so a stolen root key cannot impersonate
+    /// Internet sites. RFC 5280 asks for them to be marked critical, but a
+    /// TLS stack that does not implement them must then refuse the root: Mbed TLS (ESP-IDF,
+    /// Zephyr, many RTOS SDKs) cannot load it at all. The default, non-critical (allowed by the
+    /// CA/Browser Forum Baseline Requirements for this reason), loads in every stack tested —
+    /// Mbed TLS, wolfSSL, GnuTLS, OpenSSL, NSS, Go, rustls — and every one of them that
+    /// implements constraints (all but Mbed TLS) still enforces it. Note: wolfSSL 5.5 refuses
+    /// any certificate with an IP address under a constrained root, such as the server's when
+    /// --ip is given. See the README's "Which TLS stacks trust the root".
+    #[arg(
+        long,
+        value_name = "HOW",
+        default_value = "non-critical",
+        value_parser = clap::builder::TypedValueParser::map(
+            clap::builder::PossibleValuesParser::new([
+                clap::builder::PossibleValue::new("non-critical").help(
+                    "default: loadable by every TLS stack, enforced by all that implement them",
+                ),
+                clap::builder::PossibleValue::new("critical")
+                    .help("RFC 5280's marking: Mbed TLS devices cannot load the root"),
+                clap::builder::PossibleValue::new("off")
+                    .help("no constraints: the root can vouch for any name, Internet ones too"),
+            ]),
+            |s| {
+                lantrust_ca::NameConstraints::ALL
+                    .into_iter()
+                    .find(|c| c.name() == s)
+                    .unwrap_or_default()
+            },
+        )
+    )]
+    name_constraints: lantrust_ca::NameConstraints,
 }
 
 #[derive(clap::Args, Debug)]
@@ -215,6 +250,11 @@ fn init(a: InitArgs) -> Result<()> {
         st.root_cert().display(),
         root.subject()
     );
+    let scope = match a.name_constraints {
+        lantrust_ca::NameConstraints::Off => "none: the root can vouch for any name",
+        _ => ".local, the domains and private addresses only",
+    };
+    println!("  name constraints: {} ({scope})", a.name_constraints);
     println!("  root key: {} (mode 0600)", st.root_key().display());
     println!("  database: {} (mode 0600)", st.db().display());
     println!(
@@ -236,6 +276,7 @@ fn init_into(a: &InitArgs, name: &str, domains: &[String], st: &StateDir) -> Res
     let mut cfg = RootConfig::new(name.to_string(), domains.to_vec());
     cfg.ip_addrs = a.ips.clone();
     cfg.validity_years = a.years;
+    cfg.name_constraints = a.name_constraints;
     cfg.algorithm = match a.key {
         KeyArg::P384 => KeyAlgorithm::P384,
         KeyArg::P521 => KeyAlgorithm::P521,
