@@ -17,8 +17,9 @@
 //!
 //! The stacks: Mbed TLS and wolfSSL (small C programs in `tests/matrix/`, built with `cc`),
 //! GnuTLS (`certtool --verify`), OpenSSL (`openssl verify`), NSS (`certutil` loads the root, a
-//! small C program verifies), Go's crypto/x509 (a stdlib-only Go program, built offline) and
-//! rustls-webpki (in-process). A stack whose tool or library is absent is skipped loudly
+//! small C program verifies), Go's crypto/x509 (a stdlib-only Go program, built offline),
+//! headless Chromium (its own verifier, trust from an NSS database; each leaf served by
+//! `openssl s_server` on 127.0.0.1) and rustls-webpki (in-process). A stack whose tool or library is absent is skipped loudly
 //! (`scripts/install-peers` installs them all). The matrix is printed as a markdown table (the
 //! README's "Which TLS stacks trust the root" shows it), and the test asserts that the default
 //! profile is loaded and verified everywhere and enforced wherever the stack implements name
@@ -28,9 +29,11 @@
 #![allow(clippy::std_instead_of_core)] // test harness: processes and files are the point
 
 use std::fmt::Write as _;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::str::FromStr;
+use std::time::Instant;
 
 use core::time::Duration;
 
@@ -40,7 +43,7 @@ use lantrust_ca::{
     NameConstraints, PrivateKey, Root, RootConfig, SerialNumber, certificate_to_der,
     certificate_to_pem,
 };
-use lantrust_test_support::{now, require_programs, temp_dir};
+use lantrust_test_support::{Proc, free_port, now, require_programs, temp_dir, wait_for_port};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use x509_cert::certificate::{TbsCertificate, Version};
 use x509_cert::der::asn1::{BitString, Ia5String, OctetString};
@@ -72,6 +75,8 @@ fn helper_source(name: &str) -> PathBuf {
 /// its DER.
 struct Leaf {
     pem: PathBuf,
+    /// Its private key (PKCS#8 PEM), for a TLS server that presents it.
+    key: PathBuf,
     chain: PathBuf,
     der: Vec<u8>,
 }
@@ -90,14 +95,17 @@ struct Material {
     public: Leaf,
 }
 
-fn write_leaf(dir: &Path, name: &str, cert: &Certificate, root: &Root) -> Leaf {
+fn write_leaf(dir: &Path, name: &str, cert: &Certificate, key: &PrivateKey, root: &Root) -> Leaf {
     let leaf_pem = certificate_to_pem(cert).unwrap();
     let pem = dir.join(format!("{name}.pem"));
+    let key_file = dir.join(format!("{name}-key.pem"));
+    std::fs::write(&key_file, key.to_pkcs8_pem().unwrap().as_bytes()).unwrap();
     let chain = dir.join(format!("{name}-chain.pem"));
     std::fs::write(&pem, &leaf_pem).unwrap();
     std::fs::write(&chain, leaf_pem + &root.certificate_pem().unwrap()).unwrap();
     Leaf {
         pem,
+        key: key_file,
         chain,
         der: certificate_to_der(cert).unwrap(),
     }
@@ -119,8 +127,7 @@ fn extension<T: AssociatedOid + Encode>(critical: bool, value: &T) -> Extension 
 /// A server-authentication leaf for [`PUBLIC`], made with x509-cert alone and signed with the
 /// root's key: what an attacker with the stolen key makes, well-formed in every other respect
 /// (so that only the name constraints can refuse it).
-fn public_leaf(root: &Root) -> Certificate {
-    let key = p384();
+fn public_leaf(root: &Root, key: &PrivateKey) -> Certificate {
     let mut serial = [0u8; 16];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut serial);
     serial[0] = 0x40;
@@ -216,13 +223,14 @@ fn material(base: &Path, profile: NameConstraints) -> Material {
             &mut rng,
         )
         .unwrap();
-    let public = public_leaf(&root);
+    let public_key = p384();
+    let public = public_leaf(&root, &public_key);
     Material {
         profile,
-        server: write_leaf(&dir, "server", &server, &root),
-        server_ip: write_leaf(&dir, "server-ip", &server_ip, &root),
-        device: write_leaf(&dir, "device", &device, &root),
-        public: write_leaf(&dir, "public", &public, &root),
+        server: write_leaf(&dir, "server", &server, &server_key, &root),
+        server_ip: write_leaf(&dir, "server-ip", &server_ip, &server_key, &root),
+        device: write_leaf(&dir, "device", &device, &device_key, &root),
+        public: write_leaf(&dir, "public", &public, &public_key, &root),
         root_der: root.certificate_der().to_vec(),
         root_pem,
         dir,
@@ -439,38 +447,44 @@ impl Nss {
     }
 }
 
+/// Makes a fresh NSS database in `dir` and imports the root into it, trusted to identify TLS
+/// servers (`certutil -t C,,`, what `lantrust-client export --nss` does); `Ok` when NSS parsed it
+/// and lists it as trusted.
+fn nss_import(dir: &Path, root_pem: &Path) -> Verdict {
+    std::fs::create_dir_all(dir).unwrap();
+    let db = format!("sql:{}", dir.display());
+    let out = run(Command::new("certutil").args(["-N", "-d", &db, "--empty-password"]));
+    assert!(out.status.success(), "certutil -N: {}", text(&out));
+    let out = run(Command::new("certutil")
+        .args([
+            "-A",
+            "-d",
+            &db,
+            "-n",
+            "lantrust-root",
+            "-t",
+            "C,,",
+            "-a",
+            "-i",
+        ])
+        .arg(root_pem));
+    if !out.status.success() {
+        return Err(text(&out));
+    }
+    let out = run(Command::new("certutil").args(["-L", "-d", &db]));
+    let listing = String::from_utf8_lossy(&out.stdout);
+    match listing.lines().find(|l| l.starts_with("lantrust-root")) {
+        Some(l) if l.contains("C,,") => Ok(()),
+        _ => Err(format!("the root is not listed as trusted: {}", text(&out))),
+    }
+}
+
 impl Stack for Nss {
     fn label(&self) -> String {
         helper_version(&self.0)
     }
     fn load(&self, m: &Material) -> Verdict {
-        std::fs::create_dir_all(m.dir.join("nssdb")).unwrap();
-        let db = Self::db(m);
-        let out = run(Command::new("certutil").args(["-N", "-d", &db, "--empty-password"]));
-        assert!(out.status.success(), "certutil -N: {}", text(&out));
-        let out = run(Command::new("certutil")
-            .args([
-                "-A",
-                "-d",
-                &db,
-                "-n",
-                "lantrust-root",
-                "-t",
-                "C,,",
-                "-a",
-                "-i",
-            ])
-            .arg(&m.root_pem));
-        if !out.status.success() {
-            return Err(text(&out));
-        }
-        // Read back: NSS parsed it and holds it as a trusted CA.
-        let out = run(Command::new("certutil").args(["-L", "-d", &db]));
-        let listing = String::from_utf8_lossy(&out.stdout);
-        match listing.lines().find(|l| l.starts_with("lantrust-root")) {
-            Some(l) if l.contains("C,,") => Ok(()),
-            _ => Err(format!("the root is not listed as trusted: {}", text(&out))),
-        }
+        nss_import(&m.dir.join("nssdb"), &m.root_pem)
     }
     fn verify(&self, m: &Material, leaf: &Leaf, host: &str) -> Verdict {
         helper_verdict(
@@ -644,6 +658,119 @@ impl Stack for Webpki {
     }
 }
 
+/// Headless Chromium (Debian's `chromium`), whose built-in verifier takes its trust anchors from
+/// the user's NSS database (`$HOME/.pki/nssdb`) on Linux: the root is imported there, each leaf is
+/// served by `openssl s_server` on 127.0.0.1, and the page must be shown.
+struct Chromium;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+/// The longest one page load may take before the browser is killed and the test fails.
+const PAGE_TIMEOUT: Duration = Duration::from_secs(40);
+
+impl Chromium {
+    fn home(m: &Material) -> PathBuf {
+        m.dir.join("chromium-home")
+    }
+}
+
+impl Stack for Chromium {
+    fn label(&self) -> String {
+        let out = run(Command::new(CHROMIUM).arg("--version"));
+        let v = String::from_utf8_lossy(&out.stdout);
+        let v = v.split_whitespace().nth(1).unwrap_or("?");
+        format!("Chromium {v}")
+    }
+    fn load(&self, m: &Material) -> Verdict {
+        nss_import(&Self::home(m).join(".pki/nssdb"), &m.root_pem)
+    }
+    fn verify(&self, m: &Material, leaf: &Leaf, host: &str) -> Verdict {
+        let port = free_port();
+        let _server = Proc::spawn(
+            Command::new("openssl")
+                .args(["s_server", "-quiet", "-www"])
+                .args(["-accept", &format!("127.0.0.1:{port}"), "-cert"])
+                .arg(&leaf.pem)
+                .arg("-key")
+                .arg(&leaf.key)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        );
+        wait_for_port(port);
+        let home = Self::home(m);
+        let run_dir = tempfile::tempdir_in(&home).unwrap();
+        let dom_file = run_dir.path().join("dom.html");
+        let log_file = run_dir.path().join("log.txt");
+        let url = format!("https://{host}:{port}/");
+        let mut child = Command::new(CHROMIUM)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--no-default-browser-check",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-dev-shm-usage",
+                "--enable-logging=stderr",
+                "--v=0",
+                &format!("--host-resolver-rules=MAP {host} 127.0.0.1"),
+                &format!(
+                    "--user-data-dir={}",
+                    run_dir.path().join("profile").display()
+                ),
+                "--dump-dom",
+                &url,
+            ])
+            .env("HOME", &home)
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .env("XDG_CACHE_HOME", home.join(".cache"))
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&dom_file).unwrap())
+            .stderr(std::fs::File::create(&log_file).unwrap())
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {CHROMIUM}: {e}"));
+        let start = Instant::now();
+        let mut finished = false;
+        while start.elapsed() < PAGE_TIMEOUT {
+            if child.try_wait().unwrap().is_some() {
+                finished = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // The browser's helper processes are in its process group: end them all.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", child.id())])
+            .stderr(Stdio::null())
+            .status();
+        let _ = child.kill();
+        let _ = child.wait();
+        let dom = std::fs::read_to_string(&dom_file).unwrap_or_default();
+        let log = std::fs::read_to_string(&log_file).unwrap_or_default();
+        assert!(
+            finished,
+            "chromium did not load {url} within {PAGE_TIMEOUT:?}\n{log}"
+        );
+        if dom.contains("s_server") {
+            Ok(())
+        } else {
+            // "Page load failed: net::ERR_…", or the error page's code.
+            let reason = log
+                .lines()
+                .find_map(|l| l.split("Page load failed: ").nth(1))
+                .or_else(|| dom.split_whitespace().find(|w| w.contains("ERR_")))
+                .unwrap_or("page not shown");
+            Err(reason.trim().to_string())
+        }
+    }
+}
+
 /// Every stack that is installed (the others are skipped loudly).
 fn stacks(build: &Path) -> Vec<Box<dyn Stack>> {
     let mut out: Vec<Box<dyn Stack>> = Vec::new();
@@ -692,6 +819,18 @@ fn stacks(build: &Path) -> Vec<Box<dyn Stack>> {
     }
     if let Some(go) = Go::build(build) {
         out.push(Box::new(go));
+    }
+    if Path::new(CHROMIUM).exists() {
+        if require_programs(
+            &["certutil", "openssl"],
+            "root compatibility matrix, Chromium",
+        ) {
+            out.push(Box::new(Chromium));
+        }
+    } else {
+        eprintln!(
+            "SKIPPED: root compatibility matrix, Chromium: {CHROMIUM} is missing (scripts/install-peers installs Debian chromium)"
+        );
     }
     out.push(Box::new(Webpki));
     out
