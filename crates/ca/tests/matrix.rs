@@ -349,7 +349,7 @@ fn helper_version(exe: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-/// Builds `source` (in `tests/matrix/`) with `cc` into `dir`, linking `libs`. `None` after a loud
+/// Builds `source` (in `tests/matrix/`) with `cc` into `dir`, with `flags`. `None` after a loud
 /// `SKIPPED` when the compiler or the library's header (`header`, from Debian `package`) is absent.
 fn build_c(
     dir: &Path,
@@ -358,7 +358,7 @@ fn build_c(
     package: &str,
     flags: &[&str],
 ) -> Option<PathBuf> {
-    let what = format!("root compatibility matrix, {source}");
+    let what = format!("root compatibility matrix, {package} ({source})");
     if !require_programs(&["cc"], &what) {
         return None;
     }
@@ -514,6 +514,7 @@ impl Go {
             // Offline and with the installed toolchain only: the program needs nothing but the
             // standard library.
             .env("GOPROXY", "off")
+            .env("GOCACHE", dir.join("go-cache"))
             .env("GOTOOLCHAIN", "local")
             .env("GOFLAGS", "")
             .env("GO111MODULE", "off"));
