@@ -5,6 +5,7 @@ use core::net::Ipv6Addr;
 
 use crate::error::{Error, Result};
 use crate::name::NameList;
+use crate::warning::{OptionWarning, Warnings};
 use crate::wire;
 
 /// DHCPv6 ports (RFC 8415 §7.2).
@@ -172,15 +173,8 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     /// The checks of [`Packet::new_checked`].
     pub fn check(&self) -> Result<()> {
-        let b = self.buffer.as_ref();
-        let header = self.header_len();
-        if b.len() < header {
-            return Err(Error::Truncated {
-                offset: b.len(),
-                needed: header - b.len(),
-            });
-        }
-        check_options(self.options_bytes(), header, 0)
+        self.check_header()?;
+        check_options(self.options_bytes(), self.header_len(), 0)
     }
 
     fn b(&self) -> &[u8] {
@@ -241,6 +235,78 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// The first top-level option with `code`.
     pub fn option(&self, code: u16) -> Option<RawOption<'_>> {
         self.options().flatten().find(|o| o.code == code)
+    }
+
+    /// Checks every option, nested ones included, with its typed parser
+    /// ([`Dhcpv6Option::parse`]) without allocating, and returns the ones
+    /// [`Repr::parse_lenient`] would set aside: content errors, and a framing error that ends
+    /// a walk. Works on an unchecked packet; only a header shorter than its fixed part is an
+    /// error.
+    pub fn option_warnings(&self) -> Result<Warnings> {
+        self.check_header()?;
+        let mut warnings = Warnings::new();
+        warn_options(self.options(), &mut warnings, 0);
+        Ok(warnings)
+    }
+
+    fn check_header(&self) -> Result<()> {
+        let len = self.b().len();
+        let header = self.header_len();
+        if len < header {
+            return Err(Error::Truncated {
+                offset: len,
+                needed: header - len,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The checks of [`Packet::option_warnings`] over one list of options, `depth` levels down.
+fn warn_options(options: Options<'_>, warnings: &mut Warnings, depth: usize) {
+    for o in options {
+        let o = match o {
+            Ok(o) => o,
+            Err(e) => {
+                warnings.push(OptionWarning::framing(e));
+                return;
+            }
+        };
+        let nested = match o.parse() {
+            Ok(Dhcpv6Option::IaNa { options, .. } | Dhcpv6Option::IaAddr { options, .. }) => {
+                Some(options)
+            }
+            Ok(_) => match nested_start(o.code) {
+                Some(skip) if o.data.len() < skip => {
+                    warnings.push(OptionWarning {
+                        code: o.code,
+                        offset: o.offset,
+                        error: bad_len(o.code, o.data, o.offset),
+                    });
+                    None
+                }
+                _ => o.nested(),
+            },
+            Err(e) => {
+                warnings.push(OptionWarning {
+                    code: o.code,
+                    offset: o.offset,
+                    error: e,
+                });
+                None
+            }
+        };
+        if let Some(nested) = nested {
+            if depth >= MAX_NESTING {
+                warnings.push(OptionWarning {
+                    code: o.code,
+                    offset: o.offset,
+                    error: Error::NestingTooDeep { offset: o.offset },
+                });
+            } else {
+                warn_options(nested, warnings, depth + 1);
+            }
+        }
     }
 }
 
