@@ -449,3 +449,46 @@ fn v6_lenient_parse_keeps_the_rest_and_reports_the_bad_options() {
     assert_eq!(warnings.iter().last().map(|w| w.code), Some(23));
     assert!(v6::Repr::parse_bytes_lenient(&[1u8, 0]).is_err());
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(600))]
+
+    /// On any options area (and any DHCPv6 body), the lenient parse never panics, keeps only
+    /// what emits and parses strictly, agrees with the strict parse when that succeeds, and
+    /// reports what the no-alloc view reports.
+    #[test]
+    fn lenient_parse_invariants(opts in proptest::collection::vec(
+        proptest::prop_oneof![
+            proptest::num::u8::ANY,
+            proptest::sample::select(vec![0u8, 3, 4, 5, 9, 17, 51, 52, 53, 119, 124, 125, 255]),
+        ],
+        0..300,
+    )) {
+        let mut msg = with_options(&[]);
+        msg.pop();
+        msg.extend_from_slice(&opts);
+        let (repr, warnings) = v4::Repr::parse_bytes_lenient(&msg).unwrap();
+        let again = v4::Repr::parse_bytes(&repr.to_bytes().unwrap()).unwrap();
+        proptest::prop_assert_eq!(&again, &repr);
+        let view = v4::Packet::new_unchecked(&msg[..]).option_warnings().unwrap();
+        proptest::prop_assert_eq!(view.total(), warnings.total());
+        if let Ok(strict) = v4::Repr::parse_bytes(&msg) {
+            proptest::prop_assert!(warnings.is_empty());
+            proptest::prop_assert_eq!(strict, repr);
+        }
+        let _ = AcmeServerHint::from_v4(&v4::Packet::new_unchecked(&msg[..]), &HintConfig::default());
+
+        let mut m6 = vec![7u8, 0, 0, 1];
+        m6.extend_from_slice(&opts);
+        let (repr, warnings) = v6::Repr::parse_bytes_lenient(&m6).unwrap();
+        let again = v6::Repr::parse_bytes(&repr.to_bytes().unwrap()).unwrap();
+        proptest::prop_assert_eq!(&again, &repr);
+        let view = v6::Packet::new_unchecked(&m6[..]).option_warnings().unwrap();
+        proptest::prop_assert_eq!(view.total(), warnings.total());
+        if let Ok(strict) = v6::Repr::parse_bytes(&m6) {
+            proptest::prop_assert!(warnings.is_empty());
+            proptest::prop_assert_eq!(strict, repr);
+        }
+        let _ = AcmeServerHint::from_v6_bytes(&m6, &HintConfig::default());
+    }
+}

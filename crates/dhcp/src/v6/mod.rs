@@ -262,7 +262,8 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 }
 
-/// The checks of [`Packet::option_warnings`] over one list of options, `depth` levels down.
+/// The checks of [`Packet::option_warnings`] over one list of options, `depth` levels down:
+/// the same as [`Repr::parse_lenient`] makes, so both report the same options.
 fn warn_options(options: Options<'_>, warnings: &mut Warnings, depth: usize) {
     for o in options {
         let o = match o {
@@ -272,42 +273,34 @@ fn warn_options(options: Options<'_>, warnings: &mut Warnings, depth: usize) {
                 return;
             }
         };
-        let nested = match o.parse() {
-            Ok(Dhcpv6Option::IaNa { options, .. } | Dhcpv6Option::IaAddr { options, .. }) => {
-                Some(options)
+        match parse_checked(&o) {
+            Ok(Dhcpv6Option::IaNa { options, .. } | Dhcpv6Option::IaAddr { options, .. })
+                if depth < MAX_NESTING =>
+            {
+                warn_options(options, warnings, depth + 1)
             }
-            Ok(_) => match nested_start(o.code) {
-                Some(skip) if o.data.len() < skip => {
-                    warnings.push(OptionWarning {
-                        code: o.code,
-                        offset: o.offset,
-                        error: bad_len(o.code, o.data, o.offset),
-                    });
-                    None
-                }
-                _ => o.nested(),
-            },
-            Err(e) => {
-                warnings.push(OptionWarning {
-                    code: o.code,
-                    offset: o.offset,
-                    error: e,
-                });
-                None
-            }
-        };
-        if let Some(nested) = nested {
-            if depth >= MAX_NESTING {
-                warnings.push(OptionWarning {
-                    code: o.code,
-                    offset: o.offset,
-                    error: Error::NestingTooDeep { offset: o.offset },
-                });
-            } else {
-                warn_options(nested, warnings, depth + 1);
-            }
+            Ok(_) => {}
+            Err(e) => warnings.push(OptionWarning {
+                code: o.code,
+                offset: o.offset,
+                error: e,
+            }),
         }
     }
+}
+
+/// The typed parse of `o`, plus, for the options kept raw that carry nested options (IA_TA,
+/// IA_PD, IAPREFIX), the framing check [`Packet::check`] gives them.
+pub(crate) fn parse_checked<'a>(o: &RawOption<'a>) -> Result<Dhcpv6Option<'a>> {
+    let typed = o.parse()?;
+    if let (Dhcpv6Option::Unknown { .. }, Some(skip)) = (&typed, nested_start(o.code)) {
+        let rest = o
+            .data
+            .get(skip..)
+            .ok_or_else(|| bad_len(o.code, o.data, o.offset))?;
+        check_options(rest, o.offset + 4 + skip, 1)?;
+    }
+    Ok(typed)
 }
 
 fn check_options(data: &[u8], base: usize, depth: usize) -> Result<()> {

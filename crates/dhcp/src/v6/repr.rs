@@ -120,9 +120,8 @@ fn parse_list(
             }
             (Err(e), None) => return Err(e),
         };
-        let typed = o
-            .parse()
-            .and_then(|t| OptionRepr::convert(t, warnings.as_deref_mut()));
+        let typed =
+            super::parse_checked(&o).and_then(|t| OptionRepr::convert(t, warnings.as_deref_mut()));
         match (typed, warnings.as_deref_mut()) {
             (Ok(t), _) => out.push(t),
             (Err(e), Some(w)) => w.push(OptionWarning {
