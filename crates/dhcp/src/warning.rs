@@ -94,6 +94,7 @@ impl Warnings {
     }
 
     /// Records `error` against option `code` at `offset`.
+    #[cfg(any(feature = "alloc", test))]
     pub(crate) fn add(&mut self, code: u16, offset: usize, error: Error) {
         self.push(OptionWarning {
             code,
