@@ -145,9 +145,16 @@ impl AcmeServerHint {
         }
     }
 
-    /// Parses `bytes` as a DHCPv4 message and extracts the hint.
+    /// Parses `bytes` as a DHCPv4 message and extracts the hint. The BOOTP header and magic
+    /// cookie must be right; a framing error in the options (an option running past the end, a
+    /// bad overload) is not fatal: the options before it are still read, so a broken unrelated
+    /// option after the hint does not hide it.
     pub fn from_v4_bytes(bytes: &[u8], config: &HintConfig) -> Result<Option<Self>> {
-        Self::from_v4(&v4::Packet::new_checked(bytes)?, config)
+        match v4::Packet::new_checked(bytes) {
+            Ok(packet) => Self::from_v4(&packet, config),
+            Err(e @ (Error::Truncated { .. } | Error::BadMagicCookie { .. })) => Err(e),
+            Err(_) => Self::from_v4(&v4::Packet::new_unchecked(bytes), config),
+        }
     }
 
     /// Parses `bytes` as a DHCPv6 message and extracts the hint.

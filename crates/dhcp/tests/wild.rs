@@ -386,6 +386,26 @@ fn v4_lenient_parse_survives_framing_errors() {
     assert_eq!(warnings.iter().next().unwrap().code, 52);
     // Only a missing header is fatal.
     assert!(v4::Repr::parse_bytes_lenient(&[0u8; 100]).is_err());
+    // The hint reader reads the options before a framing error too.
+    let hint = opt(125, &[&hex("0000d83d08")[..], b"\x01\x06ac.lan"].concat());
+    let msg = with_options(&[hint.clone(), vec![6, 200, 1, 2]].concat());
+    let msg = &msg[..msg.len() - 1];
+    let h = AcmeServerHint::from_v4_bytes(msg, &HintConfig::default())
+        .unwrap()
+        .unwrap();
+    assert_eq!(h.fqdn.as_str(), "ac.lan");
+    // ... but not those after it; and a wrong cookie is still an error.
+    let msg = with_options(&[vec![6, 200, 1, 2], hint].concat());
+    assert_eq!(
+        AcmeServerHint::from_v4_bytes(&msg, &HintConfig::default()).unwrap(),
+        None
+    );
+    let mut bad_cookie = msg.clone();
+    bad_cookie[236] = 0;
+    assert!(matches!(
+        AcmeServerHint::from_v4_bytes(&bad_cookie, &HintConfig::default()),
+        Err(Error::BadMagicCookie { .. })
+    ));
     // Many bad options: the first eight are kept, the rest counted.
     let many: Vec<u8> = [1u8, 3, 6, 50, 51, 54, 57, 58, 59, 61]
         .iter()
