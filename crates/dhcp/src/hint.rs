@@ -157,9 +157,20 @@ impl AcmeServerHint {
         }
     }
 
-    /// Parses `bytes` as a DHCPv6 message and extracts the hint.
+    /// Parses `bytes` as a DHCPv6 message and extracts the hint. The top-level options must be
+    /// framed right; a framing error nested inside an unrelated option (an IA_NA whose IAADDR
+    /// runs past it) does not hide the hint, which is read from top-level options only.
     pub fn from_v6_bytes(bytes: &[u8], config: &HintConfig) -> Result<Option<Self>> {
-        Self::from_v6(&v6::Packet::new_checked(bytes)?, config)
+        match v6::Packet::new_checked(bytes) {
+            Ok(packet) => Self::from_v6(&packet, config),
+            Err(e) => {
+                let packet = v6::Packet::new_unchecked(bytes);
+                match packet.check_top_level() {
+                    Ok(()) => Self::from_v6(&packet, config),
+                    Err(_) => Err(e),
+                }
+            }
+        }
     }
 
     /// Extracts the hint from a DHCPv4 message, in the module's precedence. Allocates nothing;

@@ -461,6 +461,22 @@ fn v6_lenient_parse_keeps_the_rest_and_reports_the_bad_options() {
         .unwrap()
         .unwrap();
     assert_eq!(h.fqdn.as_str(), "ours.lan");
+    // An IA_NA whose IAADDR runs past it: strict checking refuses the message, but the hint
+    // (a top-level option) is still read; a broken top-level framing stays an error.
+    let mut nested = m.clone();
+    let iaaddr_len_at = m.len() - (4 + 4 + 4 + 8) - iana.len() + 4 + 12 + 2;
+    nested[iaaddr_len_at + 1] = 200;
+    assert!(v6::Packet::new_checked(&nested[..]).is_err());
+    let h = AcmeServerHint::from_v6_bytes(&nested, &HintConfig::default())
+        .unwrap()
+        .unwrap();
+    assert_eq!(h.fqdn.as_str(), "ours.lan");
+    let mut top = m.clone();
+    top.extend_from_slice(&[0, 23, 0, 32, 1]);
+    assert!(matches!(
+        AcmeServerHint::from_v6_bytes(&top, &HintConfig::default()),
+        Err(Error::OptionOverrun { code: 23, .. })
+    ));
     // Framing: a top-level option running past the end keeps what came before.
     let mut t = m[..20].to_vec();
     t.extend_from_slice(&[0, 23, 0, 32, 1, 2]);

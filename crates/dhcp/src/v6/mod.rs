@@ -249,6 +249,12 @@ impl<T: AsRef<[u8]>> Packet<T> {
         Ok(warnings)
     }
 
+    /// The header and the framing of the top-level options, not of nested ones.
+    pub(crate) fn check_top_level(&self) -> Result<()> {
+        self.check_header()?;
+        self.options().try_for_each(|o| o.map(drop))
+    }
+
     fn check_header(&self) -> Result<()> {
         let len = self.b().len();
         let header = self.header_len();
