@@ -72,8 +72,13 @@ impl fmt::Debug for Alg {
 macro_rules! algs {
     ($($name:ident = $key:ident, $hash:ident;)*) => {
         $(static $name: Alg = Alg { key: KeyAlg::$key, hash: Hash::$hash };)*
-        /// Every algorithm we verify, for rustls-webpki.
-        pub(crate) static ALL: &[&dyn SignatureVerificationAlgorithm] = &[$(&$name),*];
+        /// Every signature algorithm lantrust-pin verifies (draft §3.4.1, §3.4.3): ECDSA P-384 and
+        /// P-521 (DER signatures), RSA PKCS#1 v1.5 with a modulus of at least 3072 bits, each with
+        /// SHA-256, SHA-384 or SHA-512. This is the table [`crate::verify_scoped`] gives
+        /// rustls-webpki for every signature of a chain, and the root self-signature check uses
+        /// the same code; public so that it can be checked against published vectors
+        /// (`tests/wycheproof.rs`) and reused with rustls-webpki.
+        pub static ALL: &[&dyn SignatureVerificationAlgorithm] = &[$(&$name),*];
     };
 }
 
