@@ -30,4 +30,12 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(h) = AcmeServerHint::from_v6_bytes(rest, &config) {
         check(h);
     }
+    // Unchecked views (messages from the wild whose framing breaks somewhere): the hint reader
+    // and the warning checks must not panic either.
+    if let Ok(h) = AcmeServerHint::from_v4(&lantrust_dhcp::v4::Packet::new_unchecked(rest), &config)
+    {
+        check(h);
+    }
+    let _ = lantrust_dhcp::v4::Packet::new_unchecked(rest).option_warnings();
+    let _ = lantrust_dhcp::v6::Packet::new_unchecked(rest).option_warnings();
 });

@@ -25,6 +25,7 @@ pub use builder::{BuiltCsr, CsrBuilder};
 pub use error::{ByteOffset, Error, Violations};
 pub use parse::Csr;
 pub use policy::{AcceptedCsr, KeyKind, Policy, Violation};
+pub use verify::signature_violations;
 
 /// Key algorithms for [`CsrBuilder::algorithm`] (re-exported from `lantrust-keys`).
 pub use lantrust_keys::{KeyAlgorithm, PrivateKey};

@@ -343,3 +343,34 @@ fn pss_parameters(alg: &AlgorithmIdentifierOwned) -> Result<SigAlg, Violation> {
         salt_len: usize::try_from(salt_len).unwrap_or(usize::MAX),
     })
 }
+
+/// Verifies `signature` over `message` with the key in `spki` exactly as [`crate::Csr::validate`]
+/// verifies a CSR's self-signature (RFC 2986 §4.2), with the same key and algorithm rules
+/// (draft §3.4.3: P-384/P-521 or RSA ≥ 3072, SHA-256 or stronger, PKCS#1 v1.5 or RSASSA-PSS).
+///
+/// Returns every violation found, the key's and the signature's; an empty list means the key is
+/// allowed and the signature verifies. `algorithm` is the `signatureAlgorithm` and `signature` the
+/// `signature` BIT STRING of the request.
+///
+/// [`crate::Csr::validate`] is the way to judge a CSR; this is public so that the signature code can
+/// be checked against vectors whose signed bytes are not a `certificationRequestInfo`
+/// (`tests/wycheproof.rs`).
+pub fn signature_violations(
+    spki: &SubjectPublicKeyInfoOwned,
+    algorithm: &AlgorithmIdentifierOwned,
+    signature: &der::asn1::BitString,
+    message: &[u8],
+) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let (_, key) = classify_key(spki, &mut out);
+    let key_rejected = !out.is_empty();
+    check_signature(
+        algorithm,
+        signature,
+        message,
+        key.as_ref(),
+        key_rejected,
+        &mut out,
+    );
+    out
+}

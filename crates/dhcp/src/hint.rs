@@ -10,6 +10,13 @@
 //!
 //! A form that is present but malformed is an error rather than a reason to fall back to a
 //! weaker form: a misconfigured router should be noticed, not silently outvoted.
+//!
+//! Enterprise-tagged data (v4 124 and 125 blocks, v6 16 and 17 options) follows one rule in
+//! both protocols: another enterprise's block is skipped whatever it holds, even when malformed
+//! (it is that vendor's business, RFC 3925 §3-4, RFC 8415 §21.16-21.17), and so is a block too
+//! short to name its enterprise; only a block of enterprise 55357 is read, and a malformed one is
+//! an error. Option 124 is read in every [`v4::VendorClassLayout`] (RFC 3925, Kea 2.2 and dhcpcd
+//! 9.x without the data-len byte, a lone enterprise number).
 
 #[cfg(feature = "alloc")]
 use alloc::string::String;
@@ -17,7 +24,7 @@ use core::fmt;
 
 use crate::error::{Error, Result};
 use crate::name::Fqdn;
-use crate::{v4, v6};
+use crate::{v4, v6, wire};
 
 /// IANA private enterprise number 55357 (Lakeside Robotics Corporation), the draft's prototype.
 pub const ENTERPRISE_NUMBER: u32 = 55357;
@@ -138,14 +145,32 @@ impl AcmeServerHint {
         }
     }
 
-    /// Parses `bytes` as a DHCPv4 message and extracts the hint.
+    /// Parses `bytes` as a DHCPv4 message and extracts the hint. The BOOTP header and magic
+    /// cookie must be right; a framing error in the options (an option running past the end, a
+    /// bad overload) is not fatal: the options before it are still read, so a broken unrelated
+    /// option after the hint does not hide it.
     pub fn from_v4_bytes(bytes: &[u8], config: &HintConfig) -> Result<Option<Self>> {
-        Self::from_v4(&v4::Packet::new_checked(bytes)?, config)
+        match v4::Packet::new_checked(bytes) {
+            Ok(packet) => Self::from_v4(&packet, config),
+            Err(e @ (Error::Truncated { .. } | Error::BadMagicCookie { .. })) => Err(e),
+            Err(_) => Self::from_v4(&v4::Packet::new_unchecked(bytes), config),
+        }
     }
 
-    /// Parses `bytes` as a DHCPv6 message and extracts the hint.
+    /// Parses `bytes` as a DHCPv6 message and extracts the hint. The top-level options must be
+    /// framed right; a framing error nested inside an unrelated option (an IA_NA whose IAADDR
+    /// runs past it) does not hide the hint, which is read from top-level options only.
     pub fn from_v6_bytes(bytes: &[u8], config: &HintConfig) -> Result<Option<Self>> {
-        Self::from_v6(&v6::Packet::new_checked(bytes)?, config)
+        match v6::Packet::new_checked(bytes) {
+            Ok(packet) => Self::from_v6(&packet, config),
+            Err(e) => {
+                let packet = v6::Packet::new_unchecked(bytes);
+                match packet.check_top_level() {
+                    Ok(()) => Self::from_v6(&packet, config),
+                    Err(_) => Err(e),
+                }
+            }
+        }
     }
 
     /// Extracts the hint from a DHCPv4 message, in the module's precedence. Allocates nothing;
@@ -213,22 +238,18 @@ impl AcmeServerHint {
                 }));
             }
         }
-        // (2): option 17 may appear once per enterprise.
+        // (2): option 17 may appear once per enterprise (RFC 8415 §21.17).
         for o in packet
             .options()
             .flatten()
             .filter(|o| o.code == code::VENDOR_OPTS)
         {
-            let v6::Dhcpv6Option::VendorOpts {
-                enterprise,
-                options,
-            } = o.parse()?
-            else {
-                continue;
-            };
-            if enterprise != ENTERPRISE_NUMBER {
+            if !is_ours(wire::u32_at(o.data, 0)) {
                 continue;
             }
+            let v6::Dhcpv6Option::VendorOpts { options, .. } = o.parse()? else {
+                continue;
+            };
             let base = o.offset + 8;
             let mut fqdn = None;
             let mut url = None;
@@ -253,18 +274,18 @@ impl AcmeServerHint {
                 }));
             }
         }
-        // (3)
+        // (3): option 16, likewise once per enterprise (RFC 8415 §21.16).
         for o in packet
             .options()
             .flatten()
             .filter(|o| o.code == code::VENDOR_CLASS)
         {
-            let v6::Dhcpv6Option::VendorClass { enterprise, data } = o.parse()? else {
-                continue;
-            };
-            if enterprise != ENTERPRISE_NUMBER {
+            if !is_ours(wire::u32_at(o.data, 0)) {
                 continue;
             }
+            let v6::Dhcpv6Option::VendorClass { data, .. } = o.parse()? else {
+                continue;
+            };
             if let Some(item) = v6::vendor_class_items(data).next() {
                 let fqdn = fqdn_at(item, o.offset + 10)?;
                 return Ok(Some(AcmeServerHint {
@@ -290,14 +311,21 @@ fn from_vendor_class_identifier(data: &[u8], offset: usize) -> Result<Option<Acm
     }))
 }
 
-fn malformed(r: &v4::OptionReader<'_>, code: u8) -> Error {
+/// The one rule for enterprise-tagged data, v4 and v6 alike (see the module docs): only a block
+/// that names enterprise 55357 is ours to read (and to report when malformed); any other block,
+/// or one too short to name its enterprise, is skipped whatever it holds.
+fn is_ours(enterprise: Option<u32>) -> bool {
+    enterprise == Some(ENTERPRISE_NUMBER)
+}
+
+fn malformed<C: v4::Cursor>(r: &C, code: u8) -> Error {
     Error::MalformedSubOption {
         offset: r.position(),
         code: code.into(),
     }
 }
 
-/// Form (2) from option 125, streaming across RFC 3396 fragments.
+/// Form (2) from option 125 (RFC 3925 §4 blocks), streaming across RFC 3396 fragments.
 fn v4_vendor_specific(
     opt: &v4::LongOption<'_>,
     buf: &mut [u8; 255],
@@ -305,15 +333,23 @@ fn v4_vendor_specific(
     let code = v4::code::VI_VENDOR_SPECIFIC;
     let mut r = opt.reader();
     while r.remaining() > 0 {
-        let enterprise = r.read_u32().ok_or_else(|| malformed(&r, code))?;
-        let len = usize::from(r.read_u8().ok_or_else(|| malformed(&r, code))?);
-        if len > r.remaining() {
-            return Err(malformed(&r, code));
+        let block_at = r.position();
+        let enterprise = r.read_u32();
+        let len = r.read_u8().map(usize::from).filter(|l| *l <= r.remaining());
+        if !is_ours(enterprise) {
+            // Another vendor's block: skip it; when its framing is broken, nothing after it
+            // can be found, so stop quietly.
+            match len {
+                Some(len) if r.skip(len) => continue,
+                _ => return Ok(None),
+            }
         }
-        if enterprise != ENTERPRISE_NUMBER {
-            r.skip(len);
-            continue;
-        }
+        let Some(len) = len else {
+            return Err(Error::MalformedSubOption {
+                offset: block_at,
+                code: code.into(),
+            });
+        };
         let mut fqdn = None;
         let mut url = None;
         let mut left = len;
@@ -352,38 +388,72 @@ fn v4_vendor_specific(
     Ok(None)
 }
 
-/// Form (3) from option 124.
+/// Form (3) from option 124, in whichever [`v4::VendorClassLayout`] frames it; when none does,
+/// RFC 3925 blocks are read as far as they go.
 fn v4_vendor_class(
     opt: &v4::LongOption<'_>,
     buf: &mut [u8; 255],
 ) -> Result<Option<AcmeServerHint>> {
     let code = v4::code::VI_VENDOR_CLASS;
     let mut r = opt.reader();
+    if let Some(layout) = v4::VendorClassLayout::detect(&r) {
+        while let Some((enterprise, len, _)) = layout.next_block(&mut r) {
+            if is_ours(Some(enterprise)) && len > 0 {
+                return our_class_item(&mut r, len, buf).map(Some);
+            }
+            if !r.skip(len) {
+                break;
+            }
+        }
+        return Ok(None);
+    }
+    // No layout frames the option: something in it is malformed. Walk RFC 3925 blocks; the
+    // one rule decides whether the broken block is ours to report or another vendor's to skip.
     while r.remaining() > 0 {
-        let enterprise = r.read_u32().ok_or_else(|| malformed(&r, code))?;
-        let len = usize::from(r.read_u8().ok_or_else(|| malformed(&r, code))?);
-        if len > r.remaining() {
+        let block_at = r.position();
+        let enterprise = r.read_u32();
+        let len = r.read_u8().map(usize::from).filter(|l| *l <= r.remaining());
+        if !is_ours(enterprise) {
+            match len {
+                Some(len) if r.skip(len) => continue,
+                _ => return Ok(None),
+            }
+        }
+        let Some(len) = len else {
+            return Err(Error::MalformedSubOption {
+                offset: block_at,
+                code: code.into(),
+            });
+        };
+        if !v4::items_fit(&mut r.clone(), len) {
             return Err(malformed(&r, code));
         }
-        if enterprise != ENTERPRISE_NUMBER || len == 0 {
-            r.skip(len);
-            continue;
+        if len > 0 {
+            return our_class_item(&mut r, len, buf).map(Some);
         }
-        let item_len = usize::from(r.read_u8().ok_or_else(|| malformed(&r, code))?);
-        if 1 + item_len > len {
-            return Err(malformed(&r, code));
-        }
-        let at = r.position();
-        let dst = buf.get_mut(..item_len).ok_or_else(|| malformed(&r, code))?;
-        if !r.read_into(dst) {
-            return Err(malformed(&r, code));
-        }
-        let fqdn = fqdn_at(dst, at)?;
-        return Ok(Some(AcmeServerHint {
-            fqdn,
-            directory_url: None,
-            source: HintSource::VendorClass,
-        }));
     }
     Ok(None)
+}
+
+/// The first vendor-class-data item of our block (`len` bytes of `len(1) data` items): the FQDN.
+fn our_class_item<C: v4::Cursor>(
+    r: &mut C,
+    len: usize,
+    buf: &mut [u8; 255],
+) -> Result<AcmeServerHint> {
+    let code = v4::code::VI_VENDOR_CLASS;
+    let item_len = usize::from(r.read_u8().ok_or_else(|| malformed(r, code))?);
+    if 1 + item_len > len {
+        return Err(malformed(r, code));
+    }
+    let at = r.position();
+    let dst = buf.get_mut(..item_len).ok_or_else(|| malformed(r, code))?;
+    for slot in dst.iter_mut() {
+        *slot = r.read_u8().ok_or_else(|| malformed(r, code))?;
+    }
+    Ok(AcmeServerHint {
+        fqdn: fqdn_at(dst, at)?,
+        directory_url: None,
+        source: HintSource::VendorClass,
+    })
 }

@@ -20,8 +20,10 @@ pub mod hint;
 pub mod name;
 pub mod v4;
 pub mod v6;
+pub mod warning;
 mod wire;
 
 pub use error::{Error, FqdnError, Result};
 pub use hint::{AcmeServerHint, DirectoryUrl, HintConfig, HintSource};
 pub use name::{Fqdn, Name};
+pub use warning::{OptionWarning, Warnings};

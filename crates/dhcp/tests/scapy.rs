@@ -284,3 +284,76 @@ fn scapy_decodes_our_advertise() {
     assert_eq!(f["vso1"], "acme.home.arpa");
     assert_eq!(f["vso2"], "https://acme.home.arpa/acme/directory");
 }
+
+/// DHCPv6 option 16 (RFC 8415 §21.16) crafted by scapy: a CableLabs one, a malformed one from
+/// another vendor (an item claiming 20 bytes, holding 2), and ours with two items.
+const CRAFT_V6_VENDOR_CLASS: &str = r#"
+from scapy.all import raw
+from scapy.layers.dhcp6 import *
+r = (DHCP6_Reply(trid=0x0a0b0c) / DHCP6OptClientId(duid=DUID_LL(lladdr="02:4c:54:00:00:01"))
+     / DHCP6OptVendorClass(enterprisenum=4491, vcdata=[VENDOR_CLASS_DATA(data=b"docsis3.0")])
+     / DHCP6OptVendorClass(enterprisenum=9, vcdata=[VENDOR_CLASS_DATA(len=20, data=b"ab")])
+     / DHCP6OptVendorClass(enterprisenum=55357, vcdata=[VENDOR_CLASS_DATA(data=b"acme.lan"),
+                                                        VENDOR_CLASS_DATA(data=b"lantrust")]))
+print(raw(r).hex())
+"#;
+
+#[test]
+fn option_16_agrees_with_scapy_both_ways() {
+    let Some(out) = scapy(CRAFT_V6_VENDOR_CLASS, &[]) else {
+        return;
+    };
+    let bytes = hex::decode(out.trim()).unwrap();
+    let p = v6::Packet::new_checked(&bytes[..]).unwrap();
+    let sixteens: Vec<_> = p.options().flatten().filter(|o| o.code == 16).collect();
+    assert_eq!(sixteens.len(), 3);
+    let Ok(v6::Dhcpv6Option::VendorClass { enterprise, data }) = sixteens[0].parse() else {
+        panic!()
+    };
+    assert_eq!(enterprise, 4491);
+    assert_eq!(
+        v6::vendor_class_items(data).collect::<Vec<_>>(),
+        [&b"docsis3.0"[..]]
+    );
+    // The other vendor's malformed 16 is skipped by the hint reader (as a v4 124 block would
+    // be) and reported by the lenient parse; ours gives the hint.
+    let h = AcmeServerHint::from_v6(&p, &HintConfig::default())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (h.fqdn.as_str(), h.source),
+        ("acme.lan", HintSource::VendorClass)
+    );
+    assert!(v6::Repr::parse(&p).is_err());
+    let (repr, warnings) = v6::Repr::parse_lenient(&p).unwrap();
+    let w: Vec<_> = warnings.iter().map(|w| (w.code, w.offset)).collect();
+    assert_eq!(w, [(16, sixteens[1].offset)]);
+    assert!(repr.options.contains(&v6::OptionRepr::VendorClass {
+        enterprise: 55357,
+        data: vec![b"acme.lan".to_vec(), b"lantrust".to_vec()],
+    }));
+
+    // And scapy reads our SOLICIT's option 16 as we meant it.
+    let solicit = v6::Repr::solicit(0x00_1234, &[0, 3, 0, 1, 2, 0x4c, 0x54, 0, 0, 1], 1, None);
+    let hexed = hex::encode(solicit.to_bytes().unwrap());
+    let Some(out) = scapy(
+        r#"
+import sys
+from scapy.layers.dhcp6 import DHCP6_Solicit, DHCP6OptVendorClass
+p = DHCP6_Solicit(bytes.fromhex(sys.argv[1]))
+o = p[DHCP6OptVendorClass]
+print(f"enterprise={o.enterprisenum}")
+for d in o.vcdata:
+    print(f"item={d.data.decode()}")
+print(f"optlen={o.optlen}")
+"#,
+        &[&hexed],
+    ) else {
+        return;
+    };
+    let f = fields(&out);
+    assert_eq!(f["enterprise"], "55357");
+    assert_eq!(f["item"], "lantrust");
+    assert!(!f.contains_key("item#2"));
+    assert_eq!(f["optlen"], (4 + 2 + "lantrust".len()).to_string());
+}

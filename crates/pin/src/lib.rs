@@ -29,6 +29,7 @@ pub use network::{
 };
 pub use root::{Refusal, RootInfo};
 pub use scope::{ScopeRefusal, verify_scoped};
+pub use sig::ALL as SIGNATURE_ALGORITHMS;
 pub use store::{
     Candidate, Decision, ManagedNetwork, NetworkPin, Observation, PinStore, STORE_VERSION,
     TrackedCert,

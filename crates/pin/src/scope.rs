@@ -213,6 +213,7 @@ pub(crate) fn verify(
         .map(|c| CertificateDer::from(*c))
         .collect();
     let time = UnixTime::since_unix_epoch(Duration::from_secs(now));
+    let profile = |path: &webpki::VerifiedPath<'_>| name_constraints_profile(path, root_der);
     end_entity
         .verify_for_usage(
             crate::sig::ALL,
@@ -221,7 +222,7 @@ pub(crate) fn verify(
             time,
             webpki::KeyUsage::server_auth(),
             None,
-            None,
+            Some(&profile),
         )
         .map_err(map_webpki)?;
     let server_name = ServerName::try_from(name_text.as_str())
@@ -229,6 +230,62 @@ pub(crate) fn verify(
     end_entity
         .verify_is_valid_for_subject_name(&server_name)
         .map_err(|_| ScopeRefusal::NameNotInCertificate(name_text.clone()))?;
+    Ok(())
+}
+
+/// The RFC 5280 §4.2.1.10 rules on the NameConstraints extension that rustls-webpki does not
+/// enforce, checked on every candidate path it builds (root, intermediates, device certificate), so
+/// that a path breaking them is not trusted (found by x509-limbo's `rfc5280::nc::*` and
+/// `webpki::nc::*` cases, `tests/limbo.rs`):
+/// - the extension "MUST be used only in a CA certificate": none in the device certificate;
+/// - "Conforming CAs MUST mark this extension as critical" (the CA/B Forum's exception for
+///   legacy clients does not apply to a local root; lantrust's own root marks it critical);
+/// - "either the permittedSubtrees field or the excludedSubtrees MUST be present", and each is
+///   `SIZE (1..MAX)`: no empty NameConstraints, no empty subtree list;
+/// - a dNSName constraint is a DNS name: no leading period (that form is for URIs only).
+///
+/// A violation reads as a malformed name constraint.
+fn name_constraints_profile(
+    path: &webpki::VerifiedPath<'_>,
+    root_der: &[u8],
+) -> Result<(), webpki::Error> {
+    use der::Decode;
+    use x509_cert::ext::pkix::NameConstraints;
+    use x509_cert::ext::pkix::name::GeneralName;
+
+    let bad = webpki::Error::MalformedNameConstraint;
+    let leaf = path.end_entity().der();
+    let intermediates = path.intermediate_certificates().map(|c| c.der());
+    let certs = core::iter::once((true, leaf))
+        .chain(intermediates.map(|d| (false, d)))
+        .chain(core::iter::once((false, CertificateDer::from(root_der))));
+    for (is_leaf, der) in certs {
+        let cert = x509_cert::Certificate::from_der(der.as_ref()).map_err(|_| bad.clone())?;
+        let extensions = cert.tbs_certificate.extensions.unwrap_or_default();
+        for ext in extensions
+            .iter()
+            .filter(|e| e.extn_id == const_oid::db::rfc5280::ID_CE_NAME_CONSTRAINTS)
+        {
+            if is_leaf || !ext.critical {
+                return Err(bad);
+            }
+            let nc =
+                NameConstraints::from_der(ext.extn_value.as_bytes()).map_err(|_| bad.clone())?;
+            let lists = [&nc.permitted_subtrees, &nc.excluded_subtrees];
+            if lists.iter().all(|l| l.is_none())
+                || lists.iter().any(|l| l.as_ref().is_some_and(Vec::is_empty))
+            {
+                return Err(bad);
+            }
+            let leading_period =
+                lists.iter().filter_map(|l| l.as_ref()).flatten().any(
+                    |t| matches!(&t.base, GeneralName::DnsName(n) if n.as_str().starts_with('.')),
+                );
+            if leading_period {
+                return Err(bad);
+            }
+        }
+    }
     Ok(())
 }
 

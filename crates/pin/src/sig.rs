@@ -56,6 +56,19 @@ pub(crate) enum KeyAlg {
     Rsa,
 }
 
+/// Bytes of a P-521 field element.
+const P521_FIELD_BYTES: usize = 66;
+
+/// `digest` with zero bytes in front up to `len` bytes (unchanged if it is that long already).
+fn left_pad(digest: Vec<u8>, len: usize) -> Vec<u8> {
+    let Some(pad) = len.checked_sub(digest.len()).filter(|p| *p > 0) else {
+        return digest;
+    };
+    let mut out = alloc::vec![0u8; pad];
+    out.extend_from_slice(&digest);
+    out
+}
+
 /// One (public key algorithm, signature algorithm) pair.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Alg {
@@ -72,8 +85,13 @@ impl fmt::Debug for Alg {
 macro_rules! algs {
     ($($name:ident = $key:ident, $hash:ident;)*) => {
         $(static $name: Alg = Alg { key: KeyAlg::$key, hash: Hash::$hash };)*
-        /// Every algorithm we verify, for rustls-webpki.
-        pub(crate) static ALL: &[&dyn SignatureVerificationAlgorithm] = &[$(&$name),*];
+        /// Every signature algorithm lantrust-pin verifies (draft §3.4.1, §3.4.3): ECDSA P-384 and
+        /// P-521 (DER signatures), RSA PKCS#1 v1.5 with a modulus of at least 3072 bits, each with
+        /// SHA-256, SHA-384 or SHA-512. This is the table [`crate::verify_scoped`] gives
+        /// rustls-webpki for every signature of a chain, and the root self-signature check uses
+        /// the same code; public so that it can be checked against published vectors
+        /// (`tests/wycheproof.rs`) and reused with rustls-webpki.
+        pub static ALL: &[&dyn SignatureVerificationAlgorithm] = &[$(&$name),*];
     };
 }
 
@@ -113,7 +131,11 @@ impl Alg {
                 let Ok(sig) = p521::ecdsa::Signature::from_der(signature) else {
                     return false;
                 };
-                key.verify_prehash(&self.digest(message), &sig).is_ok()
+                // The ecdsa crate refuses a prehash shorter than half the field (SHA-256's 32
+                // bytes on P-521's 66). FIPS 186-5 §6.4.1 uses a shorter digest's whole integer
+                // value, which left-padding with zeros keeps.
+                let digest = left_pad(self.digest(message), P521_FIELD_BYTES);
+                key.verify_prehash(&digest, &sig).is_ok()
             }
             KeyAlg::Rsa => {
                 let Ok(key) = rsa::RsaPublicKey::from_pkcs1_der(public_key) else {

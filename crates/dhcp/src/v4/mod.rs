@@ -7,9 +7,10 @@ mod repr;
 
 pub use option::{
     Addresses, DhcpOption, SubOption, SubOptions, VendorClassBlock, VendorClassData,
-    VendorSpecificBlock, ViVendorClass, ViVendorClassIter, ViVendorSpecific, ViVendorSpecificIter,
-    code,
+    VendorClassLayout, VendorSpecificBlock, ViVendorClass, ViVendorClassIter, ViVendorSpecific,
+    ViVendorSpecificIter, code,
 };
+pub(crate) use option::{Cursor, items_fit};
 #[cfg(feature = "alloc")]
 pub use repr::{
     MIN_MESSAGE_LEN, OptionRepr, Repr, ServerLease, VendorClass, VendorSpecific, VendorSubOption,
@@ -21,6 +22,7 @@ use core::net::Ipv4Addr;
 use alloc::vec::Vec;
 
 use crate::error::{Error, Result};
+use crate::warning::{OptionWarning, Warnings};
 use crate::wire;
 
 /// The DHCP magic cookie (RFC 2131 §3): 99.130.83.99.
@@ -52,6 +54,10 @@ mod field {
     pub(crate) const MAGIC: Range<usize> = 236..240;
     pub(crate) const OPTIONS: usize = 240;
 }
+
+/// Longest RFC 3396 split option that [`Packet::option_warnings`] copies to check (a full
+/// 576-byte message, RFC 2131 §2, cannot hold a longer one).
+pub const SPLIT_CHECK_LEN: usize = 576;
 
 /// Length of the fixed header including the magic cookie.
 pub const HEADER_LEN: usize = field::OPTIONS;
@@ -353,6 +359,42 @@ impl<T: AsRef<[u8]>> Packet<T> {
         }
         let mut out = [0u8; N];
         opt.reader().read_into(&mut out).then_some(out)
+    }
+
+    /// Checks every option with its typed parser ([`DhcpOption::parse`]) without allocating and
+    /// returns the ones [`Repr::parse_lenient`] would set aside: content errors, and the framing
+    /// error (if any) that ends the walk. Works on an unchecked packet; only a missing header or
+    /// magic cookie is an error. An option split per RFC 3396 is copied to a
+    /// [`SPLIT_CHECK_LEN`]-byte stack buffer to be checked; a longer one is checked only by
+    /// [`Repr::parse_lenient`].
+    pub fn option_warnings(&self) -> Result<Warnings> {
+        self.check_header()?;
+        let mut warnings = Warnings::new();
+        let mut scratch = [0u8; SPLIT_CHECK_LEN];
+        for opt in self.options() {
+            let opt = match opt {
+                Ok(opt) => opt,
+                Err(e) => {
+                    warnings.push(OptionWarning::framing(e));
+                    break;
+                }
+            };
+            let data = match opt.contiguous() {
+                Some(d) => d,
+                None => match opt.copy_to(&mut scratch) {
+                    Ok(d) => d,
+                    Err(_) => continue,
+                },
+            };
+            if let Err(e) = DhcpOption::parse(opt.code(), data, opt.offset() + 2) {
+                warnings.push(OptionWarning {
+                    code: opt.code().into(),
+                    offset: opt.offset(),
+                    error: e,
+                });
+            }
+        }
+        Ok(warnings)
     }
 
     /// Option 53, if present and well-formed.

@@ -244,9 +244,177 @@ impl<'a> Addresses<'a> {
     }
 }
 
-/// Option 124 (RFC 3925 §3): one or more enterprise blocks of vendor-class data items.
+/// Option 124 (RFC 3925 §3): one or more enterprise blocks of vendor-class data items, in one
+/// of the [`VendorClassLayout`]s real senders use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ViVendorClass<'a>(&'a [u8]);
+pub struct ViVendorClass<'a> {
+    data: &'a [u8],
+    layout: VendorClassLayout,
+}
+
+/// How an option 124 lays out its enterprise blocks. RFC 3925 §3 gives each block a data-len
+/// byte; Kea 2.2 (`OptionVendorClass`) and dhcpcd 9.x (`vendclass`) leave it out, and some phones
+/// send an enterprise number alone. The parser takes the RFC layout whenever it frames the whole
+/// option exactly (blocks and the items inside them), and otherwise the first of the others that
+/// does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum VendorClassLayout {
+    /// RFC 3925 §3: `enterprise(4) data-len(1)` then `len(1) data` items, per block.
+    Rfc3925,
+    /// dhcpcd 9.x, and Kea 2.2 with one item: `enterprise(4)` then `len(1) data` items up to the
+    /// end of the option, no data-len byte (e.g. `00 00 d8 3d 08 "lantrust"`). An enterprise
+    /// number alone (4 bytes) is this layout with no items.
+    NoDataLen,
+    /// Kea 2.2 with several items: `enterprise(4) len(1) data`, the same enterprise number
+    /// repeated before every item.
+    EnterprisePerItem,
+}
+
+/// Sequential reads over option data, contiguous or split per RFC 3396, so that the typed parse
+/// and the streaming hint reader share one definition of each layout.
+pub(crate) trait Cursor: Clone {
+    fn remaining(&self) -> usize;
+    fn position(&self) -> usize;
+    fn read_u8(&mut self) -> Option<u8>;
+    fn read_u32(&mut self) -> Option<u32>;
+    fn skip(&mut self, n: usize) -> bool;
+}
+
+/// A [`Cursor`] over one slice whose first byte is at `base` in the message.
+#[derive(Debug, Clone)]
+pub(crate) struct SliceCursor<'a> {
+    data: &'a [u8],
+    pos: usize,
+    base: usize,
+}
+
+impl<'a> SliceCursor<'a> {
+    pub(crate) fn new(data: &'a [u8], base: usize) -> Self {
+        SliceCursor { data, pos: 0, base }
+    }
+}
+
+impl Cursor for SliceCursor<'_> {
+    fn remaining(&self) -> usize {
+        self.data.len().saturating_sub(self.pos)
+    }
+    fn position(&self) -> usize {
+        self.base + self.pos
+    }
+    fn read_u8(&mut self) -> Option<u8> {
+        let b = *self.data.get(self.pos)?;
+        self.pos += 1;
+        Some(b)
+    }
+    fn read_u32(&mut self) -> Option<u32> {
+        let v = wire::u32_at(self.data, self.pos)?;
+        self.pos += 4;
+        Some(v)
+    }
+    fn skip(&mut self, n: usize) -> bool {
+        if n > self.remaining() {
+            self.pos = self.data.len();
+            return false;
+        }
+        self.pos += n;
+        true
+    }
+}
+
+impl Cursor for super::OptionReader<'_> {
+    fn remaining(&self) -> usize {
+        super::OptionReader::remaining(self)
+    }
+    fn position(&self) -> usize {
+        super::OptionReader::position(self)
+    }
+    fn read_u8(&mut self) -> Option<u8> {
+        super::OptionReader::read_u8(self)
+    }
+    fn read_u32(&mut self) -> Option<u32> {
+        super::OptionReader::read_u32(self)
+    }
+    fn skip(&mut self, n: usize) -> bool {
+        super::OptionReader::skip(self, n)
+    }
+}
+
+/// True when the next `n` bytes are exactly a sequence of `len(1) data` items.
+pub(crate) fn items_fit<C: Cursor>(c: &mut C, mut n: usize) -> bool {
+    while n > 0 {
+        let Some(len) = c.read_u8() else {
+            return false;
+        };
+        let len = usize::from(len);
+        if 1 + len > n || !c.skip(len) {
+            return false;
+        }
+        n -= 1 + len;
+    }
+    true
+}
+
+impl VendorClassLayout {
+    /// The layout that frames all of the option data `c` exactly, RFC 3925 first; `None` when
+    /// none does.
+    pub(crate) fn detect<C: Cursor>(c: &C) -> Option<Self> {
+        let rfc = {
+            let mut c = c.clone();
+            let mut ok = c.remaining() > 0;
+            while ok && c.remaining() > 0 {
+                ok = c.read_u32().is_some()
+                    && match c.read_u8() {
+                        Some(len) => {
+                            usize::from(len) <= c.remaining() && items_fit(&mut c, len.into())
+                        }
+                        None => false,
+                    };
+            }
+            ok
+        };
+        if rfc {
+            return Some(VendorClassLayout::Rfc3925);
+        }
+        let mut c1 = c.clone();
+        if c1.read_u32().is_some() {
+            let n = c1.remaining();
+            // At most 255 so that the block can be emitted again in the RFC layout.
+            if n <= 255 && items_fit(&mut c1, n) {
+                return Some(VendorClassLayout::NoDataLen);
+            }
+        }
+        // Kea's blocks all carry its one vendor id; requiring that keeps an RFC option whose
+        // other-vendor block is malformed from being mistaken for this layout.
+        let mut c2 = c.clone();
+        let first = c2.clone().read_u32()?;
+        let mut blocks = 0usize;
+        while c2.remaining() > 0 {
+            let enterprise = c2.read_u32()?;
+            let len = c2.read_u8()?;
+            if enterprise != first || len == 255 || !c2.skip(len.into()) {
+                return None;
+            }
+            blocks += 1;
+        }
+        (blocks >= 2).then_some(VendorClassLayout::EnterprisePerItem)
+    }
+
+    /// Reads the next block's header under this layout: `(enterprise, body length, offset of
+    /// the body)`, the cursor left at the body. The body is `len(1) data` items.
+    pub(crate) fn next_block<C: Cursor>(self, c: &mut C) -> Option<(u32, usize, usize)> {
+        if c.remaining() == 0 {
+            return None;
+        }
+        let enterprise = c.read_u32()?;
+        let len = match self {
+            VendorClassLayout::Rfc3925 => usize::from(c.read_u8()?),
+            VendorClassLayout::NoDataLen => c.remaining(),
+            VendorClassLayout::EnterprisePerItem => 1 + usize::from(c.clone().read_u8()?),
+        };
+        (len <= c.remaining()).then(|| (enterprise, len, c.position()))
+    }
+}
 
 /// Option 125 (RFC 3925 §4): one or more enterprise blocks of sub-options.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -323,23 +491,38 @@ fn check_items(body: &[u8], offset: usize, code: u8, header: usize) -> Result<()
 }
 
 impl<'a> ViVendorClass<'a> {
-    /// Validates option 124 data.
+    /// Validates option 124 data: RFC 3925 §3 blocks, or one of the other
+    /// [`VendorClassLayout`]s when the RFC layout does not frame it.
     pub fn parse(data: &'a [u8], offset: usize) -> Result<Self> {
-        check_blocks(data, code::VI_VENDOR_CLASS, offset, |b, o| {
-            check_items(b, o, code::VI_VENDOR_CLASS, 1)
-        })?;
-        Ok(ViVendorClass(data))
+        match VendorClassLayout::detect(&SliceCursor::new(data, offset)) {
+            Some(layout) => Ok(ViVendorClass { data, layout }),
+            None => {
+                // Report where the RFC layout breaks.
+                check_blocks(data, code::VI_VENDOR_CLASS, offset, |b, o| {
+                    check_items(b, o, code::VI_VENDOR_CLASS, 1)
+                })?;
+                Err(Error::MalformedSubOption {
+                    offset,
+                    code: code::VI_VENDOR_CLASS.into(),
+                })
+            }
+        }
     }
-    /// The enterprise blocks.
+    /// The enterprise blocks, whatever the layout.
     pub fn iter(&self) -> ViVendorClassIter<'a> {
         ViVendorClassIter {
-            data: self.0,
+            data: self.data,
             pos: 0,
+            layout: self.layout,
         }
+    }
+    /// Which layout the sender used.
+    pub fn layout(&self) -> VendorClassLayout {
+        self.layout
     }
     /// The raw option data.
     pub fn as_bytes(&self) -> &'a [u8] {
-        self.0
+        self.data
     }
 }
 
@@ -369,6 +552,7 @@ impl<'a> ViVendorSpecific<'a> {
 pub struct ViVendorClassIter<'a> {
     data: &'a [u8],
     pos: usize,
+    layout: VendorClassLayout,
 }
 
 /// Iterator over the blocks of option 125.
@@ -388,7 +572,11 @@ fn next_block<'a>(data: &'a [u8], pos: &mut usize) -> Option<(u32, &'a [u8])> {
 impl<'a> Iterator for ViVendorClassIter<'a> {
     type Item = VendorClassBlock<'a>;
     fn next(&mut self) -> Option<Self::Item> {
-        let (enterprise, body) = next_block(self.data, &mut self.pos)?;
+        let mut c = SliceCursor::new(self.data, 0);
+        c.pos = self.pos;
+        let (enterprise, len, at) = self.layout.next_block(&mut c)?;
+        let body = self.data.get(at..at + len)?;
+        self.pos = at + len;
         Some(VendorClassBlock {
             enterprise,
             data: VendorClassData(body),

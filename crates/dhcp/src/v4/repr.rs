@@ -9,6 +9,7 @@ use super::{MAGIC_COOKIE, MessageType, Op, Packet, field};
 use crate::error::{Error, Result};
 use crate::hint::{ENTERPRISE_NUMBER, SUBOPT_DIRECTORY_URL, SUBOPT_FQDN};
 use crate::name::{Fqdn, Name, encode_list};
+use crate::warning::{OptionWarning, Warnings};
 use crate::wire::{Writer, len_u8};
 
 /// Smallest message emitted: RFC 1542 §2.1 asks for at least 300 bytes of BOOTP.
@@ -356,9 +357,36 @@ pub struct Repr {
 }
 
 impl Repr {
-    /// Parses a checked packet.
+    /// Parses a checked packet. Any malformed option fails the whole parse; see
+    /// [`Repr::parse_lenient`] for messages from the wild.
     pub fn parse<T: AsRef<[u8]>>(packet: &Packet<T>) -> Result<Self> {
         packet.check()?;
+        Self::parse_inner(packet, None)
+    }
+
+    /// Parses a message, keeping every well-formed option and setting aside the others: an option
+    /// whose content breaks its RFC is left out of `options` and reported in the [`Warnings`];
+    /// a framing error (an option running past its area, a bad overload) ends the walk there,
+    /// keeping the options before it, and is reported too. Only a message without a BOOTP header
+    /// and magic cookie is an error. The packet need not be checked
+    /// ([`Packet::new_unchecked`] is fine).
+    pub fn parse_lenient<T: AsRef<[u8]>>(packet: &Packet<T>) -> Result<(Self, Warnings)> {
+        packet.check_header()?;
+        let mut warnings = Warnings::new();
+        let repr = Self::parse_inner(packet, Some(&mut warnings))?;
+        Ok((repr, warnings))
+    }
+
+    /// [`Repr::parse_lenient`] on raw bytes.
+    pub fn parse_bytes_lenient(bytes: &[u8]) -> Result<(Self, Warnings)> {
+        Self::parse_lenient(&Packet::new_unchecked(bytes))
+    }
+
+    /// Strict when `warnings` is `None`, lenient otherwise.
+    fn parse_inner<T: AsRef<[u8]>>(
+        packet: &Packet<T>,
+        mut warnings: Option<&mut Warnings>,
+    ) -> Result<Self> {
         let overload = packet.overload();
         let mut sname = [0u8; 64];
         let mut file = [0u8; 128];
@@ -370,15 +398,26 @@ impl Repr {
         }
         let mut options = Vec::new();
         for opt in packet.options() {
-            let opt = opt?;
+            let opt = match (opt, warnings.as_deref_mut()) {
+                (Ok(opt), _) => opt,
+                (Err(e), Some(w)) => {
+                    w.push(OptionWarning::framing(e));
+                    break;
+                }
+                (Err(e), None) => return Err(e),
+            };
             let typed = match opt.contiguous() {
-                Some(d) => OptionRepr::from(DhcpOption::parse(opt.code(), d, opt.offset() + 2)?),
+                Some(d) => DhcpOption::parse(opt.code(), d, opt.offset() + 2).map(OptionRepr::from),
                 None => {
                     let data = opt.to_vec();
-                    OptionRepr::from(DhcpOption::parse(opt.code(), &data, opt.offset() + 2)?)
+                    DhcpOption::parse(opt.code(), &data, opt.offset() + 2).map(OptionRepr::from)
                 }
             };
-            options.push(typed);
+            match (typed, warnings.as_deref_mut()) {
+                (Ok(typed), _) => options.push(typed),
+                (Err(e), Some(w)) => w.add(opt.code().into(), opt.offset(), e),
+                (Err(e), None) => return Err(e),
+            }
         }
         Ok(Repr {
             op: packet.op(),

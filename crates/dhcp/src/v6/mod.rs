@@ -5,6 +5,7 @@ use core::net::Ipv6Addr;
 
 use crate::error::{Error, Result};
 use crate::name::NameList;
+use crate::warning::{OptionWarning, Warnings};
 use crate::wire;
 
 /// DHCPv6 ports (RFC 8415 §7.2).
@@ -172,15 +173,8 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     /// The checks of [`Packet::new_checked`].
     pub fn check(&self) -> Result<()> {
-        let b = self.buffer.as_ref();
-        let header = self.header_len();
-        if b.len() < header {
-            return Err(Error::Truncated {
-                offset: b.len(),
-                needed: header - b.len(),
-            });
-        }
-        check_options(self.options_bytes(), header, 0)
+        self.check_header()?;
+        check_options(self.options_bytes(), self.header_len(), 0)
     }
 
     fn b(&self) -> &[u8] {
@@ -242,6 +236,77 @@ impl<T: AsRef<[u8]>> Packet<T> {
     pub fn option(&self, code: u16) -> Option<RawOption<'_>> {
         self.options().flatten().find(|o| o.code == code)
     }
+
+    /// Checks every option, nested ones included, with its typed parser
+    /// ([`Dhcpv6Option::parse`]) without allocating, and returns the ones
+    /// [`Repr::parse_lenient`] would set aside: content errors, and a framing error that ends
+    /// a walk. Works on an unchecked packet; only a header shorter than its fixed part is an
+    /// error.
+    pub fn option_warnings(&self) -> Result<Warnings> {
+        self.check_header()?;
+        let mut warnings = Warnings::new();
+        warn_options(self.options(), &mut warnings, 0);
+        Ok(warnings)
+    }
+
+    /// The header and the framing of the top-level options, not of nested ones.
+    pub(crate) fn check_top_level(&self) -> Result<()> {
+        self.check_header()?;
+        self.options().try_for_each(|o| o.map(drop))
+    }
+
+    fn check_header(&self) -> Result<()> {
+        let len = self.b().len();
+        let header = self.header_len();
+        if len < header {
+            return Err(Error::Truncated {
+                offset: len,
+                needed: header - len,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The checks of [`Packet::option_warnings`] over one list of options, `depth` levels down:
+/// the same as [`Repr::parse_lenient`] makes, so both report the same options.
+fn warn_options(options: Options<'_>, warnings: &mut Warnings, depth: usize) {
+    for o in options {
+        let o = match o {
+            Ok(o) => o,
+            Err(e) => {
+                warnings.push(OptionWarning::framing(e));
+                return;
+            }
+        };
+        match parse_checked(&o) {
+            Ok(Dhcpv6Option::IaNa { options, .. } | Dhcpv6Option::IaAddr { options, .. })
+                if depth < MAX_NESTING =>
+            {
+                warn_options(options, warnings, depth + 1)
+            }
+            Ok(_) => {}
+            Err(e) => warnings.push(OptionWarning {
+                code: o.code,
+                offset: o.offset,
+                error: e,
+            }),
+        }
+    }
+}
+
+/// The typed parse of `o`, plus, for the options kept raw that carry nested options (IA_TA,
+/// IA_PD, IAPREFIX), the framing check [`Packet::check`] gives them.
+pub(crate) fn parse_checked<'a>(o: &RawOption<'a>) -> Result<Dhcpv6Option<'a>> {
+    let typed = o.parse()?;
+    if let (Dhcpv6Option::Unknown { .. }, Some(skip)) = (&typed, nested_start(o.code)) {
+        let rest = o
+            .data
+            .get(skip..)
+            .ok_or_else(|| bad_len(o.code, o.data, o.offset))?;
+        check_options(rest, o.offset + 4 + skip, 1)?;
+    }
+    Ok(typed)
 }
 
 fn check_options(data: &[u8], base: usize, depth: usize) -> Result<()> {

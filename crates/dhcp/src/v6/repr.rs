@@ -10,6 +10,7 @@ use super::{
 use crate::error::{Error, Result};
 use crate::hint::{ENTERPRISE_NUMBER, SUBOPT_DIRECTORY_URL, SUBOPT_FQDN};
 use crate::name::{Fqdn, Name, encode_list};
+use crate::warning::{OptionWarning, Warnings};
 use crate::wire::{Writer, len_u16};
 
 /// The fixed part of a message.
@@ -103,15 +104,47 @@ pub enum OptionRepr {
     },
 }
 
-fn parse_list(options: super::Options<'_>) -> Result<Vec<OptionRepr>> {
-    options
-        .map(|o| o.and_then(|o| o.parse()).and_then(OptionRepr::try_from))
-        .collect()
+/// Parses a list of options: strictly when `warnings` is `None`; otherwise a bad option is
+/// left out and reported, and a framing error ends the list (keeping what came before).
+fn parse_list(
+    options: super::Options<'_>,
+    mut warnings: Option<&mut Warnings>,
+) -> Result<Vec<OptionRepr>> {
+    let mut out = Vec::new();
+    for o in options {
+        let o = match (o, warnings.as_deref_mut()) {
+            (Ok(o), _) => o,
+            (Err(e), Some(w)) => {
+                w.push(OptionWarning::framing(e));
+                break;
+            }
+            (Err(e), None) => return Err(e),
+        };
+        let typed =
+            super::parse_checked(&o).and_then(|t| OptionRepr::convert(t, warnings.as_deref_mut()));
+        match (typed, warnings.as_deref_mut()) {
+            (Ok(t), _) => out.push(t),
+            (Err(e), Some(w)) => w.push(OptionWarning {
+                code: o.code,
+                offset: o.offset,
+                error: e,
+            }),
+            (Err(e), None) => return Err(e),
+        }
+    }
+    Ok(out)
 }
 
 impl TryFrom<Dhcpv6Option<'_>> for OptionRepr {
     type Error = Error;
     fn try_from(o: Dhcpv6Option<'_>) -> Result<Self> {
+        OptionRepr::convert(o, None)
+    }
+}
+
+impl OptionRepr {
+    /// The owned form; nested options are parsed strictly unless `warnings` is given.
+    fn convert(o: Dhcpv6Option<'_>, warnings: Option<&mut Warnings>) -> Result<Self> {
         Ok(match o {
             Dhcpv6Option::ClientId(d) => OptionRepr::ClientId(d.to_vec()),
             Dhcpv6Option::ServerId(d) => OptionRepr::ServerId(d.to_vec()),
@@ -124,7 +157,7 @@ impl TryFrom<Dhcpv6Option<'_>> for OptionRepr {
                 iaid,
                 t1,
                 t2,
-                options: parse_list(options)?,
+                options: parse_list(options, warnings)?,
             },
             Dhcpv6Option::IaAddr {
                 address,
@@ -135,7 +168,7 @@ impl TryFrom<Dhcpv6Option<'_>> for OptionRepr {
                 address,
                 preferred,
                 valid,
-                options: parse_list(options)?,
+                options: parse_list(options, warnings)?,
             },
             Dhcpv6Option::Oro(d) => OptionRepr::Oro(oro_codes(d).collect()),
             Dhcpv6Option::Preference(p) => OptionRepr::Preference(p),
@@ -309,9 +342,34 @@ pub struct Repr {
 }
 
 impl Repr {
-    /// Parses a packet (checking it first).
+    /// Parses a packet (checking it first). Any malformed option fails the whole parse; see
+    /// [`Repr::parse_lenient`] for messages from the wild.
     pub fn parse<T: AsRef<[u8]>>(packet: &Packet<T>) -> Result<Self> {
         packet.check()?;
+        Self::parse_inner(packet, None)
+    }
+
+    /// Parses a message, keeping every well-formed option and setting aside the others: an
+    /// option whose content (or nested option) breaks RFC 8415 is left out and reported in the
+    /// [`Warnings`]; a framing error ends its list of options there, keeping what came before,
+    /// and is reported too. Only a message shorter than its fixed header is an error. The packet
+    /// need not be checked ([`Packet::new_unchecked`] is fine).
+    pub fn parse_lenient<T: AsRef<[u8]>>(packet: &Packet<T>) -> Result<(Self, Warnings)> {
+        packet.check_header()?;
+        let mut warnings = Warnings::new();
+        let repr = Self::parse_inner(packet, Some(&mut warnings))?;
+        Ok((repr, warnings))
+    }
+
+    /// [`Repr::parse_lenient`] on raw bytes.
+    pub fn parse_bytes_lenient(bytes: &[u8]) -> Result<(Self, Warnings)> {
+        Self::parse_lenient(&Packet::new_unchecked(bytes))
+    }
+
+    fn parse_inner<T: AsRef<[u8]>>(
+        packet: &Packet<T>,
+        warnings: Option<&mut Warnings>,
+    ) -> Result<Self> {
         let msg_type = packet.msg_type();
         let header = if msg_type.is_relay() {
             Header::Relay {
@@ -327,7 +385,7 @@ impl Repr {
         Ok(Repr {
             msg_type,
             header,
-            options: parse_list(packet.options())?,
+            options: parse_list(packet.options(), warnings)?,
         })
     }
 
