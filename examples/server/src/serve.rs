@@ -20,8 +20,8 @@ use axum::http::{HeaderMap, HeaderValue, Method as HttpMethod, StatusCode, Uri};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::{any, get};
 use lantrust_acme::server::{
-    AccountRecord, Approval, ApprovalPolicy, ApprovalRequest, Issued, Issuer, OrderRecord, Server,
-    ServerConfig, Validation,
+    AccountRecord, Approval, ApprovalPolicy, ApprovalRequest, Issued, Issuer, OrderRecord,
+    RequestKind, Server, ServerConfig, Validation,
 };
 use lantrust_acme::{
     ChallengeType, IdentifierType, Method, Order, Problem, ProblemType, Request, Response,
@@ -271,7 +271,9 @@ struct App {
     order_lifetime: Duration,
     /// Serialises newOrder requests while the pending caps are in force, so that counting,
     /// creating and recording an order is one step and concurrent requests cannot overshoot.
-    new_order_gate: tokio::sync::Mutex<()>,
+    new_order_gate: Mutex<()>,
+    /// The core's configuration, for telling requests apart before the core is asked.
+    acme_cfg: ServerConfig,
     /// The token of the /admin endpoints (`None`: `--no-http-admin`).
     admin_token: Option<AdminToken>,
 }
@@ -346,6 +348,7 @@ async fn run(a: ServeArgs) -> Result<()> {
     scfg.retry_after = Duration::from_secs(3);
     scfg.nonce_capacity = usize::try_from(a.nonce_capacity).unwrap_or(usize::MAX);
     let order_lifetime = scfg.order_lifetime;
+    let acme_cfg = scfg.clone();
     let policy = lantrust_csr::Policy::new(config.name.clone(), config.domains.clone())
         .with_generic_client_compat(a.generic_clients);
     let issuer = CaIssuer {
@@ -388,7 +391,8 @@ async fn run(a: ServeArgs) -> Result<()> {
         limits: a.limits.effective(),
         auto_approve: a.auto_approve,
         order_lifetime,
-        new_order_gate: tokio::sync::Mutex::new(()),
+        new_order_gate: Mutex::new(()),
+        acme_cfg,
         admin_token,
     });
 
@@ -723,9 +727,9 @@ async fn acme(
             return problem_response(&p, Some(&app));
         }
     };
-    let path = uri.path();
-    let new_order = m == Method::Post && path.ends_with("/acme/new-order");
-    if m == Method::Post && path.ends_with("/acme/new-account") {
+    let url = format!("{}{}", app.origin, uri.path());
+    let kind = app.acme_cfg.request_kind(m, &url);
+    if kind == RequestKind::NewAccount {
         if let Err(wait) = app.accounts.take(peer.ip(), std::time::Instant::now()) {
             let detail = format!(
                 "too many new accounts from {} (the limit is {} per minute per source address, --new-accounts-per-minute); retry later",
@@ -765,19 +769,9 @@ async fn acme(
             return problem_response(&p, Some(&app));
         }
     };
-    let _gate = if new_order && pending_caps_apply(&app) {
-        Some(app.new_order_gate.lock().await)
-    } else {
-        None
-    };
-    if new_order && let Some(cap) = over_pending_cap(&app, peer, &body).await {
-        tracing::info!(%peer, ?cap, "order refused: too many orders waiting for approval");
-        let detail = cap.detail(crate::limits::source(peer.ip()));
-        return rate_limited(&app, detail, Duration::from_secs(60));
-    }
     let req = Request {
         method: m,
-        url: format!("{}{}", app.origin, uri.path()),
+        url,
         headers: headers
             .iter()
             .filter_map(|(n, v)| Some((n.as_str().to_string(), v.to_str().ok()?.to_string())))
@@ -785,9 +779,10 @@ async fn acme(
         body,
     };
     let app2 = app.clone();
-    let r = tokio::task::spawn_blocking(move || handle_blocking(&app2, &req)).await;
+    let r = tokio::task::spawn_blocking(move || handle_blocking(&app2, &req, kind, peer)).await;
     let (resp, validations) = match r {
-        Ok(x) => x,
+        Ok(Ok(x)) => x,
+        Ok(Err(refused)) => return refused,
         Err(e) => {
             tracing::error!(error = %e, "request handler panicked");
             let p = Problem::new(ProblemType::ServerInternal, 500, "internal error");
@@ -796,9 +791,6 @@ async fn acme(
     };
     for v in validations {
         tokio::spawn(validate(app.clone(), v));
-    }
-    if new_order && resp.status == 201 {
-        record_order_source(&app, peer, &resp).await;
     }
     to_http(resp, m == Method::Head)
 }
@@ -831,9 +823,9 @@ fn rate_limited(app: &App, detail: String, retry_after: Duration) -> HttpRespons
 /// order waits for a human, so the caps do not apply. A database failure lets the order through
 /// (the caps protect capacity, they are not an access control) and is logged. An order for a
 /// device that is already approved (a renewal) never waits for a human and passes: its device ID
-/// is read from the unverified JWS payload, which is enough here because such an order would
-/// not count as pending either.
-async fn over_pending_cap(app: &Arc<App>, peer: SocketAddr, body: &[u8]) -> Option<PendingCap> {
+/// comes from the core's unverified reading of the JWS payload, which is enough here because
+/// such an order would not count as pending either.
+fn over_pending_cap(app: &App, peer: SocketAddr, device: Option<&str>) -> Option<PendingCap> {
     let (per_source, total) = (
         app.limits.max_pending_per_source,
         app.limits.max_pending_total,
@@ -841,13 +833,11 @@ async fn over_pending_cap(app: &Arc<App>, peer: SocketAddr, body: &[u8]) -> Opti
     if !pending_caps_apply(app) {
         return None;
     }
-    let device = order_device_id(body);
-    let app2 = app.clone();
     let ip = crate::limits::source(peer.ip());
-    let counts = tokio::task::spawn_blocking(move || {
-        let conn = app2.limits_db.lock().ok()?;
+    let counts = (|| {
+        let conn = app.limits_db.lock().ok()?;
         if let Some(d) = device
-            && state::approval_state(&conn, &d).ok().flatten().as_deref() == Some("approved")
+            && state::approval_state(&conn, d).ok().flatten().as_deref() == Some("approved")
         {
             return Some((0, 0));
         }
@@ -856,10 +846,7 @@ async fn over_pending_cap(app: &Arc<App>, peer: SocketAddr, body: &[u8]) -> Opti
                 |e| tracing::error!(error = %format!("{e:#}"), "counting pending orders failed"),
             )
             .ok()
-    })
-    .await
-    .ok()
-    .flatten()?;
+    })()?;
     if per_source != 0 && counts.0 >= per_source {
         Some(PendingCap::Source(per_source))
     } else if total != 0 && counts.1 >= total {
@@ -876,19 +863,8 @@ fn pending_caps_apply(app: &App) -> bool {
         && (app.limits.max_pending_per_source != 0 || app.limits.max_pending_total != 0)
 }
 
-/// The device ID of a newOrder request (RFC 8555 §7.4), from its first identifier, read without
-/// verifying anything.
-fn order_device_id(body: &[u8]) -> Option<String> {
-    let jws =
-        lantrust_acme::jose::ParsedJws::parse(body, lantrust_acme::jose::JwsKind::Request).ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&jws.payload).ok()?;
-    let ident: lantrust_acme::Identifier =
-        serde_json::from_value(v.get("identifiers")?.get(0)?.clone()).ok()?;
-    Some(lantrust_acme::server::device_id(&ident))
-}
-
 /// Remember the source address of a new order (see [`over_pending_cap`]).
-async fn record_order_source(app: &Arc<App>, peer: SocketAddr, resp: &Response) {
+fn record_order_source(app: &App, peer: SocketAddr, resp: &Response) {
     if !pending_caps_apply(app) {
         return;
     }
@@ -905,15 +881,11 @@ async fn record_order_source(app: &Arc<App>, peer: SocketAddr, resp: &Response) 
         .unwrap_or_default();
     let expires = state::now().saturating_add(app.order_lifetime).as_secs();
     let ip = crate::limits::source(peer.ip());
-    let app2 = app.clone();
-    let _ = tokio::task::spawn_blocking(move || {
-        if let Ok(conn) = app2.limits_db.lock()
-            && let Err(e) = state::record_order_source(&conn, &order_id, ip, &device_id, expires)
-        {
-            tracing::error!(error = %format!("{e:#}"), "recording an order's source failed");
-        }
-    })
-    .await;
+    if let Ok(conn) = app.limits_db.lock()
+        && let Err(e) = state::record_order_source(&conn, &order_id, ip, &device_id, expires)
+    {
+        tracing::error!(error = %format!("{e:#}"), "recording an order's source failed");
+    }
 }
 
 /// Read at most [`MAX_BODY`] bytes. A larger body is drained (up to 1 MiB, so that the client
@@ -952,33 +924,47 @@ fn group_commit_connection(st: &StateDir) -> Result<Connection> {
     Ok(conn)
 }
 
-/// The CSR of a finalize request (RFC 8555 §7.4), read without verifying anything.
-fn finalize_csr(req: &Request) -> Option<Vec<u8>> {
-    if !req.url.ends_with("/finalize") {
-        return None;
-    }
-    let jws =
-        lantrust_acme::jose::ParsedJws::parse(&req.body, lantrust_acme::jose::JwsKind::Request)
-            .ok()?;
-    let f: lantrust_acme::Finalize = lantrust_acme::from_json(&jws.payload).ok()?;
-    f.csr_der().ok()
-}
-
 /// One ACME request, on a blocking thread. The expensive, stateless work runs without the core's
 /// lock, so requests use every core: the JWS signature check and, for finalize, the CSR's
 /// signature and policy. The lock is held for the state change (and the certificate signature);
-/// the answer waits until the WAL is on disk.
-fn handle_blocking(app: &App, req: &Request) -> (Response, Vec<Validation>) {
+/// the answer waits until the WAL is on disk. A newOrder over a pending-order cap is refused
+/// with the ready HTTP response.
+fn handle_blocking(
+    app: &App,
+    req: &Request,
+    kind: RequestKind,
+    peer: SocketAddr,
+) -> Result<(Response, Vec<Validation>), HttpResponse> {
     let poisoned = || {
         let p = Problem::new(ProblemType::ServerInternal, 500, "server state is poisoned");
-        (problem_plain(&p), Vec::new())
+        Ok((problem_plain(&p), Vec::new()))
     };
     let Some(job) = app.core.lock().map(|core| core.signature_job(req)).ok() else {
         return poisoned();
     };
-    let checked = job.and_then(|j| j.run(req));
-    let csr = checked.as_ref().and_then(|_| finalize_csr(req));
-    let pre = csr.and_then(|der| Some((CaIssuer::prevalidate(&app.csr_policy, &der)?, der)));
+    let new_order = kind == RequestKind::NewOrder;
+    // Counting, creating and recording an order is one step while the caps are in force, so
+    // concurrent newOrders cannot overshoot.
+    let _gate = if new_order && pending_caps_apply(app) {
+        Some(
+            app.new_order_gate
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    } else {
+        None
+    };
+    if new_order
+        && let Some(cap) = over_pending_cap(app, peer, job.as_ref().and_then(|j| j.device_id()))
+    {
+        tracing::info!(%peer, ?cap, "order refused: too many orders waiting for approval");
+        let detail = cap.detail(crate::limits::source(peer.ip()));
+        return Err(rate_limited(app, detail, Duration::from_secs(60)));
+    }
+    let checked = job.as_ref().and_then(|j| j.run(req));
+    let csr = checked.as_ref().and(job.as_ref()).and_then(|j| j.csr_der());
+    let pre =
+        csr.and_then(|der| Some((CaIssuer::prevalidate(&app.csr_policy, der)?, der.to_vec())));
     let (resp, validations) = {
         let Ok(mut core) = app.core.lock() else {
             return poisoned();
@@ -990,6 +976,9 @@ fn handle_blocking(app: &App, req: &Request) -> (Response, Vec<Validation>) {
         core.issuer_mut().prevalidated = None;
         r
     };
+    if new_order && resp.status == 201 {
+        record_order_source(app, peer, &resp);
+    }
     if req.method == Method::Post
         && let Err(e) = app.durability.wait()
     {
@@ -999,9 +988,9 @@ fn handle_blocking(app: &App, req: &Request) -> (Response, Vec<Validation>) {
             500,
             "the server could not store this request durably; retry later",
         );
-        return (replace_body(resp, &p), validations);
+        return Ok((replace_body(resp, &p), validations));
     }
-    (resp, validations)
+    Ok((resp, validations))
 }
 
 fn handle_locked(
@@ -1010,15 +999,7 @@ fn handle_locked(
     checked: Option<&lantrust_acme::server::CheckedSignature>,
 ) -> (Response, Vec<Validation>) {
     let now = state::now();
-    let mut resp = core.handle_checked(req, now, &mut OsRng, checked);
-    if core.store_mut().take_failure() {
-        let p = Problem::new(
-            ProblemType::ServerInternal,
-            500,
-            "the server could not store this request; retry later",
-        );
-        resp = replace_body(resp, &p);
-    }
+    let resp = core.handle_checked(req, now, &mut OsRng, checked);
     let mut validations = Vec::new();
     while let Some(v) = core.poll_validation() {
         validations.push(v);
@@ -1148,9 +1129,10 @@ async fn validate(app: Arc<App>, v: Validation) {
     }
     let _ = tokio::task::spawn_blocking(move || {
         if let Ok(mut core) = app.core.lock() {
-            core.validation_result(&v.authz_id, &v.challenge_id, result, state::now());
-            if core.store_mut().take_failure() {
-                tracing::error!("could not store a validation result");
+            if let Err(e) =
+                core.validation_result(&v.authz_id, &v.challenge_id, result, state::now())
+            {
+                tracing::error!(error = %e, "could not store a validation result");
             }
         }
     })

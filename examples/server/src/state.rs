@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
-use lantrust_acme::server::{AccountRecord, AuthzRecord, CertificateRecord, OrderRecord, Store};
+use lantrust_acme::server::{
+    AccountRecord, AuthzRecord, CertificateRecord, OrderRecord, Store, StoreError,
+};
 use lantrust_acme::{
     AccountStatus, AuthorizationStatus, ChallengeStatus, ChallengeType, Identifier, Jwk,
     OrderStatus, Problem,
@@ -550,56 +552,42 @@ struct AuthzJson {
     awaiting_approval: bool,
 }
 
-/// The SQLite-backed [`Store`]. Each `put_*` is one committed statement (durable: WAL with
-/// `synchronous=FULL`). The trait cannot return errors, so a failure is logged and remembered;
-/// the HTTP layer turns it into a `serverInternal` problem for that request.
+/// The SQLite-backed [`Store`]. Each `put_*` is one committed statement (or transaction) on a
+/// `synchronous=NORMAL` connection: written to the WAL in order, made durable before the answer
+/// by the group flush (`durable.rs`). A failure is logged here with its cause and returned as a
+/// [`StoreError`], which the core turns into a `serverInternal` problem for that request.
 pub(crate) struct SqliteStore {
     conn: Connection,
-    failed: bool,
+}
+
+/// Log a database failure (the detail stays in the operator's log) and wrap it.
+fn store_error(what: &str, e: impl std::fmt::Display) -> StoreError {
+    tracing::error!(error = %e, "database: {what} failed");
+    StoreError::new(format!("{what}: {e}"))
 }
 
 impl SqliteStore {
     pub(crate) fn new(conn: Connection) -> Self {
-        SqliteStore {
-            conn,
-            failed: false,
-        }
+        SqliteStore { conn }
     }
 
-    /// Whether a database operation failed since the last call (and reset the flag).
-    pub(crate) fn take_failure(&mut self) -> bool {
-        core::mem::take(&mut self.failed)
+    fn get_json<T: for<'de> Deserialize<'de>>(
+        &self,
+        what: &str,
+        sql: &str,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let s: Option<String> = self
+            .conn
+            .query_row(sql, [key], |r| r.get(0))
+            .optional()
+            .map_err(|e| store_error(what, e))?;
+        s.map(|s| serde_json::from_str(&s))
+            .transpose()
+            .map_err(|e| store_error(&format!("{what} (corrupt record)"), e))
     }
 
-    fn check<T>(&mut self, what: &str, r: rusqlite::Result<T>) -> Option<T> {
-        match r {
-            Ok(v) => Some(v),
-            Err(e) => {
-                tracing::error!(error = %e, "database: {what} failed");
-                self.failed = true;
-                None
-            }
-        }
-    }
-
-    fn get_json<T: for<'de> Deserialize<'de>>(&self, sql: &str, key: &str) -> Option<T> {
-        let s: Option<String> = match self.conn.query_row(sql, [key], |r| r.get(0)).optional() {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(error = %e, "database read failed");
-                return None;
-            }
-        };
-        s.and_then(|s| match serde_json::from_str(&s) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                tracing::error!(error = %e, "corrupt record in the database");
-                None
-            }
-        })
-    }
-
-    fn cert_from_row(&self, r: &rusqlite::Row<'_>) -> rusqlite::Result<CertificateRecord> {
+    fn cert_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CertificateRecord> {
         let alternates: String = r.get(4)?;
         let revoked = if r.get::<_, bool>(6)? {
             Some(r.get::<_, Option<i64>>(7)?.map(|v| v as u8))
@@ -617,31 +605,50 @@ impl SqliteStore {
         })
     }
 
-    fn cert_where(&self, clause: &str, key: &dyn rusqlite::ToSql) -> Option<CertificateRecord> {
+    fn cert_where(
+        &self,
+        clause: &str,
+        key: &dyn rusqlite::ToSql,
+    ) -> Result<Option<CertificateRecord>, StoreError> {
         let sql = format!(
             "SELECT c.id, c.account_id, c.order_id, c.pem_chain, c.alternates, c.leaf_der,
                     r.cert_id IS NOT NULL, r.reason
              FROM certificates c LEFT JOIN revocations r ON r.cert_id = c.id WHERE {clause}"
         );
-        match self
-            .conn
-            .query_row(&sql, [key], |r| self.cert_from_row(r))
+        self.conn
+            .query_row(&sql, [key], Self::cert_from_row)
             .optional()
-        {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(error = %e, "database read failed");
-                None
-            }
-        }
+            .map_err(|e| store_error("reading a certificate", e))
+    }
+
+    fn account_id_of(&self, table: &str, id: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row(
+                &format!("SELECT account_id FROM {table} WHERE id = ?1"),
+                [id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| store_error(&format!("reading {table}"), e))
     }
 }
 
+fn to_json<T: Serialize>(what: &str, v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| store_error(what, e))
+}
+
 impl Store for SqliteStore {
-    fn account(&self, id: &str) -> Option<AccountRecord> {
-        let j: AccountJson = self.get_json("SELECT json FROM accounts WHERE id = ?1", id)?;
+    fn account(&self, id: &str) -> Result<Option<AccountRecord>, StoreError> {
+        let Some(j): Option<AccountJson> = self.get_json(
+            "reading an account",
+            "SELECT json FROM accounts WHERE id = ?1",
+            id,
+        )?
+        else {
+            return Ok(None);
+        };
         let thumbprint = j.jwk.thumbprint();
-        Some(AccountRecord {
+        Ok(Some(AccountRecord {
             id: id.to_string(),
             jwk: j.jwk,
             thumbprint,
@@ -649,10 +656,10 @@ impl Store for SqliteStore {
             contact: j.contact,
             terms_of_service_agreed: j.tos,
             orders: j.orders,
-        })
+        }))
     }
 
-    fn account_by_thumbprint(&self, thumbprint: &str) -> Option<AccountRecord> {
+    fn account_by_thumbprint(&self, thumbprint: &str) -> Result<Option<AccountRecord>, StoreError> {
         let id: Option<String> = self
             .conn
             .query_row(
@@ -661,12 +668,14 @@ impl Store for SqliteStore {
                 |r| r.get(0),
             )
             .optional()
-            .ok()
-            .flatten();
-        self.account(&id?)
+            .map_err(|e| store_error("looking up an account key", e))?;
+        match id {
+            Some(id) => self.account(&id),
+            None => Ok(None),
+        }
     }
 
-    fn put_account(&mut self, a: AccountRecord) {
+    fn put_account(&mut self, a: AccountRecord) -> Result<(), StoreError> {
         let j = AccountJson {
             jwk: a.jwk,
             status: a.status,
@@ -674,26 +683,30 @@ impl Store for SqliteStore {
             tos: a.terms_of_service_agreed,
             orders: a.orders,
         };
-        let json = serde_json::to_string(&j).unwrap_or_default();
-        let r = self.conn.execute(
-            "INSERT INTO accounts (id, thumbprint, json) VALUES (?1, ?2, ?3)
-             ON CONFLICT (id) DO UPDATE SET thumbprint = ?2, json = ?3",
-            params![a.id, a.thumbprint, json],
-        );
-        self.check("storing an account", r);
+        let json = to_json("storing an account", &j)?;
+        self.conn
+            .execute(
+                "INSERT INTO accounts (id, thumbprint, json) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (id) DO UPDATE SET thumbprint = ?2, json = ?3",
+                params![a.id, a.thumbprint, json],
+            )
+            .map_err(|e| store_error("storing an account", e))?;
+        Ok(())
     }
 
-    fn order(&self, id: &str) -> Option<OrderRecord> {
-        let account_id: String = self
-            .conn
-            .query_row("SELECT account_id FROM orders WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
-            .optional()
-            .ok()
-            .flatten()?;
-        let j: OrderJson = self.get_json("SELECT json FROM orders WHERE id = ?1", id)?;
-        Some(OrderRecord {
+    fn order(&self, id: &str) -> Result<Option<OrderRecord>, StoreError> {
+        let Some(account_id) = self.account_id_of("orders", id)? else {
+            return Ok(None);
+        };
+        let Some(j): Option<OrderJson> = self.get_json(
+            "reading an order",
+            "SELECT json FROM orders WHERE id = ?1",
+            id,
+        )?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(OrderRecord {
             id: id.to_string(),
             account_id,
             status: j.status,
@@ -705,10 +718,10 @@ impl Store for SqliteStore {
             error: j.error,
             certificate_id: j.certificate_id,
             replaces: j.replaces,
-        })
+        }))
     }
 
-    fn put_order(&mut self, o: OrderRecord) {
+    fn put_order(&mut self, o: OrderRecord) -> Result<(), StoreError> {
         let j = OrderJson {
             status: o.status,
             expires: o.expires,
@@ -720,26 +733,30 @@ impl Store for SqliteStore {
             certificate_id: o.certificate_id,
             replaces: o.replaces,
         };
-        let json = serde_json::to_string(&j).unwrap_or_default();
-        let r = self.conn.execute(
-            "INSERT INTO orders (id, account_id, json) VALUES (?1, ?2, ?3)
-             ON CONFLICT (id) DO UPDATE SET json = ?3",
-            params![o.id, o.account_id, json],
-        );
-        self.check("storing an order", r);
+        let json = to_json("storing an order", &j)?;
+        self.conn
+            .execute(
+                "INSERT INTO orders (id, account_id, json) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (id) DO UPDATE SET json = ?3",
+                params![o.id, o.account_id, json],
+            )
+            .map_err(|e| store_error("storing an order", e))?;
+        Ok(())
     }
 
-    fn authz(&self, id: &str) -> Option<AuthzRecord> {
-        let account_id: String = self
-            .conn
-            .query_row("SELECT account_id FROM authzs WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
-            .optional()
-            .ok()
-            .flatten()?;
-        let j: AuthzJson = self.get_json("SELECT json FROM authzs WHERE id = ?1", id)?;
-        Some(AuthzRecord {
+    fn authz(&self, id: &str) -> Result<Option<AuthzRecord>, StoreError> {
+        let Some(account_id) = self.account_id_of("authzs", id)? else {
+            return Ok(None);
+        };
+        let Some(j): Option<AuthzJson> = self.get_json(
+            "reading an authorization",
+            "SELECT json FROM authzs WHERE id = ?1",
+            id,
+        )?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(AuthzRecord {
             id: id.to_string(),
             account_id,
             identifier: j.identifier,
@@ -758,10 +775,10 @@ impl Store for SqliteStore {
                 })
                 .collect(),
             awaiting_approval: j.awaiting_approval,
-        })
+        }))
     }
 
-    fn put_authz(&mut self, a: AuthzRecord) {
+    fn put_authz(&mut self, a: AuthzRecord) -> Result<(), StoreError> {
         let j = AuthzJson {
             identifier: a.identifier,
             status: a.status,
@@ -780,44 +797,40 @@ impl Store for SqliteStore {
                 .collect(),
             awaiting_approval: a.awaiting_approval,
         };
-        let json = serde_json::to_string(&j).unwrap_or_default();
-        let r = self.conn.execute(
-            "INSERT INTO authzs (id, account_id, json) VALUES (?1, ?2, ?3)
-             ON CONFLICT (id) DO UPDATE SET json = ?3",
-            params![a.id, a.account_id, json],
-        );
-        self.check("storing an authorization", r);
+        let json = to_json("storing an authorization", &j)?;
+        self.conn
+            .execute(
+                "INSERT INTO authzs (id, account_id, json) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (id) DO UPDATE SET json = ?3",
+                params![a.id, a.account_id, json],
+            )
+            .map_err(|e| store_error("storing an authorization", e))?;
+        Ok(())
     }
 
-    fn certificate(&self, id: &str) -> Option<CertificateRecord> {
+    fn certificate(&self, id: &str) -> Result<Option<CertificateRecord>, StoreError> {
         self.cert_where("c.id = ?1", &id)
     }
 
-    fn certificate_by_der(&self, der: &[u8]) -> Option<CertificateRecord> {
+    fn certificate_by_der(&self, der: &[u8]) -> Result<Option<CertificateRecord>, StoreError> {
         self.cert_where("c.leaf_der = ?1", &der)
     }
 
-    fn put_certificate(&mut self, c: CertificateRecord) {
+    fn put_certificate(&mut self, c: CertificateRecord) -> Result<(), StoreError> {
         let device_id = self
-            .order(&c.order_id)
+            .order(&c.order_id)?
             .and_then(|o| o.identifiers.first().map(lantrust_acme::server::device_id))
             .unwrap_or_default();
-        let (serial, not_after) = match lantrust_ca::certificate_from_der(&c.leaf_der) {
-            Ok(cert) => (
-                cert.tbs_certificate.serial_number.as_bytes().to_vec(),
-                cert.tbs_certificate
-                    .validity
-                    .not_after
-                    .to_unix_duration()
-                    .as_secs(),
-            ),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot parse an issued certificate");
-                self.failed = true;
-                return;
-            }
-        };
-        let alternates = serde_json::to_string(&c.alternates).unwrap_or_default();
+        let cert = lantrust_ca::certificate_from_der(&c.leaf_der)
+            .map_err(|e| store_error("parsing an issued certificate", e))?;
+        let serial = cert.tbs_certificate.serial_number.as_bytes().to_vec();
+        let not_after = cert
+            .tbs_certificate
+            .validity
+            .not_after
+            .to_unix_duration()
+            .as_secs();
+        let alternates = to_json("storing a certificate", &c.alternates)?;
         let now = now().as_secs() as i64;
         let r = (|| -> rusqlite::Result<()> {
             let tx = self.conn.transaction()?;
@@ -848,6 +861,6 @@ impl Store for SqliteStore {
             }
             tx.commit()
         })();
-        self.check("storing a certificate", r);
+        r.map_err(|e| store_error("storing a certificate", e))
     }
 }

@@ -14,7 +14,7 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
         let (jwk, _) = v.jwk.ok_or_else(|| malformed("newAccount needs `jwk`"))?;
         let req: NewAccount = parse_payload(&v.payload)?;
         let thumbprint = jwk.thumbprint();
-        if let Some(existing) = self.store.account_by_thumbprint(&thumbprint) {
+        if let Some(existing) = self.store.account_by_thumbprint(&thumbprint)? {
             // §7.3.1: an existing account for this key is returned with 200.
             let mut r = json_response(200, &self.account_object(&existing));
             r.headers.push((
@@ -47,7 +47,7 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
             terms_of_service_agreed: req.terms_of_service_agreed.unwrap_or(false),
             orders: Vec::new(),
         };
-        self.store.put_account(account.clone());
+        self.store.put_account(account.clone())?;
         let mut r = json_response(201, &self.account_object(&account));
         r.headers.push((
             "Location".into(),
@@ -88,7 +88,7 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
                 Some(AccountStatus::Deactivated) => account.status = AccountStatus::Deactivated,
                 Some(_) => return Err(malformed("clients may only set status to deactivated")),
             }
-            self.store.put_account(account.clone());
+            self.store.put_account(account.clone())?;
         }
         Ok(json_response(200, &self.account_object(&account)))
     }
@@ -131,7 +131,7 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
             ));
         }
         let tp = new_key.to_jwk().thumbprint();
-        if let Some(other) = self.store.account_by_thumbprint(&tp) {
+        if let Some(other) = self.store.account_by_thumbprint(&tp)? {
             let mut p = Problem::new(
                 ProblemType::Malformed,
                 409,
@@ -142,7 +142,7 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
         }
         account.jwk = new_jwk.clone();
         account.thumbprint = tp;
-        self.store.put_account(account.clone());
+        self.store.put_account(account.clone())?;
         Ok(json_response(200, &self.account_object(&account)))
     }
 }

@@ -126,7 +126,11 @@ impl Validation {
 }
 
 impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
-    pub(super) fn refresh_authz(&mut self, mut a: AuthzRecord, now: Duration) -> AuthzRecord {
+    pub(super) fn refresh_authz(
+        &mut self,
+        mut a: AuthzRecord,
+        now: Duration,
+    ) -> Result<AuthzRecord, StoreError> {
         let before = a.clone();
         if matches!(
             a.status,
@@ -135,18 +139,22 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
         {
             a.status = AuthorizationStatus::Expired;
         } else if a.status == AuthorizationStatus::Pending && a.awaiting_approval {
-            self.apply_approval(&mut a, now);
+            self.apply_approval(&mut a, now)?;
         }
         if a != before {
-            self.store.put_authz(a.clone());
+            self.store.put_authz(a.clone())?;
         }
-        a
+        Ok(a)
     }
 
-    pub(super) fn apply_approval(&mut self, a: &mut AuthzRecord, now: Duration) {
-        let Some(account) = self.store.account(&a.account_id) else {
+    pub(super) fn apply_approval(
+        &mut self,
+        a: &mut AuthzRecord,
+        now: Duration,
+    ) -> Result<(), StoreError> {
+        let Some(account) = self.store.account(&a.account_id)? else {
             a.status = AuthorizationStatus::Invalid;
-            return;
+            return Ok(());
         };
         let device_id = device_id(&a.identifier);
         let decision = self.policy.check(
@@ -180,13 +188,14 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
                 }
             }
         }
+        Ok(())
     }
 
     pub(super) fn owned_authz(&self, v: &Verified, id: &str) -> Result<AuthzRecord, Refusal> {
         let account = v.account.as_ref().ok_or_else(|| malformed("needs kid"))?;
         let a = self
             .store
-            .authz(id)
+            .authz(id)?
             .ok_or_else(|| problem(ProblemType::Malformed, 404, "no such authorization"))?;
         if a.account_id != account.id {
             return Err(problem(
@@ -226,7 +235,7 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
 
     pub(super) fn authz_post(&mut self, v: Verified, id: &str, now: Duration) -> Handled {
         let a = self.owned_authz(&v, id)?;
-        let mut a = self.refresh_authz(a, now);
+        let mut a = self.refresh_authz(a, now)?;
         if !v.payload.is_empty() {
             let upd: AuthorizationUpdate = parse_payload(&v.payload)?;
             if upd.status != AuthorizationStatus::Deactivated {
@@ -239,7 +248,7 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
                 AuthorizationStatus::Pending | AuthorizationStatus::Valid
             ) {
                 a.status = AuthorizationStatus::Deactivated;
-                self.store.put_authz(a.clone());
+                self.store.put_authz(a.clone())?;
             }
         }
         let mut r = json_response(200, &self.authz_object(&a));
@@ -261,7 +270,7 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
         now: Duration,
     ) -> Handled {
         let a = self.owned_authz(&v, authz_id)?;
-        let mut a = self.refresh_authz(a, now);
+        let mut a = self.refresh_authz(a, now)?;
         let account = v.account.as_ref().ok_or_else(|| malformed("needs kid"))?;
         let idx = a
             .challenges
@@ -290,7 +299,7 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
                     token: c.token.clone(),
                     key_authorization: ka,
                 });
-                self.store.put_authz(a.clone());
+                self.store.put_authz(a.clone())?;
             }
         }
         let c = a
@@ -316,28 +325,30 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
 
     /// Report the outcome of a [`Validation`]. On success the approval policy is consulted: the
     /// authorization becomes `valid`, stays `pending` awaiting a human, or becomes `invalid`.
+    /// A [`StoreError`] means the outcome was not recorded (the client's next poll shows the
+    /// challenge still `processing`).
     pub fn validation_result(
         &mut self,
         authz_id: &str,
         challenge_id: &str,
         result: Result<(), Problem>,
         now: Duration,
-    ) {
-        let Some(mut a) = self.store.authz(authz_id) else {
-            return;
+    ) -> Result<(), StoreError> {
+        let Some(mut a) = self.store.authz(authz_id)? else {
+            return Ok(());
         };
         let Some(c) = a.challenges.iter_mut().find(|c| c.id == challenge_id) else {
-            return;
+            return Ok(());
         };
         if c.status != ChallengeStatus::Processing {
-            return;
+            return Ok(());
         }
         match result {
             Ok(()) => {
                 c.status = ChallengeStatus::Valid;
                 c.validated = Some(now);
                 a.awaiting_approval = true;
-                self.apply_approval(&mut a, now);
+                self.apply_approval(&mut a, now)?;
             }
             Err(p) => {
                 c.status = ChallengeStatus::Invalid;
@@ -345,6 +356,6 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
                 a.status = AuthorizationStatus::Invalid;
             }
         }
-        self.store.put_authz(a);
+        self.store.put_authz(a)
     }
 }

@@ -36,9 +36,10 @@ use crate::objects::*;
 pub use authz::{Approval, ApprovalPolicy, ApprovalRequest, AutoApprove, Validation};
 pub use nonce::NonceStore;
 pub use order::{Issued, Issuer};
-pub use route::{CheckedSignature, SignatureJob};
+pub use route::{CheckedSignature, RequestKind, SignatureJob};
 pub use store::{
-    AccountRecord, AuthzRecord, CertificateRecord, ChallengeRecord, MemoryStore, OrderRecord, Store,
+    AccountRecord, AuthzRecord, CertificateRecord, ChallengeRecord, MemoryStore, OrderRecord,
+    Store, StoreError,
 };
 
 /// Server configuration.
@@ -91,14 +92,19 @@ impl ServerConfig {
 ///    [`Server::handle`] — or, when the core sits behind a lock, the three-step form:
 ///    [`Server::signature_job`] (under the lock, cheap), [`SignatureJob::run`] (without the lock:
 ///    the signature verification), [`Server::handle_checked`] (under the lock: the state change).
-///    Send the returned [`Response`] as is: it carries a fresh
+///    The job also tells the caller what the request is ([`SignatureJob::kind`]) and, unverified
+///    until `run` succeeds, the device ID of a newOrder and the CSR of a finalize, so the caller
+///    never parses a JWS itself ([`ServerConfig::request_kind`] tells the kind before the body
+///    is read). Send the returned [`Response`] as is: it carries a fresh
 ///    `Replay-Nonce` (§6.5) and the directory `Link` (§7.1).
 /// 2. After every `handle*` call, drain [`Server::poll_validation`] until it returns `None` and
 ///    perform each [`Validation`] (HTTP fetch, TLS handshake, DNS lookup) outside the core.
 /// 3. Report each outcome with [`Server::validation_result`], with the `now` of that moment; the
 ///    approval policy is asked then and at each later poll of the authorization.
-/// 4. Every [`Store`] write happens inside `handle*`/`validation_result`. If the store defers
-///    durability (group commit), make it durable before sending the response.
+/// 4. Every [`Store`] access happens inside `handle*`/`validation_result`; a [`StoreError`] makes
+///    the request fail with a `serverInternal` (500) problem, never a "not found", and makes
+///    `validation_result` return it. If the store defers durability (group commit), make it
+///    durable before sending the response.
 ///
 /// Decisions that need a human or a CA go through the [`ApprovalPolicy`] and [`Issuer`] hooks,
 /// called synchronously from `handle*`.
@@ -126,6 +132,18 @@ struct Refusal(Problem);
 impl From<Problem> for Refusal {
     fn from(p: Problem) -> Self {
         Refusal(p)
+    }
+}
+
+/// RFC 8555 §6.7 `serverInternal`: the store failed. The detail stays in the operator's log;
+/// the client learns only that it may retry.
+impl From<StoreError> for Refusal {
+    fn from(_: StoreError) -> Self {
+        problem(
+            ProblemType::ServerInternal,
+            500,
+            "the server could not read or store this request's data; retry later",
+        )
     }
 }
 

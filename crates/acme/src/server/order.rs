@@ -110,7 +110,7 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
                 awaiting_approval: false,
             };
             authz_ids.push(authz.id.clone());
-            self.store.put_authz(authz);
+            self.store.put_authz(authz)?;
         }
         let order = OrderRecord {
             id: random_id(rng),
@@ -125,9 +125,9 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
             certificate_id: None,
             replaces: req.replaces,
         };
-        self.store.put_order(order.clone());
+        self.store.put_order(order.clone())?;
         account.orders.push(order.id.clone());
-        self.store.put_account(account);
+        self.store.put_account(account)?;
         let mut r = json_response(201, &self.order_object(&order));
         r.headers.push((
             "Location".into(),
@@ -167,7 +167,7 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
         let account = v.account.clone().ok_or_else(|| malformed("needs kid"))?;
         let order = self
             .store
-            .order(id)
+            .order(id)?
             .ok_or_else(|| problem(ProblemType::Malformed, 404, "no such order"))?;
         if order.account_id != account.id {
             return Err(problem(
@@ -180,7 +180,11 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
     }
 
     /// Bring an order's status up to date with its authorizations and expiry (§7.1.6).
-    pub(super) fn refresh_order(&mut self, mut order: OrderRecord, now: Duration) -> OrderRecord {
+    pub(super) fn refresh_order(
+        &mut self,
+        mut order: OrderRecord,
+        now: Duration,
+    ) -> Result<OrderRecord, StoreError> {
         let before = order.status;
         if matches!(order.status, OrderStatus::Pending | OrderStatus::Ready) && now >= order.expires
         {
@@ -193,11 +197,11 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
         } else if order.status == OrderStatus::Pending {
             let mut all_valid = true;
             for id in &order.authz_ids {
-                let Some(a) = self.store.authz(id) else {
+                let Some(a) = self.store.authz(id)? else {
                     all_valid = false;
                     continue;
                 };
-                let a = self.refresh_authz(a, now);
+                let a = self.refresh_authz(a, now)?;
                 match a.status {
                     AuthorizationStatus::Valid => {}
                     AuthorizationStatus::Pending => all_valid = false,
@@ -226,9 +230,9 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
             }
         }
         if order.status != before {
-            self.store.put_order(order.clone());
+            self.store.put_order(order.clone())?;
         }
-        order
+        Ok(order)
     }
 
     /// Re-ask the approval policy for a validated authorization; expire stale ones.
@@ -239,7 +243,7 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
             ));
         }
         let (_, order) = self.owned_order(&v, id)?;
-        let order = self.refresh_order(order, now);
+        let order = self.refresh_order(order, now)?;
         let mut r = json_response(200, &self.order_object(&order));
         if matches!(order.status, OrderStatus::Pending | OrderStatus::Processing) {
             r.headers.push((
@@ -258,7 +262,7 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
         rng: &mut impl CryptoRngCore,
     ) -> Handled {
         let (account, order) = self.owned_order(&v, id)?;
-        let mut order = self.refresh_order(order, now);
+        let mut order = self.refresh_order(order, now)?;
         if order.status != OrderStatus::Ready {
             return Err(problem(
                 ProblemType::OrderNotReady,
@@ -284,10 +288,10 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
             leaf_der: issued.leaf_der,
             revoked: None,
         };
-        self.store.put_certificate(cert.clone());
+        self.store.put_certificate(cert.clone())?;
         order.status = OrderStatus::Valid;
         order.certificate_id = Some(cert.id);
-        self.store.put_order(order.clone());
+        self.store.put_order(order.clone())?;
         let mut r = json_response(200, &self.order_object(&order));
         r.headers.push((
             "Location".into(),
@@ -300,7 +304,7 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
         let account = v.account.ok_or_else(|| malformed("needs kid"))?;
         let cert = self
             .store
-            .certificate(id)
+            .certificate(id)?
             .ok_or_else(|| problem(ProblemType::Malformed, 404, "no such certificate"))?;
         if cert.account_id != account.id {
             return Err(problem(

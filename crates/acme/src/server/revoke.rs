@@ -25,7 +25,7 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
                 "allowed reasons: 0, 1, 3, 4, 5, 9",
             ));
         }
-        let mut cert = self.store.certificate_by_der(&der).ok_or_else(|| {
+        let mut cert = self.store.certificate_by_der(&der)?.ok_or_else(|| {
             problem(
                 ProblemType::Malformed,
                 404,
@@ -52,7 +52,7 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
             ));
         }
         cert.revoked = Some(r.reason);
-        self.store.put_certificate(cert.clone());
+        self.store.put_certificate(cert.clone())?;
         self.issuer.revoked(&cert, now);
         Ok(Response {
             status: 200,

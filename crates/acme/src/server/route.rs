@@ -2,7 +2,7 @@
 //! names, and the JWS checks every POST passes (§6.2–§6.5), including the signature check that
 //! may run outside the core's lock ([`SignatureJob`]).
 
-use alloc::string::ToString;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::time::Duration;
 
@@ -13,6 +13,132 @@ use crate::error::Error;
 use crate::http::{Method, Request, Response};
 use crate::jose::{Jwk, JwsKind, KeyRef, ParsedJws, PublicKey};
 use crate::objects::*;
+
+/// What an ACME request asks for (the resources of RFC 8555 §7.1), told from its method and
+/// URL alone by [`ServerConfig::request_kind`], before the body is read. Callers key their
+/// admission rules on it (rate limits for newAccount, caps for newOrder) instead of on URLs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RequestKind {
+    /// `GET` the directory (§7.1.1).
+    Directory,
+    /// `HEAD`/`GET` newNonce (§7.2).
+    NewNonce,
+    /// `POST` newAccount (§7.3).
+    NewAccount,
+    /// `POST` newOrder (§7.4).
+    NewOrder,
+    /// `POST` revokeCert (§7.6).
+    RevokeCert,
+    /// `POST` keyChange (§7.3.5).
+    KeyChange,
+    /// `POST` an account URL (§7.3.2, §7.3.6).
+    Account,
+    /// `POST` an account's orders list (§7.1.2.1).
+    AccountOrders,
+    /// `POST` an order URL (§7.4).
+    Order,
+    /// `POST` an order's finalize URL (§7.4).
+    Finalize,
+    /// `POST` an authorization URL (§7.5).
+    Authz,
+    /// `POST` a challenge URL (§7.5.1).
+    Challenge,
+    /// `POST` a certificate URL (§7.4.2).
+    Certificate,
+    /// Anything else (refused with 404 or 405).
+    Unknown,
+}
+
+impl ServerConfig {
+    /// The kind of request `method` on `url` is (no body needed, nothing verified).
+    #[must_use]
+    pub fn request_kind(&self, method: Method, url: &str) -> RequestKind {
+        Route::parse(&self.base_url, method, url).kind()
+    }
+}
+
+/// A POST resource with its path parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Post<'a> {
+    NewAccount,
+    NewOrder,
+    RevokeCert,
+    KeyChange,
+    Account(&'a str),
+    AccountOrders(&'a str),
+    Order(&'a str),
+    Finalize(&'a str),
+    Authz(&'a str),
+    Challenge(&'a str, &'a str),
+    /// The certificate and which chain: 0 the default, n + 1 the alternate `n`; `None` when the
+    /// alternate index is not a number.
+    Certificate(&'a str, Option<usize>),
+    Unknown,
+}
+
+/// The resource a request names: the one place URLs are matched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Route<'a> {
+    NotUnderBase,
+    MethodNotAllowed,
+    Directory,
+    NewNonce(Method),
+    Post(Post<'a>),
+}
+
+impl<'a> Route<'a> {
+    pub(super) fn parse(base_url: &str, method: Method, url: &'a str) -> Route<'a> {
+        let Some(path) = url.strip_prefix(base_url).and_then(|p| p.strip_prefix('/')) else {
+            return Route::NotUnderBase;
+        };
+        let segs: Vec<&'a str> = path.split('/').collect();
+        match (method, segs.as_slice()) {
+            (Method::Get, ["directory"]) => Route::Directory,
+            (Method::Head | Method::Get, ["new-nonce"]) => Route::NewNonce(method),
+            (Method::Post, segs) => Route::Post(match segs {
+                ["new-account"] => Post::NewAccount,
+                ["new-order"] => Post::NewOrder,
+                ["revoke-cert"] => Post::RevokeCert,
+                ["key-change"] => Post::KeyChange,
+                ["acct", id] => Post::Account(id),
+                ["acct", id, "orders"] => Post::AccountOrders(id),
+                ["order", id] => Post::Order(id),
+                ["order", id, "finalize"] => Post::Finalize(id),
+                ["authz", id] => Post::Authz(id),
+                ["chall", authz, chall] => Post::Challenge(authz, chall),
+                ["cert", id] => Post::Certificate(id, Some(0)),
+                ["cert", id, n] => {
+                    Post::Certificate(id, n.parse::<usize>().ok().map(|n| n.saturating_add(1)))
+                }
+                _ => Post::Unknown,
+            }),
+            _ => Route::MethodNotAllowed,
+        }
+    }
+
+    pub(super) fn kind(&self) -> RequestKind {
+        match self {
+            Route::NotUnderBase | Route::MethodNotAllowed => RequestKind::Unknown,
+            Route::Directory => RequestKind::Directory,
+            Route::NewNonce(_) => RequestKind::NewNonce,
+            Route::Post(p) => match p {
+                Post::NewAccount => RequestKind::NewAccount,
+                Post::NewOrder => RequestKind::NewOrder,
+                Post::RevokeCert => RequestKind::RevokeCert,
+                Post::KeyChange => RequestKind::KeyChange,
+                Post::Account(_) => RequestKind::Account,
+                Post::AccountOrders(_) => RequestKind::AccountOrders,
+                Post::Order(_) => RequestKind::Order,
+                Post::Finalize(_) => RequestKind::Finalize,
+                Post::Authz(_) => RequestKind::Authz,
+                Post::Challenge(..) => RequestKind::Challenge,
+                Post::Certificate(..) => RequestKind::Certificate,
+                Post::Unknown => RequestKind::Unknown,
+            },
+        }
+    }
+}
 
 /// The signature check of one request, to be run without the [`Server`] (e.g. outside the mutex
 /// that guards it), so that a multi-threaded server verifies many requests in parallel and holds
@@ -47,9 +173,33 @@ use crate::objects::*;
 pub struct SignatureJob {
     key: Jwk,
     allow_high_s: bool,
+    kind: RequestKind,
+    device_id: Option<String>,
+    csr_der: Option<Vec<u8>>,
 }
 
 impl SignatureJob {
+    /// What the request asks for.
+    #[must_use]
+    pub fn kind(&self) -> RequestKind {
+        self.kind
+    }
+
+    /// For a newOrder: the device ID of its first identifier ([`device_id`]), read from the
+    /// payload. Unverified until [`SignatureJob::run`] succeeds; good enough for admission
+    /// decisions that the core's own checks back up.
+    #[must_use]
+    pub fn device_id(&self) -> Option<&str> {
+        self.device_id.as_deref()
+    }
+
+    /// For a finalize: the CSR (DER) of the payload, so that its signature and policy can be
+    /// checked outside the core's lock too. Unverified until [`SignatureJob::run`] succeeds.
+    #[must_use]
+    pub fn csr_der(&self) -> Option<&[u8]> {
+        self.csr_der.as_deref()
+    }
+
     /// Verify the request's JWS signature with the key the server chose. `None` if the body is
     /// not a JWS or the signature does not verify (the core then refuses it with the reason).
     #[must_use]
@@ -97,16 +247,29 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
             KeyRef::Jwk(jwk) => jwk.clone(),
             KeyRef::Kid(kid) => {
                 let id = kid.strip_prefix(&self.url("acct/"))?;
-                self.store.account(id)?.jwk
+                self.store.account(id).ok()??.jwk
             }
         };
+        let kind = self.cfg.request_kind(request.method, &request.url);
+        let (mut device_id, mut csr_der) = (None, None);
+        match kind {
+            RequestKind::NewOrder => device_id = first_device_id(&parsed.payload),
+            RequestKind::Finalize => {
+                csr_der = from_json::<Finalize>(&parsed.payload)
+                    .ok()
+                    .and_then(|f| f.csr_der().ok());
+            }
+            _ => {}
+        }
         Some(SignatureJob {
             key,
             allow_high_s: self.cfg.allow_high_s,
+            kind,
+            device_id,
+            csr_der,
         })
     }
 
-    /// [`Server::handle`] for a request whose signature was verified beforehand by
     pub(super) fn route(
         &mut self,
         req: &Request,
@@ -114,53 +277,47 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
         rng: &mut impl CryptoRngCore,
         checked: Option<&CheckedSignature>,
     ) -> Handled {
-        let path = req
-            .url
-            .strip_prefix(&self.cfg.base_url)
-            .and_then(|p| p.strip_prefix('/'))
-            .ok_or_else(|| problem(ProblemType::Malformed, 404, "no such resource"))?
-            .to_string();
-        let segs: Vec<&str> = path.split('/').collect();
-        match (req.method, segs.as_slice()) {
-            (Method::Get, ["directory"]) => Ok(self.directory()),
-            (Method::Head, ["new-nonce"]) => Ok(Response {
-                status: 200,
-                ..Default::default()
-            }),
-            (Method::Get, ["new-nonce"]) => Ok(Response {
-                status: 204,
-                ..Default::default()
-            }),
-            (Method::Post, _) => {
-                let is_new_account = segs.as_slice() == ["new-account"];
-                let is_revoke = segs.as_slice() == ["revoke-cert"];
-                let v = self.verify(req, is_new_account || is_revoke, is_new_account, checked)?;
-                match segs.as_slice() {
-                    ["new-account"] => self.new_account(v, rng),
-                    ["new-order"] => self.new_order(v, now, rng),
-                    ["revoke-cert"] => self.revoke(v, now),
-                    ["key-change"] => self.key_change(v),
-                    ["acct", id] => self.account_post(v, id),
-                    ["acct", id, "orders"] => self.orders_list(v, id),
-                    ["order", id] => self.order_get(v, id, now),
-                    ["order", id, "finalize"] => self.finalize(v, id, now, rng),
-                    ["authz", id] => self.authz_post(v, id, now),
-                    ["chall", authz, chall] => self.challenge_post(v, authz, chall, now),
-                    ["cert", id] => self.cert_get(v, id, 0),
-                    ["cert", id, n] => {
-                        let n: usize = n.parse().map_err(|_| {
-                            problem(ProblemType::Malformed, 404, "no such certificate")
-                        })?;
-                        self.cert_get(v, id, n.saturating_add(1))
-                    }
-                    _ => Err(problem(ProblemType::Malformed, 404, "no such resource")),
-                }
-            }
-            _ => Err(problem(
+        let route = Route::parse(&self.cfg.base_url, req.method, &req.url);
+        let kind = route.kind();
+        match route {
+            Route::NotUnderBase => Err(problem(ProblemType::Malformed, 404, "no such resource")),
+            Route::MethodNotAllowed => Err(problem(
                 ProblemType::Malformed,
                 405,
                 "method not allowed for this resource",
             )),
+            Route::Directory => Ok(self.directory()),
+            Route::NewNonce(Method::Head) => Ok(Response {
+                status: 200,
+                ..Default::default()
+            }),
+            Route::NewNonce(_) => Ok(Response {
+                status: 204,
+                ..Default::default()
+            }),
+            Route::Post(post) => {
+                // §7.3 and §7.6: only newAccount and revokeCert may be signed with a `jwk`.
+                let is_new_account = kind == RequestKind::NewAccount;
+                let is_revoke = kind == RequestKind::RevokeCert;
+                let v = self.verify(req, is_new_account || is_revoke, is_new_account, checked)?;
+                match post {
+                    Post::NewAccount => self.new_account(v, rng),
+                    Post::NewOrder => self.new_order(v, now, rng),
+                    Post::RevokeCert => self.revoke(v, now),
+                    Post::KeyChange => self.key_change(v),
+                    Post::Account(id) => self.account_post(v, id),
+                    Post::AccountOrders(id) => self.orders_list(v, id),
+                    Post::Order(id) => self.order_get(v, id, now),
+                    Post::Finalize(id) => self.finalize(v, id, now, rng),
+                    Post::Authz(id) => self.authz_post(v, id, now),
+                    Post::Challenge(authz, chall) => self.challenge_post(v, authz, chall, now),
+                    Post::Certificate(id, Some(alternate)) => self.cert_get(v, id, alternate),
+                    Post::Certificate(_, None) => {
+                        Err(problem(ProblemType::Malformed, 404, "no such certificate"))
+                    }
+                    Post::Unknown => Err(problem(ProblemType::Malformed, 404, "no such resource")),
+                }
+            }
         }
     }
 
@@ -262,7 +419,11 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
                 let id = kid
                     .strip_prefix(&prefix)
                     .filter(|id| !id.is_empty() && !id.contains('/'));
-                let account = id.and_then(|id| self.store.account(id)).ok_or_else(|| {
+                let found = match id {
+                    Some(id) => self.store.account(id)?,
+                    None => None,
+                };
+                let account = found.ok_or_else(|| {
                     problem(
                         ProblemType::AccountDoesNotExist,
                         400,
@@ -290,4 +451,12 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
             }
         }
     }
+}
+
+/// The device ID of a newOrder payload's first identifier (§7.4), read without verifying it.
+fn first_device_id(payload: &[u8]) -> Option<String> {
+    let v: serde_json::Value = from_json(payload).ok()?;
+    let first = v.get("identifiers")?.get(0)?.clone();
+    let ident: Identifier = serde_json::from_value(first).ok()?;
+    Some(device_id(&ident))
 }

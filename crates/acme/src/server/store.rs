@@ -110,29 +110,50 @@ pub struct CertificateRecord {
     pub revoked: Option<Option<u8>>,
 }
 
+/// A [`Store`] could not read or write a record (database error, corrupt record, full disk).
+///
+/// The core answers the request with a `serverInternal` (500) problem: a failed read is never
+/// taken for "no such account/order", and a failed write never for success.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("storage failure: {detail}")]
+pub struct StoreError {
+    /// What failed, for the operator's log (never sent to the client).
+    pub detail: String,
+}
+
+impl StoreError {
+    /// A storage failure described by `detail`.
+    pub fn new(detail: impl Into<String>) -> Self {
+        StoreError {
+            detail: detail.into(),
+        }
+    }
+}
+
 /// Persistence for the server core. Implementations must make each `put_*` durable before
-/// returning (the core answers the client right after).
+/// returning, or before the caller sends the response (the core answers the client right after).
+/// `Ok(None)` is "no such record"; `Err` is a storage failure.
 pub trait Store {
     /// Look up an account by id.
-    fn account(&self, id: &str) -> Option<AccountRecord>;
+    fn account(&self, id: &str) -> Result<Option<AccountRecord>, StoreError>;
     /// Look up an account by key thumbprint.
-    fn account_by_thumbprint(&self, thumbprint: &str) -> Option<AccountRecord>;
+    fn account_by_thumbprint(&self, thumbprint: &str) -> Result<Option<AccountRecord>, StoreError>;
     /// Insert or replace an account (the thumbprint index follows `jwk`).
-    fn put_account(&mut self, account: AccountRecord);
+    fn put_account(&mut self, account: AccountRecord) -> Result<(), StoreError>;
     /// Look up an order.
-    fn order(&self, id: &str) -> Option<OrderRecord>;
+    fn order(&self, id: &str) -> Result<Option<OrderRecord>, StoreError>;
     /// Insert or replace an order.
-    fn put_order(&mut self, order: OrderRecord);
+    fn put_order(&mut self, order: OrderRecord) -> Result<(), StoreError>;
     /// Look up an authorization.
-    fn authz(&self, id: &str) -> Option<AuthzRecord>;
+    fn authz(&self, id: &str) -> Result<Option<AuthzRecord>, StoreError>;
     /// Insert or replace an authorization.
-    fn put_authz(&mut self, authz: AuthzRecord);
+    fn put_authz(&mut self, authz: AuthzRecord) -> Result<(), StoreError>;
     /// Look up a certificate.
-    fn certificate(&self, id: &str) -> Option<CertificateRecord>;
+    fn certificate(&self, id: &str) -> Result<Option<CertificateRecord>, StoreError>;
     /// Look up a certificate by its leaf DER.
-    fn certificate_by_der(&self, der: &[u8]) -> Option<CertificateRecord>;
+    fn certificate_by_der(&self, der: &[u8]) -> Result<Option<CertificateRecord>, StoreError>;
     /// Insert or replace a certificate.
-    fn put_certificate(&mut self, cert: CertificateRecord);
+    fn put_certificate(&mut self, cert: CertificateRecord) -> Result<(), StoreError>;
 }
 
 /// An in-memory [`Store`] (tests, demos, and a reference for real implementations).
@@ -146,41 +167,46 @@ pub struct MemoryStore {
 }
 
 impl Store for MemoryStore {
-    fn account(&self, id: &str) -> Option<AccountRecord> {
-        self.accounts.get(id).cloned()
+    fn account(&self, id: &str) -> Result<Option<AccountRecord>, StoreError> {
+        Ok(self.accounts.get(id).cloned())
     }
-    fn account_by_thumbprint(&self, thumbprint: &str) -> Option<AccountRecord> {
-        self.by_thumbprint
+    fn account_by_thumbprint(&self, thumbprint: &str) -> Result<Option<AccountRecord>, StoreError> {
+        Ok(self
+            .by_thumbprint
             .get(thumbprint)
-            .and_then(|id| self.account(id))
+            .and_then(|id| self.accounts.get(id).cloned()))
     }
-    fn put_account(&mut self, account: AccountRecord) {
+    fn put_account(&mut self, account: AccountRecord) -> Result<(), StoreError> {
         if let Some(old) = self.accounts.get(&account.id) {
             self.by_thumbprint.remove(&old.thumbprint);
         }
         self.by_thumbprint
             .insert(account.thumbprint.clone(), account.id.clone());
         self.accounts.insert(account.id.clone(), account);
+        Ok(())
     }
-    fn order(&self, id: &str) -> Option<OrderRecord> {
-        self.orders.get(id).cloned()
+    fn order(&self, id: &str) -> Result<Option<OrderRecord>, StoreError> {
+        Ok(self.orders.get(id).cloned())
     }
-    fn put_order(&mut self, order: OrderRecord) {
+    fn put_order(&mut self, order: OrderRecord) -> Result<(), StoreError> {
         self.orders.insert(order.id.clone(), order);
+        Ok(())
     }
-    fn authz(&self, id: &str) -> Option<AuthzRecord> {
-        self.authzs.get(id).cloned()
+    fn authz(&self, id: &str) -> Result<Option<AuthzRecord>, StoreError> {
+        Ok(self.authzs.get(id).cloned())
     }
-    fn put_authz(&mut self, authz: AuthzRecord) {
+    fn put_authz(&mut self, authz: AuthzRecord) -> Result<(), StoreError> {
         self.authzs.insert(authz.id.clone(), authz);
+        Ok(())
     }
-    fn certificate(&self, id: &str) -> Option<CertificateRecord> {
-        self.certs.get(id).cloned()
+    fn certificate(&self, id: &str) -> Result<Option<CertificateRecord>, StoreError> {
+        Ok(self.certs.get(id).cloned())
     }
-    fn certificate_by_der(&self, der: &[u8]) -> Option<CertificateRecord> {
-        self.certs.values().find(|c| c.leaf_der == der).cloned()
+    fn certificate_by_der(&self, der: &[u8]) -> Result<Option<CertificateRecord>, StoreError> {
+        Ok(self.certs.values().find(|c| c.leaf_der == der).cloned())
     }
-    fn put_certificate(&mut self, cert: CertificateRecord) {
+    fn put_certificate(&mut self, cert: CertificateRecord) -> Result<(), StoreError> {
         self.certs.insert(cert.id.clone(), cert);
+        Ok(())
     }
 }
