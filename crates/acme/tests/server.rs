@@ -916,9 +916,13 @@ impl Store for FlakyStore {
         self.read()?;
         self.inner.certificate_by_der(der)
     }
-    fn put_certificate(&mut self, c: CertificateRecord) -> std::result::Result<(), StoreError> {
+    fn put_certificate(
+        &mut self,
+        c: CertificateRecord,
+        now: Duration,
+    ) -> std::result::Result<(), StoreError> {
         self.write()?;
-        self.inner.put_certificate(c)
+        self.inner.put_certificate(c, now)
     }
 }
 

@@ -288,7 +288,7 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
             leaf_der: issued.leaf_der,
             revoked: None,
         };
-        self.store.put_certificate(cert.clone())?;
+        self.store.put_certificate(cert.clone(), now)?;
         order.status = OrderStatus::Valid;
         order.certificate_id = Some(cert.id);
         self.store.put_order(order.clone())?;

@@ -52,7 +52,7 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
             ));
         }
         cert.revoked = Some(r.reason);
-        self.store.put_certificate(cert.clone())?;
+        self.store.put_certificate(cert.clone(), now)?;
         self.issuer.revoked(&cert, now);
         Ok(Response {
             status: 200,

@@ -152,8 +152,10 @@ pub trait Store {
     fn certificate(&self, id: &str) -> Result<Option<CertificateRecord>, StoreError>;
     /// Look up a certificate by its leaf DER.
     fn certificate_by_der(&self, der: &[u8]) -> Result<Option<CertificateRecord>, StoreError>;
-    /// Insert or replace a certificate.
-    fn put_certificate(&mut self, cert: CertificateRecord) -> Result<(), StoreError>;
+    /// Insert or replace a certificate; `now` is when it was issued, or revoked if
+    /// `cert.revoked` is set (the CRL's revocationDate, RFC 5280 §5.3).
+    fn put_certificate(&mut self, cert: CertificateRecord, now: Duration)
+    -> Result<(), StoreError>;
 }
 
 /// An in-memory [`Store`] (tests, demos, and a reference for real implementations).
@@ -205,7 +207,7 @@ impl Store for MemoryStore {
     fn certificate_by_der(&self, der: &[u8]) -> Result<Option<CertificateRecord>, StoreError> {
         Ok(self.certs.values().find(|c| c.leaf_der == der).cloned())
     }
-    fn put_certificate(&mut self, cert: CertificateRecord) -> Result<(), StoreError> {
+    fn put_certificate(&mut self, cert: CertificateRecord, _: Duration) -> Result<(), StoreError> {
         self.certs.insert(cert.id.clone(), cert);
         Ok(())
     }
