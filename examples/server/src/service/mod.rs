@@ -334,3 +334,6 @@ fn replace_body(resp: Response, p: &Problem) -> Response {
     out
 }
 
+
+#[cfg(test)]
+mod tests;
