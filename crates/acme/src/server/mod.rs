@@ -24,6 +24,7 @@ mod store;
 use alloc::collections::VecDeque;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+use core::any::Any;
 use core::time::Duration;
 
 use rand_core::CryptoRngCore;
@@ -91,7 +92,8 @@ impl ServerConfig {
 /// 1. For each HTTP request, build a [`Request`] with the absolute URL the client used, then call
 ///    [`Server::handle`] — or, when the core sits behind a lock, the three-step form:
 ///    [`Server::signature_job`] (under the lock, cheap), [`SignatureJob::run`] (without the lock:
-///    the signature verification), [`Server::handle_checked`] (under the lock: the state change).
+///    the signature verification), [`Server::handle_checked`] (under the lock: the state change;
+///    [`Server::handle_prepared`] also hands the issuer what the caller prepared outside the lock).
 ///    The job also tells the caller what the request is ([`SignatureJob::kind`]) and, unverified
 ///    until `run` succeeds, the device ID of a newOrder and the CSR of a finalize, so the caller
 ///    never parses a JWS itself ([`ServerConfig::request_kind`] tells the kind before the body
@@ -233,7 +235,21 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
         rng: &mut impl CryptoRngCore,
         checked: Option<&CheckedSignature>,
     ) -> Response {
-        let result = self.route(request, now, rng, checked);
+        self.handle_prepared(request, now, rng, checked, &())
+    }
+
+    /// [`Server::handle_checked`] with a value the caller prepared for this request outside the
+    /// lock, handed to the issuer ([`Issuer::issue_prepared`]) if the request is a finalize.
+    /// The core itself never looks at it.
+    pub fn handle_prepared(
+        &mut self,
+        request: &Request,
+        now: Duration,
+        rng: &mut impl CryptoRngCore,
+        checked: Option<&CheckedSignature>,
+        prepared: &dyn Any,
+    ) -> Response {
+        let result = self.route(request, now, rng, checked, prepared);
         let mut resp = match result {
             Ok(r) => r,
             Err(Refusal(p)) => {

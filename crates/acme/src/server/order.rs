@@ -5,6 +5,7 @@
 use alloc::collections::BTreeSet;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+use core::any::Any;
 use core::time::Duration;
 
 use rand_core::CryptoRngCore;
@@ -38,6 +39,23 @@ pub trait Issuer {
         account: &AccountRecord,
         now: Duration,
     ) -> Result<Issued, Problem>;
+
+    /// [`Issuer::issue`] with what the caller prepared for this request outside the core's lock
+    /// and passed to [`Server::handle_prepared`] (e.g. the CSR's policy verdict, reached in
+    /// parallel with other requests). `prepared` is `&()` when nothing was prepared; an issuer
+    /// that downcasts it must still judge the CSR itself when the value is not what it expects
+    /// or does not cover `csr_der`. The default ignores it.
+    fn issue_prepared(
+        &mut self,
+        csr_der: &[u8],
+        order: &OrderRecord,
+        account: &AccountRecord,
+        now: Duration,
+        prepared: &dyn Any,
+    ) -> Result<Issued, Problem> {
+        let _ = prepared;
+        self.issue(csr_der, order, account, now)
+    }
 
     /// Told after a certificate was revoked (for CRLs).
     fn revoked(&mut self, _cert: &CertificateRecord, _now: Duration) {}
@@ -260,6 +278,7 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
         id: &str,
         now: Duration,
         rng: &mut impl CryptoRngCore,
+        prepared: &dyn Any,
     ) -> Handled {
         let (account, order) = self.owned_order(&v, id)?;
         let mut order = self.refresh_order(order, now)?;
@@ -277,7 +296,7 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
         check_csr_names(&csr, &order.identifiers)?;
         let issued = self
             .issuer
-            .issue(&csr, &order, &account, now)
+            .issue_prepared(&csr, &order, &account, now, prepared)
             .map_err(Refusal)?;
         let cert = CertificateRecord {
             id: random_id(rng),

@@ -4,6 +4,7 @@
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+use core::any::Any;
 use core::time::Duration;
 
 use rand_core::CryptoRngCore;
@@ -276,6 +277,7 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
         now: Duration,
         rng: &mut impl CryptoRngCore,
         checked: Option<&CheckedSignature>,
+        prepared: &dyn Any,
     ) -> Handled {
         let route = Route::parse(&self.cfg.base_url, req.method, &req.url);
         let kind = route.kind();
@@ -308,7 +310,7 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
                     Post::Account(id) => self.account_post(v, id),
                     Post::AccountOrders(id) => self.orders_list(v, id),
                     Post::Order(id) => self.order_get(v, id, now),
-                    Post::Finalize(id) => self.finalize(v, id, now, rng),
+                    Post::Finalize(id) => self.finalize(v, id, now, rng, prepared),
                     Post::Authz(id) => self.authz_post(v, id, now),
                     Post::Challenge(authz, chall) => self.challenge_post(v, authz, chall, now),
                     Post::Certificate(id, Some(alternate)) => self.cert_get(v, id, alternate),

@@ -5,6 +5,7 @@
 // Problem documents are the natural error value of the hooks (as in lantrust-acme's core).
 #![allow(clippy::result_large_err)]
 
+use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -87,9 +88,28 @@ pub(crate) struct CaIssuer {
     root_pem: String,
     policy: lantrust_csr::Policy,
     options: IssuanceOptions,
-    /// A finalize request's CSR validated (signature and policy) outside the core's lock, for the
-    /// device ID it names: reused by `issue` when the CSR bytes and the order's device ID match.
-    prevalidated: Option<(Vec<u8>, lantrust_csr::AcceptedCsr)>,
+}
+
+/// A finalize request's CSR validated (signature and policy) outside the core's lock, for the
+/// device ID it names ([`PreparedCsr::new`]); handed to the core with the request
+/// (`Server::handle_prepared`) and reused by the issuer when the CSR bytes and the order's device
+/// ID match.
+pub(crate) struct PreparedCsr {
+    der: Vec<u8>,
+    accepted: lantrust_csr::AcceptedCsr,
+}
+
+impl PreparedCsr {
+    /// Validate a CSR the way `issue` would, before the order is known: with the device ID read
+    /// from the CSR itself. If the order turns out to be for that same device, `issue` with the
+    /// order's device ID would reach the same verdict (the ID is only compared), so the result
+    /// can stand in for it. `None` when it does not pass (then `issue` reports why, under lock).
+    pub(crate) fn new(policy: &lantrust_csr::Policy, csr_der: &[u8]) -> Option<Self> {
+        Some(PreparedCsr {
+            accepted: lantrust_csr::validate(csr_der, policy).ok()?,
+            der: csr_der.to_vec(),
+        })
+    }
 }
 
 impl CaIssuer {
@@ -105,25 +125,7 @@ impl CaIssuer {
             root_pem,
             policy,
             options,
-            prevalidated: None,
         }
-    }
-
-    /// Hand over a CSR validated outside the core's lock for the next `issue`; see
-    /// [`CaIssuer::prevalidate`]. The service clears it after each request.
-    pub(crate) fn set_prevalidated(&mut self, pre: Option<(Vec<u8>, lantrust_csr::AcceptedCsr)>) {
-        self.prevalidated = pre;
-    }
-
-    /// Validate a CSR the way `issue` would, before the order is known: with the device ID read
-    /// from the CSR itself. If the order turns out to be for that same device, `issue` with the
-    /// order's device ID would reach the same verdict (the ID is only compared), so the result
-    /// can stand in for it. `None` when it does not pass (then `issue` reports why, under lock).
-    pub(crate) fn prevalidate(
-        policy: &lantrust_csr::Policy,
-        csr_der: &[u8],
-    ) -> Option<lantrust_csr::AcceptedCsr> {
-        lantrust_csr::validate(csr_der, policy).ok()
     }
 }
 
@@ -139,15 +141,28 @@ impl Issuer for CaIssuer {
         account: &AccountRecord,
         now: Duration,
     ) -> Result<Issued, Problem> {
+        self.issue_prepared(csr_der, order, account, now, &())
+    }
+
+    /// `prepared` is the service's `Option<PreparedCsr>` for this request.
+    fn issue_prepared(
+        &mut self,
+        csr_der: &[u8],
+        order: &OrderRecord,
+        account: &AccountRecord,
+        now: Duration,
+        prepared: &dyn Any,
+    ) -> Result<Issued, Problem> {
         let device_id = order
             .identifiers
             .iter()
             .find(|i| i.kind == IdentifierType::Dns)
             .map(lantrust_acme::server::device_id);
-        let pre = self.prevalidated.take().and_then(|(der, accepted)| {
-            (der == csr_der && device_id.as_deref() == Some(accepted.device_id()))
-                .then_some(accepted)
-        });
+        let pre = prepared
+            .downcast_ref::<Option<PreparedCsr>>()
+            .and_then(Option::as_ref)
+            .filter(|p| p.der == csr_der && device_id.as_deref() == Some(p.accepted.device_id()))
+            .map(|p| p.accepted.clone());
         let mut policy = self.policy.clone();
         if let Some(id) = &device_id {
             policy = policy.with_device_id(id.clone());

@@ -28,7 +28,7 @@ use rand::rngs::OsRng;
 
 use self::admission::{Admission, RateLimited};
 use self::durable::Durability;
-use self::hooks::{CaIssuer, DbApproval};
+use self::hooks::{CaIssuer, DbApproval, PreparedCsr};
 use crate::store::{self, SqliteStore, StateDir};
 
 /// The core as the service runs it.
@@ -153,15 +153,12 @@ impl<S: Store> AcmeService<S> {
             .as_ref()
             .and(job.as_ref())
             .and_then(|j| j.csr_der())
-            .and_then(|der| Some((der.to_vec(), CaIssuer::prevalidate(&self.csr_policy, der)?)));
+            .and_then(|der| PreparedCsr::new(&self.csr_policy, der));
         let (response, validations) = {
             let Ok(mut core) = self.core.lock() else {
                 return self.poisoned();
             };
-            core.issuer_mut().set_prevalidated(pre);
-            let r = handle_locked(&mut core, &req, checked.as_ref(), now);
-            core.issuer_mut().set_prevalidated(None);
-            r
+            handle_locked(&mut core, &req, checked.as_ref(), &pre, now)
         };
         if kind == RequestKind::NewOrder {
             self.admission.record_order(peer.ip(), &response, now);
@@ -291,9 +288,10 @@ fn handle_locked<S: Store>(
     core: &mut Core<S>,
     req: &Request,
     checked: Option<&CheckedSignature>,
+    prepared: &Option<PreparedCsr>,
     now: Duration,
 ) -> (Response, Vec<Validation>) {
-    let resp = core.handle_checked(req, now, &mut OsRng, checked);
+    let resp = core.handle_prepared(req, now, &mut OsRng, checked, prepared);
     let mut validations = Vec::new();
     while let Some(v) = core.poll_validation() {
         validations.push(v);
@@ -333,7 +331,6 @@ fn replace_body(resp: Response, p: &Problem) -> Response {
     }
     out
 }
-
 
 #[cfg(test)]
 mod tests;
