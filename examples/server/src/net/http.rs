@@ -82,13 +82,10 @@ async fn crl(State(app): State<Arc<App>>) -> HttpResponse {
     }
 }
 
-/// The service's refusal made outside the core, as an HTTP response.
-async fn refusal(app: &App, p: Problem, now: Duration) -> HttpResponse {
-    let service = app.service.clone();
-    match tokio::task::spawn_blocking(move || service.refusal(&p, now)).await {
-        Ok(r) => to_http(r, false),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
+/// The service's refusal made outside the core, as an HTTP response. Called on the async task,
+/// as before the split: it only takes the core's lock for a nonce.
+fn refusal(app: &App, p: Problem, now: Duration) -> HttpResponse {
+    to_http(app.service.refusal(&p, now), false)
 }
 
 async fn acme(
@@ -111,19 +108,15 @@ async fn acme(
                 405,
                 "method not allowed: ACME uses GET, HEAD and POST",
             );
-            return refusal(&app, p, now).await;
+            return refusal(&app, p, now);
         }
     };
     let url = format!("{}{}", app.origin, uri.path());
     let kind = app.service.request_kind(m, &url);
     // Admission that must not wait for the body (a newAccount flood costs no body reads).
-    let service = app.service.clone();
-    let before =
-        tokio::task::spawn_blocking(move || service.before_body(kind, peer, at, now)).await;
-    match before {
-        Ok(Ok(())) => {}
-        Ok(Err(refused)) => return to_http(refused, false),
-        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    // A token bucket behind a mutex: cheap enough for the async task.
+    if let Err(refused) = app.service.before_body(kind, peer, at, now) {
+        return to_http(refused, false);
     }
     let body_timeout = Duration::from_secs(app.service.admission().limits().body_timeout);
     let body = match tokio::time::timeout(body_timeout, read_body(body)).await {
@@ -138,7 +131,7 @@ async fn acme(
                 ),
             );
             tracing::info!(%peer, "request body timed out");
-            let mut r = refusal(&app, p, now).await;
+            let mut r = refusal(&app, p, now);
             r.headers_mut().insert(
                 axum::http::header::CONNECTION,
                 HeaderValue::from_static("close"),
@@ -151,7 +144,7 @@ async fn acme(
                 413,
                 format!("the request body ({size}) is larger than {MAX_BODY} bytes"),
             );
-            return refusal(&app, p, now).await;
+            return refusal(&app, p, now);
         }
     };
     let req = Request {
