@@ -250,6 +250,11 @@ impl Client {
         &self.key
     }
 
+    /// The account key, once the client is no longer needed (keep it to renew or revoke).
+    pub fn into_account_key(self) -> AccountKey {
+        self.key
+    }
+
     /// The account URL, once known.
     pub fn account_url(&self) -> Option<&str> {
         self.kid.as_deref()
