@@ -4,8 +4,9 @@
 //! It does enroll for real, over a line-framed pipe instead of HTTPS, so that no TLS or HTTP stack
 //! is counted: each request is written to stdout as `METHOD URL`, `name: value` header lines, an
 //! empty line, the body length and the body; each answer is read from stdin as the status, header
-//! lines, an empty line, the body length and the body. Challenges to serve are printed as
-//! `challenge TOKEN VALUE` on stderr. Usage: `lantrust-enroll-size DIRECTORY_URL DEVICE_ID [DOMAIN…]`.
+//! lines, an empty line, the body length and the body. Challenges to serve are written to stdout
+//! as `challenge TOKEN VALUE` lines before the request that announces them ready; the chain (or
+//! the failure) goes to stderr. Usage: `lantrust-enroll-size DIRECTORY_URL DEVICE_ID [DOMAIN…]`.
 
 use std::io::{BufRead, Write};
 
@@ -64,7 +65,8 @@ impl<R: BufRead, W: Write> Device for Pipe<R, W> {
 
     fn serve_challenges(&mut self, challenges: &[ChallengeToServe]) {
         for c in challenges {
-            eprintln!("challenge {} {}", c.token, c.value);
+            // A broken pipe shows up on the next exchange.
+            let _ = writeln!(self.output, "challenge {} {}", c.token, c.value);
         }
     }
 
