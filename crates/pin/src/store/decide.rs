@@ -2,7 +2,7 @@
 //! trusted, changed (the user must be told, §4.8), or refused — and scoped trust in device
 //! certificates through the current network's root only (§3.5).
 
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::{H32, NetworkPin, PinStore, StoredRoot, normalize_domains};
@@ -111,10 +111,7 @@ impl PinStore {
             Ok(root) => root,
             Err(refusal) => return Decision::Refused(refusal),
         };
-        let Some(server_name) = Host::parse(obs.server_name).map(|h| match h {
-            Host::Dns(name) => name,
-            Host::Ip(ip) => ip.to_string(),
-        }) else {
+        let Some(server_name) = Host::parse(obs.server_name).map(Host::into_string) else {
             return Decision::Refused(Refusal::InvalidServerName(obs.server_name.into()));
         };
         if let Some(bad) = obs.domains.iter().find(|d| normalize_dns(d).is_none()) {
@@ -208,7 +205,9 @@ impl PinStore {
 
     /// Scoped trust (§3.5): is `chain` (device certificate first) trusted for `reached_at` on
     /// the current network? Only through this network's pinned root (or managed anchors), only
-    /// for `.local`, the network's domains and local addresses; see [`crate::verify_scoped`]. (The root's self-signature was checked when it was pinned and again when the store was loaded, so only its validity at `now` is checked here.)
+    /// for `.local`, the network's domains and local addresses; see [`crate::verify_scoped`].
+    /// (The root's self-signature was checked when it was pinned and again when the store was
+    /// loaded, so only its validity at `now` is checked here.)
     ///
     /// # Errors
     /// The [`ScopeRefusal`] that explains the refusal.

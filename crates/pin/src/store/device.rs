@@ -84,15 +84,7 @@ impl PinStore {
             offset: p.offset,
             reason: p.reason,
         })?;
-        let entry = self
-            .body
-            .device
-            .entry(network.fingerprint())
-            .or_insert_with(|| DeviceNetwork {
-                network: network.clone(),
-                hostname: hostname.clone(),
-                certs: Vec::new(),
-            });
+        let entry = self.device_entry(network, &hostname);
         if entry.hostname != hostname {
             return Err(Error::InvalidInput {
                 reason: alloc::format!(
@@ -146,15 +138,7 @@ impl PinStore {
         new_hostname: &str,
     ) -> Result<Vec<TrackedCert>, Error> {
         let new_hostname = host_label(new_hostname)?;
-        let entry = self
-            .body
-            .device
-            .entry(network.fingerprint())
-            .or_insert_with(|| DeviceNetwork {
-                network: network.clone(),
-                hostname: new_hostname.clone(),
-                certs: Vec::new(),
-            });
+        let entry = self.device_entry(network, &new_hostname);
         let old = core::mem::replace(&mut entry.hostname, new_hostname);
         if old == entry.hostname {
             return Ok(Vec::new());
@@ -171,6 +155,18 @@ impl PinStore {
             }
         }
         Ok(to_revoke)
+    }
+
+    /// The device record of `network`, created with `hostname` and no certificates if missing.
+    fn device_entry(&mut self, network: &NetworkId, hostname: &str) -> &mut DeviceNetwork {
+        self.body
+            .device
+            .entry(network.fingerprint())
+            .or_insert_with(|| DeviceNetwork {
+                network: network.clone(),
+                hostname: hostname.into(),
+                certs: Vec::new(),
+            })
     }
 
     /// IoT device side: the certificate with `serial` was revoked; stop tracking it.

@@ -22,33 +22,38 @@ use crate::{Error, hex, unhex32};
 pub const STORE_VERSION: u64 = 2;
 const FORMAT: &str = "lantrust-pin-store";
 
+// H32 and NetworkFingerprint are both SHA-256 values written as 64 hex digits (map keys and
+// references); one encoding serves both.
+fn serialize_h32<S: Serializer>(v: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&hex(v))
+}
+
+fn deserialize_h32<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
+    let text = String::deserialize(d)?;
+    unhex32(&text).ok_or_else(|| serde::de::Error::custom("expected 64 hex digits"))
+}
+
 impl Serialize for H32 {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex(&self.0))
+        serialize_h32(&self.0, s)
     }
 }
 
 impl<'de> Deserialize<'de> for H32 {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        unhex32(&text)
-            .map(Self)
-            .ok_or_else(|| serde::de::Error::custom("expected 64 hex digits"))
+        deserialize_h32(d).map(Self)
     }
 }
 
 impl Serialize for NetworkFingerprint {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex(&self.0))
+        serialize_h32(&self.0, s)
     }
 }
 
 impl<'de> Deserialize<'de> for NetworkFingerprint {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        unhex32(&text)
-            .map(Self)
-            .ok_or_else(|| serde::de::Error::custom("expected 64 hex digits"))
+        deserialize_h32(d).map(Self)
     }
 }
 
@@ -208,11 +213,9 @@ fn migrate_v1(v1: FileV1) -> Result<Body, Error> {
         let network = builder.build().map_err(|e| ctx(&e.to_string()))?;
         let cert = CertInfo::parse(&old.root_der).map_err(|p| ctx(&p.reason))?;
         let spki = H32(cert.spki_sha256);
-        let server_name = match Host::parse(&old.server) {
-            Some(Host::Dns(n)) => n,
-            Some(Host::Ip(ip)) => ip.to_string(),
-            None => return Err(ctx("bad server name")),
-        };
+        let server_name = Host::parse(&old.server)
+            .map(Host::into_string)
+            .ok_or_else(|| ctx("bad server name"))?;
         body.roots.insert(spki, StoredRoot { der: old.root_der });
         body.networks.insert(
             network.fingerprint(),
