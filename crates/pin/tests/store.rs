@@ -412,3 +412,31 @@ fn device_rename_revokes_only_on_the_current_network() {
     // All of it survives a save.
     assert_eq!(PinStore::from_bytes(&store.to_bytes()).unwrap(), store);
 }
+
+#[test]
+fn reconfiguring_a_managed_network_drops_its_old_anchor() {
+    // Replacing a managed network's anchors must not leave the old anchor stored: a root no
+    // network uses makes `from_bytes` refuse the file, so the store could not be read back.
+    let corp = net("Corp");
+    let mut store = PinStore::new();
+    store.set_managed(&corp, &[ROOT2], &[], NOW).unwrap();
+    store.set_managed(&corp, &[ROOT], &[], NOW).unwrap();
+    assert_eq!(store.root_count(), 1);
+    // The SPKI SHA-256 values openssl computed (vectors/spki-sha256.txt).
+    let spki = |name: &str| -> [u8; 32] {
+        let line = include_str!("vectors/spki-sha256.txt")
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .unwrap();
+        hex::decode(line).unwrap().try_into().unwrap()
+    };
+    assert!(store.root_der(&spki("root2-p384")).is_none());
+    assert_eq!(store.root_der(&spki("root-p384")), Some(ROOT));
+    let anchors: Vec<_> = store
+        .managed(&corp.fingerprint())
+        .unwrap()
+        .anchors()
+        .collect();
+    assert_eq!(anchors, [&spki("root-p384")]);
+    assert_eq!(PinStore::from_bytes(&store.to_bytes()).unwrap(), store);
+}

@@ -281,6 +281,9 @@ impl PinStore {
                 domains,
             },
         );
+        // A reconfiguration may drop the previous anchors: a root nothing uses is not kept
+        // (and `from_bytes` refuses a store holding one).
+        self.collect_roots();
         Ok(())
     }
 
