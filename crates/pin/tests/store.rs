@@ -440,3 +440,40 @@ fn reconfiguring_a_managed_network_drops_its_old_anchor() {
     assert_eq!(anchors, [&spki("root-p384")]);
     assert_eq!(PinStore::from_bytes(&store.to_bytes()).unwrap(), store);
 }
+
+#[test]
+fn inconsistent_device_records_are_refused() {
+    // The device record drives §4.7 revocation: a rename revokes the certificates whose names
+    // start with the old host label. A record that does not match its certificate (or a label
+    // that is not in normal form) would silently skip that revocation, so loading refuses it.
+    let bytes = sample().to_bytes();
+    let home = net("Home").fingerprint().to_string();
+    let edits: [(&str, serde_json::Value); 4] = [
+        ("hostname", "DEV1".into()),
+        ("names", serde_json::json!(["other.local"])),
+        ("serial", "01".into()),
+        ("not_after", (NOW + 1).into()),
+    ];
+    for (field, value) in edits {
+        let mut json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let record = &mut json["store"]["device"][&home];
+        if field == "hostname" {
+            record[field] = value;
+        } else {
+            record["certs"][0][field] = value;
+        }
+        match PinStore::from_bytes(&reseal(&mut json)) {
+            Err(Error::StoreInconsistent { reason }) => {
+                assert!(reason.contains("device record"), "{field}: {reason}")
+            }
+            Err(other) => panic!("{field}: {other}"),
+            Ok(_) => panic!("{field}: an inconsistent device record was loaded"),
+        }
+    }
+    // The untouched record loads, and a rename then revokes its certificate.
+    let mut store = PinStore::from_bytes(&bytes).unwrap();
+    assert_eq!(
+        store.device_rename(&net("Home"), "dev1-2").unwrap().len(),
+        1
+    );
+}

@@ -58,10 +58,42 @@ impl TrackedCert {
     }
 }
 
+impl TrackedCert {
+    /// Reads what is tracked from the certificate itself.
+    fn from_der(der: &[u8]) -> Result<Self, Error> {
+        let info = CertInfo::parse(der).map_err(|p| Error::InvalidCertificate {
+            offset: p.offset,
+            reason: p.reason,
+        })?;
+        Ok(Self {
+            der: der.to_vec(),
+            serial: info.serial,
+            names: info
+                .dns_names
+                .iter()
+                .filter_map(|n| normalize_dns(n))
+                .collect(),
+            not_after: info.not_after,
+            revoke_pending: false,
+        })
+    }
+
+    /// Whether the recorded serial, names and notAfter are what the DER says (checked on load:
+    /// a rename revokes by these names, §4.7).
+    pub(super) fn matches_der(&self) -> bool {
+        Self::from_der(&self.der).is_ok_and(|fresh| {
+            Self {
+                revoke_pending: self.revoke_pending,
+                ..fresh
+            } == *self
+        })
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct DeviceNetwork {
-    certs: Vec<TrackedCert>,
+    pub(super) certs: Vec<TrackedCert>,
     pub(super) hostname: String,
     pub(super) network: NetworkId,
 }
@@ -80,10 +112,7 @@ impl PinStore {
         cert_der: &[u8],
     ) -> Result<(), Error> {
         let hostname = host_label(hostname)?;
-        let info = CertInfo::parse(cert_der).map_err(|p| Error::InvalidCertificate {
-            offset: p.offset,
-            reason: p.reason,
-        })?;
+        let cert = TrackedCert::from_der(cert_der)?;
         let entry = self.device_entry(network, &hostname);
         if entry.hostname != hostname {
             return Err(Error::InvalidInput {
@@ -94,17 +123,7 @@ impl PinStore {
             });
         }
         if !entry.certs.iter().any(|c| c.der == cert_der) {
-            entry.certs.push(TrackedCert {
-                der: cert_der.to_vec(),
-                serial: info.serial,
-                names: info
-                    .dns_names
-                    .iter()
-                    .filter_map(|n| normalize_dns(n))
-                    .collect(),
-                not_after: info.not_after,
-                revoke_pending: false,
-            });
+            entry.certs.push(cert);
         }
         Ok(())
     }

@@ -9,6 +9,7 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
+use super::TrackedCert;
 use super::device::host_label;
 use super::{Body, H32, NetworkPin, PinStore, StoredRoot, normalize_domains};
 use crate::cert::CertInfo;
@@ -315,8 +316,22 @@ impl Body {
         }
         for (fp, dev) in &self.device {
             check_net(fp, &dev.network)?;
-            host_label(&dev.hostname)
+            let label = host_label(&dev.hostname)
                 .map_err(|e| inconsistent(alloc::format!("device record {fp}: {e}")))?;
+            // Normal form and certificate facts are compared, not assumed: a rename revokes the
+            // certificates whose names start with the old label (§4.7), and a record that
+            // differs from its certificate would silently skip that revocation.
+            if label != dev.hostname {
+                return Err(inconsistent(alloc::format!(
+                    "device record {fp}: the host label must be lower case"
+                )));
+            }
+            if !dev.certs.iter().all(TrackedCert::matches_der) {
+                return Err(inconsistent(alloc::format!(
+                    "device record {fp}: a tracked certificate's serial, names or notAfter \
+                     differ from its DER"
+                )));
+            }
         }
         Ok(())
     }
