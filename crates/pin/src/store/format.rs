@@ -9,9 +9,8 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
-use super::TrackedCert;
 use super::device::host_label;
-use super::{Body, H32, NetworkPin, PinStore, StoredRoot, normalize_domains};
+use super::{Body, H32, NetworkPin, PinStore, StoredRoot, TrackedCert, normalize_domains};
 use crate::cert::CertInfo;
 use crate::names::Host;
 use crate::network::{NetworkFingerprint, NetworkId};
