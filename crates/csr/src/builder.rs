@@ -211,7 +211,7 @@ mod tests {
     #[test]
     fn rsa3072_signing_path_openssl_verifies() {
         if Command::new("openssl").arg("version").output().is_err() {
-            std::eprintln!("SKIPPED: openssl not installed");
+            lantrust_test_support::skip("openssl not installed");
             return;
         }
         let dir = tempfile::tempdir().unwrap();
