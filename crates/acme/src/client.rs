@@ -146,20 +146,47 @@ pub enum Event {
     Failed(Error),
 }
 
+/// A request the client sends (each preceded by a HEAD newNonce when no nonce is held, RFC 8555
+/// §7.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Step {
     Directory,
-    Nonce,
     Account,
     NewOrder,
     FetchAuthz(usize),
     RespondChallenge(usize),
     PollAuthz(usize),
-    PollOrder,
+    /// POST-as-GET of the order; `finalized` once the finalize request succeeded, so that a
+    /// `ready` order is polled again rather than finalized twice (RFC 8555 §7.4).
+    PollOrder {
+        finalized: bool,
+    },
     Finalize,
     Certificate,
     Revoke,
     KeyChange,
+}
+
+/// Where the client is: exactly one of these at a time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// This request is the next [`Client::poll_request`] returns.
+    Ready(Step),
+    /// The request for this step is outstanding.
+    Awaiting(Step),
+    /// A HEAD newNonce is outstanding; this step, which needs the nonce, follows it.
+    AwaitingNonce(Step),
+    /// Polling (RFC 8555 §7.5.1): this step is sent again once the clock reaches `until`.
+    Sleeping {
+        /// The step to send on waking.
+        step: Step,
+        /// Time since the Unix epoch to wake at.
+        until: Duration,
+    },
+    /// [`Event::ServeChallenges`] was emitted; waiting for [`Client::challenges_ready`].
+    ChallengeSetup,
+    /// Finished, successfully or with [`Event::Failed`]; nothing more is sent.
+    Done,
 }
 
 struct AuthzState {
@@ -177,19 +204,13 @@ pub struct Client {
     directory: Option<Directory>,
     nonce: Option<String>,
     kid: Option<String>,
-    next: Option<Step>,
-    in_flight: Option<Step>,
-    wake_at: Option<Duration>,
-    sleeping: Option<Step>,
+    phase: Phase,
     events: VecDeque<Event>,
     order_url: Option<String>,
     order: Option<Order>,
     authzs: Vec<AuthzState>,
-    awaiting_challenge_setup: bool,
     bad_nonce_retries: u32,
     polls: u32,
-    finalized: bool,
-    done: bool,
 }
 
 impl core::fmt::Debug for Client {
@@ -197,9 +218,7 @@ impl core::fmt::Debug for Client {
         f.debug_struct("Client")
             .field("directory_url", &self.cfg.directory_url)
             .field("kid", &self.kid)
-            .field("next", &self.next)
-            .field("in_flight", &self.in_flight)
-            .field("done", &self.done)
+            .field("phase", &self.phase)
             .finish_non_exhaustive()
     }
 }
@@ -216,25 +235,24 @@ impl Client {
             directory: None,
             nonce: None,
             kid: None,
-            next: Some(Step::Directory),
-            in_flight: None,
-            wake_at: None,
-            sleeping: None,
+            phase: Phase::Ready(Step::Directory),
             events: VecDeque::new(),
             order_url: None,
             order: None,
             authzs: Vec::new(),
-            awaiting_challenge_setup: false,
             bad_nonce_retries: 0,
             polls: 0,
-            finalized: false,
-            done: false,
         }
     }
 
     /// The account key in use (the new one after a successful key change).
     pub fn account_key(&self) -> &AccountKey {
         &self.key
+    }
+
+    /// The account key, once the client is no longer needed (keep it to renew or revoke).
+    pub fn into_account_key(self) -> AccountKey {
+        self.key
     }
 
     /// The account URL, once known.
@@ -244,31 +262,23 @@ impl Client {
 
     /// Whether the operation has finished (successfully or not).
     pub fn is_done(&self) -> bool {
-        self.done
+        self.phase == Phase::Done
     }
 
     /// The next HTTP request to send, if any. One request is outstanding at a time: send it and
     /// pass its response to [`Client::handle_response`] before polling again.
     #[must_use]
     pub fn poll_request(&mut self) -> Option<Request> {
-        if self.done
-            || self.in_flight.is_some()
-            || self.wake_at.is_some()
-            || self.awaiting_challenge_setup
-        {
+        let Phase::Ready(step) = self.phase else {
             return None;
-        }
-        let step = self.next?;
+        };
         match self.build(step) {
             Ok(req) => {
-                self.in_flight = Some(if req.method == Method::Head {
-                    Step::Nonce
+                self.phase = if req.method == Method::Head {
+                    Phase::AwaitingNonce(step)
                 } else {
-                    step
-                });
-                if req.method != Method::Head {
-                    self.next = None;
-                }
+                    Phase::Awaiting(step)
+                };
                 Some(req)
             }
             Err(e) => {
@@ -287,28 +297,31 @@ impl Client {
     /// When [`Client::handle_timeout`] should be called next (time since the Unix epoch).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Duration> {
-        if self.done { None } else { self.wake_at }
+        match self.phase {
+            Phase::Sleeping { until, .. } => Some(until),
+            _ => None,
+        }
     }
 
     /// Advance timers.
     pub fn handle_timeout(&mut self, now: Duration) {
-        if let Some(at) = self.wake_at
-            && now >= at
+        if let Phase::Sleeping { step, until } = self.phase
+            && now >= until
         {
-            self.wake_at = None;
-            self.next = self.sleeping.take();
+            self.phase = Phase::Ready(step);
         }
     }
 
     /// Tell the client the challenges from [`Event::ServeChallenges`] are being served.
     pub fn challenges_ready(&mut self) {
-        if self.awaiting_challenge_setup {
-            self.awaiting_challenge_setup = false;
-            self.next = self
-                .authzs
-                .iter()
-                .position(|a| a.challenge.is_some() && !a.valid)
-                .map(Step::RespondChallenge);
+        if self.phase == Phase::ChallengeSetup {
+            // `offer_challenges` only waits when some authorization has a challenge to answer.
+            self.phase = Phase::Ready(
+                self.authzs
+                    .iter()
+                    .position(|a| a.challenge.is_some() && !a.valid)
+                    .map_or(Step::PollOrder { finalized: false }, Step::RespondChallenge),
+            );
         }
     }
 
@@ -337,8 +350,8 @@ impl Client {
             });
         };
         let (url, payload, use_jwk): (String, Option<Vec<u8>>, bool) = match step {
-            Step::Directory | Step::Nonce => {
-                return Err(Error::Protocol("internal: nonce step".into()));
+            Step::Directory => {
+                return Err(Error::Protocol("internal: directory step".into()));
             }
             Step::Account => {
                 let na = NewAccount {
@@ -385,7 +398,7 @@ impl Client {
                     .ok_or_else(|| Error::Protocol("no challenge".into()))?;
                 (url, Some(b"{}".to_vec()), false)
             }
-            Step::PollOrder => (
+            Step::PollOrder { .. } => (
                 self.order_url
                     .clone()
                     .ok_or_else(|| Error::Protocol("no order URL".into()))?,
@@ -477,12 +490,11 @@ impl Client {
     }
 
     fn fail(&mut self, e: Error) {
-        self.done = true;
-        self.next = None;
+        self.phase = Phase::Done;
         self.events.push_back(Event::Failed(e));
     }
 
-    fn sleep(&mut self, step: Step, resp: &Response, now: Duration) -> Result<()> {
+    fn sleep(&mut self, step: Step, resp: &Response, now: Duration) -> Result<Phase> {
         self.polls += 1;
         if self.polls > self.cfg.max_polls {
             return Err(Error::Protocol(alloc::format!(
@@ -494,14 +506,15 @@ impl Client {
             .retry_after(now)
             .unwrap_or(self.cfg.default_poll_interval)
             .min(self.cfg.max_poll_interval);
-        self.wake_at = Some(now + delay);
-        self.sleeping = Some(step);
-        Ok(())
+        Ok(Phase::Sleeping {
+            step,
+            until: now + delay,
+        })
     }
 
     /// Feed the response to the request last returned by [`Client::poll_request`].
     pub fn handle_response(&mut self, resp: Response, now: Duration) {
-        let Some(step) = self.in_flight.take() else {
+        let (Phase::Awaiting(step) | Phase::AwaitingNonce(step)) = self.phase else {
             return;
         };
         if let Some(n) = resp.header("replay-nonce") {
@@ -510,21 +523,30 @@ impl Client {
                 self.nonce = Some(n.trim().to_string());
             }
         }
-        if let Err(e) = self.on_response(step, &resp, now) {
-            self.fail(e);
+        let next = if self.phase == Phase::AwaitingNonce(step) {
+            self.on_nonce(&resp, step)
+        } else {
+            self.on_response(step, &resp, now)
+        };
+        match next {
+            Ok(phase) => self.phase = phase,
+            Err(e) => self.fail(e),
         }
     }
 
-    fn on_response(&mut self, step: Step, resp: &Response, now: Duration) -> Result<()> {
-        if step == Step::Nonce {
-            if !(200..300).contains(&resp.status) || self.nonce.is_none() {
-                return Err(Error::Protocol(alloc::format!(
-                    "newNonce answered {} without Replay-Nonce",
-                    resp.status
-                )));
-            }
-            return Ok(()); // `next` still holds the step that needed the nonce.
+    /// The answer to a HEAD newNonce sent before `step` (RFC 8555 §7.2).
+    fn on_nonce(&self, resp: &Response, step: Step) -> Result<Phase> {
+        if !(200..300).contains(&resp.status) || self.nonce.is_none() {
+            return Err(Error::Protocol(alloc::format!(
+                "newNonce answered {} without Replay-Nonce",
+                resp.status
+            )));
         }
+        Ok(Phase::Ready(step))
+    }
+
+    /// The answer to the request for `step`; returns the phase that follows.
+    fn on_response(&mut self, step: Step, resp: &Response, now: Duration) -> Result<Phase> {
         if resp.status >= 400 {
             let problem: Problem = from_json(&resp.body).unwrap_or_else(|_| {
                 Problem::new(
@@ -539,18 +561,16 @@ impl Client {
             {
                 // RFC 8555 §6.5: retry with the fresh nonce from this response.
                 self.bad_nonce_retries += 1;
-                self.next = Some(step);
-                return Ok(());
+                return Ok(Phase::Ready(step));
             }
             return Err(Error::Problem(Box::new(problem)));
         }
         self.bad_nonce_retries = 0;
-        match step {
+        let next = match step {
             Step::Directory => {
                 self.directory = Some(from_json(&resp.body)?);
-                self.next = Some(Step::Account);
+                Phase::Ready(Step::Account)
             }
-            Step::Nonce => {}
             Step::Account => {
                 let url = resp
                     .header("location")
@@ -567,15 +587,12 @@ impl Client {
                     url: url.to_string(),
                     created: resp.status == 201,
                 });
-                self.next = match self.op {
-                    Operation::Issue { .. } => Some(Step::NewOrder),
-                    Operation::Revoke { .. } => Some(Step::Revoke),
-                    Operation::KeyChange { .. } => Some(Step::KeyChange),
-                    Operation::AccountOnly => {
-                        self.done = true;
-                        None
-                    }
-                };
+                match self.op {
+                    Operation::Issue { .. } => Phase::Ready(Step::NewOrder),
+                    Operation::Revoke { .. } => Phase::Ready(Step::Revoke),
+                    Operation::KeyChange { .. } => Phase::Ready(Step::KeyChange),
+                    Operation::AccountOnly => Phase::Done,
+                }
             }
             Step::NewOrder => {
                 let url = resp
@@ -599,9 +616,9 @@ impl Client {
                 let fetch = order.status == OrderStatus::Pending && !self.authzs.is_empty();
                 self.order = Some(order);
                 if fetch {
-                    self.next = Some(Step::FetchAuthz(0));
+                    Phase::Ready(Step::FetchAuthz(0))
                 } else {
-                    self.after_order(now, resp)?;
+                    self.after_order(now, resp, false)?
                 }
             }
             Step::FetchAuthz(i) => {
@@ -643,9 +660,9 @@ impl Client {
                     }
                 }
                 if i + 1 < self.authzs.len() {
-                    self.next = Some(Step::FetchAuthz(i + 1));
+                    Phase::Ready(Step::FetchAuthz(i + 1))
                 } else {
-                    self.offer_challenges()?;
+                    self.offer_challenges()?
                 }
             }
             Step::RespondChallenge(i) => {
@@ -657,12 +674,10 @@ impl Client {
                     .skip(i + 1)
                     .find(|(_, a)| a.challenge.is_some() && !a.valid)
                     .map(|(j, _)| j);
-                self.next = Some(match more {
+                Phase::Ready(match more {
                     Some(j) => Step::RespondChallenge(j),
-                    None => self
-                        .first_unvalidated()
-                        .map_or(Step::PollOrder, Step::PollAuthz),
-                });
+                    None => self.first_unvalidated_or_order(),
+                })
             }
             Step::PollAuthz(i) => {
                 let a: Authorization = from_json(&resp.body)?;
@@ -672,10 +687,7 @@ impl Client {
                             s.valid = true;
                         }
                         self.polls = 0;
-                        self.next = Some(
-                            self.first_unvalidated()
-                                .map_or(Step::PollOrder, Step::PollAuthz),
-                        );
+                        Phase::Ready(self.first_unvalidated_or_order())
                     }
                     AuthorizationStatus::Pending => self.sleep(Step::PollAuthz(i), resp, now)?,
                     _ => {
@@ -691,14 +703,16 @@ impl Client {
                     }
                 }
             }
-            Step::PollOrder | Step::Finalize => {
-                if step == Step::Finalize {
-                    self.finalized = true;
-                    self.polls = 0;
-                }
+            Step::PollOrder { finalized } => {
                 let order: Order = from_json(&resp.body)?;
                 self.order = Some(order);
-                self.after_order(now, resp)?;
+                self.after_order(now, resp, finalized)?
+            }
+            Step::Finalize => {
+                self.polls = 0;
+                let order: Order = from_json(&resp.body)?;
+                self.order = Some(order);
+                self.after_order(now, resp, true)?
             }
             Step::Certificate => {
                 let pem = String::from_utf8(resp.body.clone())
@@ -713,11 +727,11 @@ impl Client {
                     alternates: resp.links("alternate"),
                     order_url: self.order_url.clone().unwrap_or_default(),
                 }));
-                self.done = true;
+                Phase::Done
             }
             Step::Revoke => {
                 self.events.push_back(Event::Revoked);
-                self.done = true;
+                Phase::Done
             }
             Step::KeyChange => {
                 if let Operation::KeyChange { new_key } =
@@ -726,17 +740,23 @@ impl Client {
                     self.key = new_key;
                 }
                 self.events.push_back(Event::KeyChanged);
-                self.done = true;
+                Phase::Done
             }
-        }
-        Ok(())
+        };
+        Ok(next)
     }
 
-    fn first_unvalidated(&self) -> Option<usize> {
-        self.authzs.iter().position(|a| !a.valid)
+    /// Poll the first authorization not yet valid, or the order once all are.
+    fn first_unvalidated_or_order(&self) -> Step {
+        self.authzs
+            .iter()
+            .position(|a| !a.valid)
+            .map_or(Step::PollOrder { finalized: false }, Step::PollAuthz)
     }
 
-    fn offer_challenges(&mut self) -> Result<()> {
+    /// Emits [`Event::ServeChallenges`] for the chosen challenges, or polls the order when every
+    /// authorization is already valid.
+    fn offer_challenges(&mut self) -> Result<Phase> {
         let jwk = self.key.jwk();
         let mut list = Vec::new();
         for a in &self.authzs {
@@ -766,39 +786,32 @@ impl Client {
             });
         }
         if list.is_empty() {
-            self.next = Some(Step::PollOrder);
+            Ok(Phase::Ready(Step::PollOrder { finalized: false }))
         } else {
             self.events.push_back(Event::ServeChallenges(list));
-            self.awaiting_challenge_setup = true;
-            self.next = None;
+            Ok(Phase::ChallengeSetup)
         }
-        Ok(())
     }
 
-    fn after_order(&mut self, now: Duration, resp: &Response) -> Result<()> {
+    /// What follows an order object (RFC 8555 §7.1.6 status); `finalized` once finalize succeeded.
+    fn after_order(&mut self, now: Duration, resp: &Response, finalized: bool) -> Result<Phase> {
         let order = self
             .order
             .as_ref()
             .ok_or_else(|| Error::Protocol("no order".into()))?;
+        let poll = Step::PollOrder { finalized };
         match order.status {
-            OrderStatus::Pending => self.sleep(Step::PollOrder, resp, now)?,
-            OrderStatus::Ready if !self.finalized => {
+            OrderStatus::Pending => self.sleep(poll, resp, now),
+            OrderStatus::Ready if !finalized => {
                 self.polls = 0;
-                self.next = Some(Step::Finalize);
+                Ok(Phase::Ready(Step::Finalize))
             }
-            OrderStatus::Ready | OrderStatus::Processing => {
-                self.sleep(Step::PollOrder, resp, now)?
-            }
-            OrderStatus::Valid => {
-                self.next = Some(Step::Certificate);
-            }
-            OrderStatus::Invalid => {
-                return Err(match order.error.clone() {
-                    Some(p) => Error::Problem(Box::new(p)),
-                    None => Error::Protocol("order became invalid".into()),
-                });
-            }
+            OrderStatus::Ready | OrderStatus::Processing => self.sleep(poll, resp, now),
+            OrderStatus::Valid => Ok(Phase::Ready(Step::Certificate)),
+            OrderStatus::Invalid => Err(match order.error.clone() {
+                Some(p) => Error::Problem(Box::new(p)),
+                None => Error::Protocol("order became invalid".into()),
+            }),
         }
-        Ok(())
     }
 }

@@ -19,6 +19,9 @@ pub mod error;
 pub mod http;
 pub mod jose;
 pub mod objects;
+// The server core runs on a host, never a device: it stays std-only so that it is free to use
+// std (storage errors, locks) while the device side (client core, objects, JWS) is `no_std`.
+#[cfg(feature = "std")]
 pub mod server;
 pub mod time;
 
@@ -29,4 +32,5 @@ pub use error::{Error, Result};
 pub use http::{Method, Request, Response};
 pub use jose::{AccountKey, Algorithm, Jwk, Jws, PublicKey};
 pub use objects::*;
+#[cfg(feature = "std")]
 pub use server::{Server, ServerConfig, Store};

@@ -9,8 +9,9 @@ use std::time::Duration;
 use lantrust_acme::client::{CertificateChain, Client, ClientConfig, Event, Operation};
 use lantrust_acme::jose::{self, AccountKey};
 use lantrust_acme::server::{
-    AccountRecord, Approval, ApprovalPolicy, ApprovalRequest, AutoApprove, CertificateRecord,
-    Issued, Issuer, MemoryStore, NonceStore, OrderRecord, Server, ServerConfig, Store,
+    AccountRecord, Approval, ApprovalPolicy, ApprovalRequest, AuthzRecord, AutoApprove,
+    CertificateRecord, Issued, Issuer, MemoryStore, NonceStore, OrderRecord, RequestKind, Server,
+    ServerConfig, Store, StoreError,
 };
 use lantrust_acme::*;
 
@@ -182,7 +183,9 @@ fn run<P: ApprovalPolicy>(
             // What a device's http-01 responder would return for this token.
             let body = served.get(&v.token).cloned().unwrap_or_default();
             let result = v.check_http01_body(format!("{body}\n").as_bytes());
-            server.validation_result(&v.authz_id, &v.challenge_id, result, *now);
+            server
+                .validation_result(&v.authz_id, &v.challenge_id, result, *now)
+                .expect("the memory store does not fail");
         }
         if let Some(at) = client.poll_timeout() {
             assert!(at >= *now);
@@ -280,6 +283,7 @@ fn approval_flow_first_issue_waits_renewal_passes_revoked_approval_denies() {
     let acct = server
         .store()
         .account_by_thumbprint(&client.account_key().jwk().thumbprint())
+        .expect("the memory store does not fail")
         .unwrap();
     assert_eq!(
         acct.contact,
@@ -303,6 +307,7 @@ fn approval_flow_first_issue_waits_renewal_passes_revoked_approval_denies() {
     let order = server
         .store()
         .order(renewed.order_url.rsplit('/').next().unwrap())
+        .expect("the memory store does not fail")
         .unwrap();
     assert_eq!(order.replaces.as_deref(), Some(replaces.as_str()));
 
@@ -406,7 +411,9 @@ fn failed_validation_invalidates_the_order() {
         }
         while let Some(v) = server.poll_validation() {
             let r = v.check_http01_body(b"not the key authorization");
-            server.validation_result(&v.authz_id, &v.challenge_id, r, now);
+            server
+                .validation_result(&v.authz_id, &v.challenge_id, r, now)
+                .expect("the memory store does not fail");
         }
         if let Some(at) = client.poll_timeout() {
             now = at;
@@ -757,7 +764,8 @@ fn the_policy_refuses_foreign_names_before_an_order_exists() {
     assert!(s.poll_validation().is_none(), "nothing is validated");
     let account = s
         .store()
-        .account_by_thumbprint(&client.account_key().jwk().thumbprint());
+        .account_by_thumbprint(&client.account_key().jwk().thumbprint())
+        .expect("the memory store does not fail");
     assert_eq!(
         account.map(|a| a.orders.len()),
         Some(0),
@@ -838,4 +846,255 @@ fn bad_nonce_is_retried_by_the_client() {
         client.poll_event(),
         Some(Event::AccountReady { created: true, .. })
     ));
+}
+
+/// A [`MemoryStore`] whose reads or writes can be made to fail (a full disk, a broken database).
+#[derive(Default)]
+struct FlakyStore {
+    inner: MemoryStore,
+    fail_reads: bool,
+    fail_writes: bool,
+}
+
+impl FlakyStore {
+    fn read(&self) -> std::result::Result<(), StoreError> {
+        if self.fail_reads {
+            Err(StoreError::new("disk I/O error (test)"))
+        } else {
+            Ok(())
+        }
+    }
+    fn write(&self) -> std::result::Result<(), StoreError> {
+        if self.fail_writes {
+            Err(StoreError::new("database or disk is full (test)"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Store for FlakyStore {
+    fn account(&self, id: &str) -> std::result::Result<Option<AccountRecord>, StoreError> {
+        self.read()?;
+        self.inner.account(id)
+    }
+    fn account_by_thumbprint(
+        &self,
+        t: &str,
+    ) -> std::result::Result<Option<AccountRecord>, StoreError> {
+        self.read()?;
+        self.inner.account_by_thumbprint(t)
+    }
+    fn put_account(&mut self, a: AccountRecord) -> std::result::Result<(), StoreError> {
+        self.write()?;
+        self.inner.put_account(a)
+    }
+    fn order(&self, id: &str) -> std::result::Result<Option<OrderRecord>, StoreError> {
+        self.read()?;
+        self.inner.order(id)
+    }
+    fn put_order(&mut self, o: OrderRecord) -> std::result::Result<(), StoreError> {
+        self.write()?;
+        self.inner.put_order(o)
+    }
+    fn authz(&self, id: &str) -> std::result::Result<Option<AuthzRecord>, StoreError> {
+        self.read()?;
+        self.inner.authz(id)
+    }
+    fn put_authz(&mut self, a: AuthzRecord) -> std::result::Result<(), StoreError> {
+        self.write()?;
+        self.inner.put_authz(a)
+    }
+    fn certificate(&self, id: &str) -> std::result::Result<Option<CertificateRecord>, StoreError> {
+        self.read()?;
+        self.inner.certificate(id)
+    }
+    fn certificate_by_der(
+        &self,
+        der: &[u8],
+    ) -> std::result::Result<Option<CertificateRecord>, StoreError> {
+        self.read()?;
+        self.inner.certificate_by_der(der)
+    }
+    fn put_certificate(
+        &mut self,
+        c: CertificateRecord,
+        now: Duration,
+    ) -> std::result::Result<(), StoreError> {
+        self.write()?;
+        self.inner.put_certificate(c, now)
+    }
+}
+
+#[test]
+fn a_storage_failure_is_a_server_error_never_not_found() {
+    let mut s = Server::new(
+        ServerConfig::new(BASE),
+        FlakyStore::default(),
+        AutoApprove,
+        TestCa::new(),
+    );
+    let key = AccountKey::generate(Algorithm::Es384, &mut rand::rngs::OsRng).unwrap();
+    let now = Duration::from_secs(1_700_000_000);
+    let fresh_nonce = |s: &mut Server<FlakyStore, AutoApprove, TestCa>| {
+        let r = s.handle(
+            &Request {
+                method: Method::Head,
+                url: format!("{BASE}/new-nonce"),
+                headers: vec![],
+                body: vec![],
+            },
+            now,
+            &mut rand::rngs::OsRng,
+        );
+        r.header("replay-nonce").unwrap().to_string()
+    };
+    let send = |s: &mut Server<FlakyStore, AutoApprove, TestCa>, url: &str, jws: &Jws| {
+        let req = Request {
+            method: Method::Post,
+            url: url.to_string(),
+            headers: vec![("Content-Type".into(), "application/jose+json".into())],
+            body: serde_json::to_vec(jws).unwrap(),
+        };
+        s.handle(&req, now, &mut rand::rngs::OsRng)
+    };
+    let new_acct = format!("{BASE}/new-account");
+    let payload = br#"{"termsOfServiceAgreed":true}"#;
+
+    // A failed write: newAccount is not reported as created.
+    s.store_mut().fail_writes = true;
+    let n = fresh_nonce(&mut s);
+    let r = send(
+        &mut s,
+        &new_acct,
+        &jose::sign(&key, None, Some(&n), &new_acct, Some(payload)).unwrap(),
+    );
+    assert_eq!(
+        (r.status, problem_of(&r).kind),
+        (500, ProblemType::ServerInternal)
+    );
+    s.store_mut().fail_writes = false;
+    let n = fresh_nonce(&mut s);
+    let r = send(
+        &mut s,
+        &new_acct,
+        &jose::sign(&key, None, Some(&n), &new_acct, Some(payload)).unwrap(),
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let kid = r.header("location").unwrap().to_string();
+
+    // A failed read of the account: a server error, not `accountDoesNotExist` (which would make
+    // a client forget its account and register a new one).
+    s.store_mut().fail_reads = true;
+    let url = format!("{BASE}/new-order");
+    let n = fresh_nonce(&mut s);
+    let order = br#"{"identifiers":[{"type":"dns","value":"dev-7.local"}]}"#;
+    let jws = jose::sign(&key, Some(&kid), Some(&n), &url, Some(order)).unwrap();
+    let r = send(&mut s, &url, &jws);
+    let p = problem_of(&r);
+    assert_eq!((r.status, p.kind), (500, ProblemType::ServerInternal));
+    assert!(
+        !p.detail.unwrap_or_default().contains("disk"),
+        "the store's detail stays in the operator's log"
+    );
+    // newAccount with onlyReturnExisting, the lookup failing: not "does not exist" either.
+    let n = fresh_nonce(&mut s);
+    let jws = jose::sign(
+        &key,
+        None,
+        Some(&n),
+        &new_acct,
+        Some(br#"{"onlyReturnExisting":true}"#),
+    )
+    .unwrap();
+    let r = send(&mut s, &new_acct, &jws);
+    assert_eq!(
+        (r.status, problem_of(&r).kind),
+        (500, ProblemType::ServerInternal)
+    );
+
+    // A validation result that cannot be stored is reported to the caller.
+    s.store_mut().fail_reads = false;
+    let n = fresh_nonce(&mut s);
+    let jws = jose::sign(&key, Some(&kid), Some(&n), &url, Some(order)).unwrap();
+    let r = send(&mut s, &url, &jws);
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let o: Order = from_json(&r.body).unwrap();
+    let authz_url = o.authorizations[0].clone();
+    let n = fresh_nonce(&mut s);
+    let r = send(
+        &mut s,
+        &authz_url,
+        &jose::sign(&key, Some(&kid), Some(&n), &authz_url, None).unwrap(),
+    );
+    let a: Authorization = from_json(&r.body).unwrap();
+    let chall = a.challenges[0].url.clone();
+    let n = fresh_nonce(&mut s);
+    let r = send(
+        &mut s,
+        &chall,
+        &jose::sign(&key, Some(&kid), Some(&n), &chall, Some(b"{}")).unwrap(),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let v = s.poll_validation().unwrap();
+    s.store_mut().fail_writes = true;
+    let err = s
+        .validation_result(&v.authz_id, &v.challenge_id, Ok(()), now)
+        .unwrap_err();
+    assert!(err.to_string().contains("disk is full"), "{err}");
+}
+
+#[test]
+fn requests_are_told_apart_by_kind_and_the_job_carries_what_admission_needs() {
+    let cfg = ServerConfig::new(BASE);
+    let kind = |m: Method, path: &str| cfg.request_kind(m, &format!("{BASE}/{path}"));
+    assert_eq!(kind(Method::Get, "directory"), RequestKind::Directory);
+    assert_eq!(kind(Method::Head, "new-nonce"), RequestKind::NewNonce);
+    assert_eq!(kind(Method::Post, "new-account"), RequestKind::NewAccount);
+    assert_eq!(kind(Method::Post, "new-order"), RequestKind::NewOrder);
+    assert_eq!(
+        kind(Method::Post, "order/x/finalize"),
+        RequestKind::Finalize
+    );
+    assert_eq!(kind(Method::Post, "chall/a/0"), RequestKind::Challenge);
+    assert_eq!(kind(Method::Post, "cert/c/1"), RequestKind::Certificate);
+    // The suffix is not enough: a path that merely ends like newOrder is not one.
+    assert_eq!(kind(Method::Post, "acct/x/new-order"), RequestKind::Unknown);
+    assert_eq!(kind(Method::Get, "new-order"), RequestKind::Unknown);
+    assert_eq!(
+        cfg.request_kind(Method::Post, "https://elsewhere/acme/new-order"),
+        RequestKind::Unknown
+    );
+
+    let mut s = server(ServerConfig::new(BASE));
+    let key = AccountKey::generate(Algorithm::Es384, &mut rand::rngs::OsRng).unwrap();
+    let kid = new_account(&mut s, &key);
+    let req = |url: &str, payload: &[u8], s: &mut TestServer| Request {
+        method: Method::Post,
+        url: url.to_string(),
+        headers: vec![("Content-Type".into(), "application/jose+json".into())],
+        body: serde_json::to_vec(
+            &jose::sign(&key, Some(&kid), Some(&nonce(s)), url, Some(payload)).unwrap(),
+        )
+        .unwrap(),
+    };
+    let url = format!("{BASE}/new-order");
+    let r = req(
+        &url,
+        br#"{"identifiers":[{"type":"dns","value":"Dev-42.local"},{"type":"dns","value":"x.local"}]}"#,
+        &mut s,
+    );
+    let job = s.signature_job(&r).unwrap();
+    assert_eq!(job.kind(), RequestKind::NewOrder);
+    assert_eq!(job.device_id(), Some("dev-42"));
+    assert_eq!(job.csr_der(), None);
+
+    let csr = [0x30u8, 0x03, 0x02, 0x01, 0x01];
+    let url = format!("{BASE}/order/abc/finalize");
+    let payload = format!(r#"{{"csr":"{}"}}"#, b64::encode(&csr));
+    let r = req(&url, payload.as_bytes(), &mut s);
+    let job = s.signature_job(&r).unwrap();
+    assert_eq!(job.kind(), RequestKind::Finalize);
+    assert_eq!(job.csr_der(), Some(&csr[..]));
+    assert_eq!(job.device_id(), None);
 }

@@ -363,9 +363,9 @@ fn build_c(
         return None;
     }
     if !Path::new(header).exists() {
-        eprintln!(
-            "SKIPPED: {what}: {header} is missing: Debian {package} is not installed (scripts/install-peers installs it)"
-        );
+        lantrust_test_support::skip(format_args!(
+            "{what}: {header} is missing: Debian {package} is not installed (scripts/install-peers installs it)"
+        ));
         return None;
     }
     let exe = dir.join(source.trim_end_matches(".c"));
@@ -829,9 +829,9 @@ fn stacks(build: &Path) -> Vec<Box<dyn Stack>> {
             out.push(Box::new(Chromium));
         }
     } else {
-        eprintln!(
-            "SKIPPED: root compatibility matrix, Chromium: {CHROMIUM} is missing (scripts/install-peers installs Debian chromium)"
-        );
+        lantrust_test_support::skip(format_args!(
+            "root compatibility matrix, Chromium: {CHROMIUM} is missing (scripts/install-peers installs Debian chromium)"
+        ));
     }
     out.push(Box::new(Webpki));
     out

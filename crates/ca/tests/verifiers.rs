@@ -25,7 +25,7 @@ fn openssl_available() -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
-        eprintln!("SKIPPED: openssl not installed");
+        lantrust_test_support::skip("openssl not installed");
     }
     ok
 }

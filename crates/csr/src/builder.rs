@@ -6,14 +6,16 @@ use alloc::vec::Vec;
 use core::net::IpAddr;
 use core::str::FromStr;
 
-use der::Encode;
-use der::asn1::{Ia5String, OctetString};
-use lantrust_keys::{DerSignature, KeyAlgorithm, PrivateKey};
+use der::asn1::{BitString, Ia5String, OctetString, SetOfVec};
+use der::{Encode, oid::AssociatedOid};
+use lantrust_keys::{KeyAlgorithm, PrivateKey};
 use rand_core::CryptoRngCore;
-use x509_cert::builder::{Builder, RequestBuilder};
+use x509_cert::attr::Attribute;
+use x509_cert::ext::Extension;
 use x509_cert::ext::pkix::SubjectAltName;
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::name::Name;
+use x509_cert::request::{CertReq, CertReqInfo, ExtensionReq, Version};
 
 use crate::error::Error;
 use crate::names::{is_ldh_label, is_local_ip};
@@ -150,7 +152,6 @@ impl CsrBuilder {
     }
 
     fn sign(&self, key: &PrivateKey) -> Result<Vec<u8>, Error> {
-        let sign_err = |e: x509_cert::builder::Error| Error::Key(e.to_string());
         let subject = Name::from_str(&format!("CN={}", self.device_id.to_ascii_lowercase()))
             .map_err(Error::Encode)?;
         let mut names = Vec::new();
@@ -168,11 +169,34 @@ impl CsrBuilder {
                 OctetString::new(octets).map_err(Error::Encode)?,
             ));
         }
-        let mut builder = RequestBuilder::new(subject, key).map_err(sign_err)?;
-        builder
-            .add_extension(&SubjectAltName(names))
-            .map_err(sign_err)?;
-        let req = builder.build::<DerSignature>().map_err(sign_err)?;
+        // PKCS#10 (RFC 2986 §4.1) assembled by hand rather than with x509-cert's RequestBuilder,
+        // which needs `std`: the same CertificationRequestInfo (version 0, subject, SPKI, one
+        // extensionRequest attribute, RFC 2985 §5.4.2, holding a non-critical SAN since the subject
+        // is not empty, RFC 5280 §4.2.1.6), signed over its DER.
+        let san = Extension {
+            extn_id: SubjectAltName::OID,
+            critical: false,
+            extn_value: OctetString::new(SubjectAltName(names).to_der().map_err(Error::Encode)?)
+                .map_err(Error::Encode)?,
+        };
+        let mut attributes = SetOfVec::new();
+        attributes
+            .insert(Attribute::try_from(ExtensionReq(alloc::vec![san])).map_err(Error::Encode)?)
+            .map_err(Error::Encode)?;
+        let info = CertReqInfo {
+            version: Version::V1,
+            subject,
+            public_key: key.public_key_info(),
+            attributes,
+        };
+        let signature = key
+            .sign(&info.to_der().map_err(Error::Encode)?)
+            .map_err(|e| Error::Key(e.to_string()))?;
+        let req = CertReq {
+            info,
+            algorithm: key.signature_algorithm(),
+            signature: BitString::from_bytes(signature.as_bytes()).map_err(Error::Encode)?,
+        };
         req.to_der().map_err(Error::Encode)
     }
 }
@@ -187,7 +211,7 @@ mod tests {
     #[test]
     fn rsa3072_signing_path_openssl_verifies() {
         if Command::new("openssl").arg("version").output().is_err() {
-            std::eprintln!("SKIPPED: openssl not installed");
+            lantrust_test_support::skip("openssl not installed");
             return;
         }
         let dir = tempfile::tempdir().unwrap();

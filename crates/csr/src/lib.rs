@@ -19,6 +19,7 @@ mod names;
 mod oids;
 mod parse;
 mod policy;
+mod scope;
 mod verify;
 
 pub use builder::{BuiltCsr, CsrBuilder};

@@ -83,7 +83,7 @@ impl Policy {
     }
 
     /// Lower-case domains without trailing dot, `local` removed (it is always allowed), deduplicated.
-    fn normalized_domains(&self) -> Vec<String> {
+    pub(crate) fn normalized_domains(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         for d in &self.domains {
             let d = d.trim_end_matches('.').to_ascii_lowercase();
@@ -780,11 +780,6 @@ fn check_names(
         out.push(Violation::MissingSan);
     }
     let domains = policy.normalized_domains();
-    let server = policy
-        .server_name
-        .trim_end_matches('.')
-        .to_ascii_lowercase();
-    let server_label = server.split('.').next().unwrap_or("").to_owned();
 
     // Required names, in the draft's order: .local first, then each domain.
     if let Some(id) = device_id {
@@ -810,41 +805,9 @@ fn check_names(
             }
             continue;
         }
-        let mut clean = check_dns_syntax(raw, name, out);
-        if name == "localhost" || name.ends_with(".localhost") {
-            out.push(Violation::LocalhostName { name: name.clone() });
-            continue;
-        }
-        let under_local = name.ends_with(".local");
-        let under_domain = domains.iter().any(|d| {
-            name.len() > d.len() + 1
-                && name.ends_with(d.as_str())
-                && name.as_bytes().get(name.len() - d.len() - 1) == Some(&b'.')
-        });
-        if !under_local && !under_domain {
-            out.push(Violation::SuffixNotAllowed { name: name.clone() });
-            clean = false;
-        }
-        let label = name.split('.').next().unwrap_or("");
-        if label == "localhost" || (!server_label.is_empty() && label == server_label) {
-            out.push(Violation::ReservedLeftmostLabel {
-                name: name.clone(),
-                label: label.to_owned(),
-            });
-            clean = false;
-        }
-        if clean && let Some(id) = device_id {
-            let own = name
-                .strip_prefix(id)
-                .and_then(|rest| rest.strip_prefix('.'))
-                .is_some_and(|suffix| suffix == "local" || domains.iter().any(|d| d == suffix));
-            if !own {
-                out.push(Violation::NameNotForDevice {
-                    name: name.clone(),
-                    device_id: id.to_owned(),
-                });
-            }
-        }
+        let clean = check_dns_syntax(raw, name, out);
+        // §4.2, the rule the ACME server also applies at newOrder.
+        crate::scope::name_scope(policy, name, device_id, clean, out);
     }
 
     // Each IP address.

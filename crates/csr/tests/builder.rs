@@ -57,7 +57,7 @@ fn p384_default_builds_compliant_csr_openssl_verifies() {
     // PEM parses to the same verdict.
     assert_eq!(validate(pem.as_bytes(), &policy()).unwrap(), ok);
     if !openssl_available() {
-        eprintln!("SKIPPED: openssl not installed, openssl req -verify not run");
+        lantrust_test_support::skip("openssl not installed, openssl req -verify not run");
         return;
     }
     let text = openssl_verify(&pem);
@@ -80,7 +80,7 @@ fn p521_builds_and_openssl_verifies() {
     let ok = validate(built.der(), &Policy::new("lantrust", ["example.com"])).unwrap();
     assert_eq!(ok.key_kind(), KeyKind::P521);
     if !openssl_available() {
-        eprintln!("SKIPPED: openssl not installed, openssl req -verify not run");
+        lantrust_test_support::skip("openssl not installed, openssl req -verify not run");
         return;
     }
     let text = openssl_verify(&built.to_pem().unwrap());
@@ -106,7 +106,7 @@ fn rsa3072_builds_and_openssl_verifies() {
     );
     assert_eq!(ok.dns_names(), ["printer-1.local"]);
     if !openssl_available() {
-        eprintln!("SKIPPED: openssl not installed, openssl req -verify not run");
+        lantrust_test_support::skip("openssl not installed, openssl req -verify not run");
         return;
     }
     let text = openssl_verify(&built.to_pem().unwrap());

@@ -115,7 +115,9 @@ macro_rules! need_openssl {
         match keys() {
             Some(k) => k,
             None => {
-                eprintln!("SKIPPED: openssl not installed (scripts/install-peers installs it)");
+                lantrust_test_support::skip(
+                    "openssl not installed (scripts/install-peers installs it)",
+                );
                 return;
             }
         }

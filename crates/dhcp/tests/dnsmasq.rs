@@ -287,7 +287,7 @@ const DUID: [u8; 10] = [0, 3, 0, 1, 0x02, 0x4c, 0x54, 0x00, 0x00, 0x01];
 #[test]
 fn dnsmasq_offer_and_inform_ack_carry_the_hint() {
     if let Some(why) = skip_reason() {
-        eprintln!("SKIPPED: dnsmasq interop: {why}");
+        lantrust_test_support::skip(format_args!("dnsmasq interop: {why}"));
         return;
     }
     let mut lab = Lab::new();
@@ -327,7 +327,7 @@ fn dnsmasq_offer_and_inform_ack_carry_the_hint() {
 #[test]
 fn dnsmasq_dhcpv6_reply_carries_the_hint() {
     if let Some(why) = skip_reason() {
-        eprintln!("SKIPPED: dnsmasq DHCPv6 interop: {why}");
+        lantrust_test_support::skip(format_args!("dnsmasq DHCPv6 interop: {why}"));
         return;
     }
     let mut lab = Lab::new();

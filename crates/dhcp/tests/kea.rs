@@ -40,7 +40,9 @@ fn peers(what: &str, programs: &[&str]) -> Option<Vec<PathBuf>> {
         .ok()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
     if uid.as_deref() != Some("0") {
-        eprintln!("SKIPPED: {what}: not running as root (network namespaces need CAP_NET_ADMIN)");
+        lantrust_test_support::skip(format_args!(
+            "{what}: not running as root (network namespaces need CAP_NET_ADMIN)"
+        ));
         return None;
     }
     let mut found = Vec::new();
@@ -48,9 +50,9 @@ fn peers(what: &str, programs: &[&str]) -> Option<Vec<PathBuf>> {
         match find_program(p) {
             Some(path) => found.push(path),
             None => {
-                eprintln!(
-                    "SKIPPED: {what}: `{p}` is not installed (scripts/install-peers installs it)"
-                );
+                lantrust_test_support::skip(format_args!(
+                    "{what}: `{p}` is not installed (scripts/install-peers installs it)"
+                ));
                 return None;
             }
         }

@@ -12,7 +12,9 @@ fn scapy(script: &str, args: &[&str]) -> Option<String> {
         .args(["-c", "import scapy"])
         .output();
     if !probe.is_ok_and(|o| o.status.success()) {
-        eprintln!("SKIPPED: scapy interop: python3 with scapy not available (pip install scapy)");
+        lantrust_test_support::skip(
+            "scapy interop: python3 with scapy not available (scripts/install-peers installs it)",
+        );
         return None;
     }
     let out = Command::new("python3")

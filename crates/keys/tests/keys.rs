@@ -53,7 +53,7 @@ fn rsa3072() -> Option<&'static PrivateKey> {
     static KEY: OnceLock<Option<PrivateKey>> = OnceLock::new();
     KEY.get_or_init(|| {
         if !openssl_available() {
-            eprintln!("SKIPPED: RSA cases need openssl to make an RSA key quickly");
+            lantrust_test_support::skip("RSA cases need openssl to make an RSA key quickly");
             return None;
         }
         let dir = tempdir("rsa-key");
@@ -172,7 +172,7 @@ fn debug_elides_the_secret() {
 #[test]
 fn openssl_accepts_our_keys_and_signatures() {
     if !openssl_available() {
-        eprintln!("SKIPPED: openssl not installed");
+        lantrust_test_support::skip("openssl not installed");
         return;
     }
     let dir = tempdir("openssl");
@@ -256,7 +256,7 @@ fn openssl_accepts_our_keys_and_signatures() {
 #[test]
 fn imports_openssl_generated_keys() {
     if !openssl_available() {
-        eprintln!("SKIPPED: openssl not installed");
+        lantrust_test_support::skip("openssl not installed");
         return;
     }
     let dir = tempdir("import");

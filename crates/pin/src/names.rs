@@ -1,6 +1,6 @@
 //! Host names and addresses: normalisation and the draft's local scope (§3.5, §4.2).
 
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// A name or address a server or device was reached at.
@@ -28,6 +28,14 @@ impl Host {
             return None;
         }
         normalize_dns(s).map(Self::Dns)
+    }
+
+    /// The normalised text: the DNS name, or the address as `IpAddr` displays it.
+    pub(crate) fn into_string(self) -> String {
+        match self {
+            Self::Dns(name) => name,
+            Self::Ip(ip) => ip.to_string(),
+        }
     }
 }
 

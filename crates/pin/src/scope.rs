@@ -238,8 +238,12 @@ pub(crate) fn verify(
 /// that a path breaking them is not trusted (found by x509-limbo's `rfc5280::nc::*` and
 /// `webpki::nc::*` cases, `tests/limbo.rs`):
 /// - the extension "MUST be used only in a CA certificate": none in the device certificate;
-/// - "Conforming CAs MUST mark this extension as critical" (the CA/B Forum's exception for
-///   legacy clients does not apply to a local root; lantrust's own root marks it critical);
+/// - criticality is NOT required: RFC 5280 says "Conforming CAs MUST mark this extension as
+///   critical", but the CA/B Forum Baseline Requirements (§7.1.2.10.8) allow a non-critical one
+///   for clients that cannot parse it, and lantrust's own root is non-critical by default because
+///   Mbed TLS cannot load a CA whose name constraints are critical (`lantrust-ca`'s
+///   `NameConstraints`, the root compatibility matrix). The constraints are enforced either way;
+///   only the flag is not held against the root (x509-limbo's `webpki::nc::*-noncritical` case);
 /// - "either the permittedSubtrees field or the excludedSubtrees MUST be present", and each is
 ///   `SIZE (1..MAX)`: no empty NameConstraints, no empty subtree list;
 /// - a dNSName constraint is a DNS name: no leading period (that form is for URIs only).
@@ -266,7 +270,7 @@ fn name_constraints_profile(
             .iter()
             .filter(|e| e.extn_id == const_oid::db::rfc5280::ID_CE_NAME_CONSTRAINTS)
         {
-            if is_leaf || !ext.critical {
+            if is_leaf {
                 return Err(bad);
             }
             let nc =

@@ -412,3 +412,68 @@ fn device_rename_revokes_only_on_the_current_network() {
     // All of it survives a save.
     assert_eq!(PinStore::from_bytes(&store.to_bytes()).unwrap(), store);
 }
+
+#[test]
+fn reconfiguring_a_managed_network_drops_its_old_anchor() {
+    // Replacing a managed network's anchors must not leave the old anchor stored: a root no
+    // network uses makes `from_bytes` refuse the file, so the store could not be read back.
+    let corp = net("Corp");
+    let mut store = PinStore::new();
+    store.set_managed(&corp, &[ROOT2], &[], NOW).unwrap();
+    store.set_managed(&corp, &[ROOT], &[], NOW).unwrap();
+    assert_eq!(store.root_count(), 1);
+    // The SPKI SHA-256 values openssl computed (vectors/spki-sha256.txt).
+    let spki = |name: &str| -> [u8; 32] {
+        let line = include_str!("vectors/spki-sha256.txt")
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .unwrap();
+        hex::decode(line).unwrap().try_into().unwrap()
+    };
+    assert!(store.root_der(&spki("root2-p384")).is_none());
+    assert_eq!(store.root_der(&spki("root-p384")), Some(ROOT));
+    let anchors: Vec<_> = store
+        .managed(&corp.fingerprint())
+        .unwrap()
+        .anchors()
+        .collect();
+    assert_eq!(anchors, [&spki("root-p384")]);
+    assert_eq!(PinStore::from_bytes(&store.to_bytes()).unwrap(), store);
+}
+
+#[test]
+fn inconsistent_device_records_are_refused() {
+    // The device record drives §4.7 revocation: a rename revokes the certificates whose names
+    // start with the old host label. A record that does not match its certificate (or a label
+    // that is not in normal form) would silently skip that revocation, so loading refuses it.
+    let bytes = sample().to_bytes();
+    let home = net("Home").fingerprint().to_string();
+    let edits: [(&str, serde_json::Value); 4] = [
+        ("hostname", "DEV1".into()),
+        ("names", serde_json::json!(["other.local"])),
+        ("serial", "01".into()),
+        ("not_after", (NOW + 1).into()),
+    ];
+    for (field, value) in edits {
+        let mut json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let record = &mut json["store"]["device"][&home];
+        if field == "hostname" {
+            record[field] = value;
+        } else {
+            record["certs"][0][field] = value;
+        }
+        match PinStore::from_bytes(&reseal(&mut json)) {
+            Err(Error::StoreInconsistent { reason }) => {
+                assert!(reason.contains("device record"), "{field}: {reason}")
+            }
+            Err(other) => panic!("{field}: {other}"),
+            Ok(_) => panic!("{field}: an inconsistent device record was loaded"),
+        }
+    }
+    // The untouched record loads, and a rename then revokes its certificate.
+    let mut store = PinStore::from_bytes(&bytes).unwrap();
+    assert_eq!(
+        store.device_rename(&net("Home"), "dev1-2").unwrap().len(),
+        1
+    );
+}

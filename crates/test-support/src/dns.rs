@@ -113,9 +113,9 @@ fn start(
     mut command: impl FnMut(&Path, u16) -> (Command, Option<tempfile::TempDir>),
 ) -> Option<DnsServer> {
     let Some(bin) = find_program(program) else {
-        eprintln!(
-            "SKIPPED: {program} interop: {program} not found (scripts/install-peers installs Debian {package})"
-        );
+        crate::skip(format_args!(
+            "{program} interop: {program} not found (scripts/install-peers installs Debian {package})"
+        ));
         return None;
     };
     // The port can be taken between probing and binding: try a few.

@@ -12,12 +12,14 @@ pub mod net;
 pub mod openssl;
 pub mod pebble;
 pub mod process;
+mod skip;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use net::{free_port, free_udp_tcp_port, wait_for_port, wait_for_port_within};
 pub use openssl::{openssl, openssl_output, openssl_stdout};
 pub use process::{Proc, find_program, have, kill_at, output_text, require_programs, run};
+pub use skip::{REQUIRE_PEERS, peers_required, skip, skip_part, with_peers_required};
 
 /// The wall clock as a duration since the Unix epoch (the `now` the sans-IO crates take).
 pub fn now() -> Duration {

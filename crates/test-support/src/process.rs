@@ -113,16 +113,18 @@ fn is_executable(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// `true` when every program in `programs` is on `PATH`. Otherwise prints a loud
-/// `SKIPPED: <what>: ...` naming the first missing one and how to install it, and returns `false`,
-/// so that the caller returns early instead of faking a pass.
+/// `true` when every program in `programs` is on `PATH`. Otherwise [`skip`](crate::skip)s
+/// loudly (`SKIPPED: <what>: ...` naming the first missing one and how to install it; a failure
+/// with `LANTRUST_REQUIRE_PEERS=1`) and returns `false`, so that the caller returns early instead
+/// of faking a pass.
+#[track_caller]
 pub fn require_programs(programs: &[&str], what: &str) -> bool {
     match programs.iter().find(|p| !have(p)) {
         None => true,
         Some(missing) => {
-            eprintln!(
-                "SKIPPED: {what}: `{missing}` is not installed (scripts/install-peers installs it)"
-            );
+            crate::skip(format_args!(
+                "{what}: `{missing}` is not installed (scripts/install-peers installs it)"
+            ));
             false
         }
     }

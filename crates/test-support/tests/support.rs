@@ -9,7 +9,7 @@ use lantrust_test_support::bins::Endpoint;
 use lantrust_test_support::dns::{probe_query, start_dnsmasq, start_unbound};
 use lantrust_test_support::{
     Proc, find_program, free_port, free_udp_tcp_port, have, openssl_output, require_programs,
-    save_vector, temp_dir, wait_for_port_within,
+    save_vector, temp_dir, wait_for_port_within, with_peers_required,
 };
 
 /// The probe is a well-formed RFC 1035 query: header, QNAME labels, QTYPE A, QCLASS IN.
@@ -40,10 +40,14 @@ fn programs_are_found_and_missing_ones_skip() {
     assert!(sh.is_absolute() && sh.ends_with("sh"), "{}", sh.display());
     assert_eq!(find_program("/nonexistent/x"), None);
     assert!(require_programs(&["sh", "true"], "scaffolding test"));
-    assert!(!require_programs(
-        &["sh", "lantrust-no-such-program"],
+    // Whatever this run's LANTRUST_REQUIRE_PEERS says: a skip without it, a failure with it.
+    let missing = || require_programs(&["sh", "lantrust-no-such-program"], "scaffolding test");
+    assert!(!with_peers_required(false, missing));
+    assert!(std::panic::catch_unwind(|| with_peers_required(true, missing)).is_err());
+    assert!(with_peers_required(true, || require_programs(
+        &["sh", "true"],
         "scaffolding test"
-    ));
+    )));
 }
 
 #[test]

@@ -131,11 +131,15 @@ fn chromium(home: &Path, hosts: &[&str], url: &str) -> Page {
 #[test]
 fn chromium_trusts_the_device_only_with_the_root_installed() {
     if !Path::new(CHROMIUM).exists() {
-        eprintln!("SKIPPED: {CHROMIUM} missing (scripts/install-peers installs Debian `chromium`)");
+        lantrust_test_support::skip(format_args!(
+            "{CHROMIUM} missing (scripts/install-peers installs Debian `chromium`)"
+        ));
         return;
     }
     if !have("certutil") {
-        eprintln!("SKIPPED: certutil missing (scripts/install-peers installs libnss3-tools)");
+        lantrust_test_support::skip(
+            "certutil missing (scripts/install-peers installs libnss3-tools)",
+        );
         return;
     }
     let bin = Binaries::build(
@@ -247,7 +251,9 @@ fn chromium_trusts_the_device_only_with_the_root_installed() {
     // outside them (openssl, with the server's root key) is refused, the same for a name inside
     // them is shown.
     if !have("openssl") {
-        eprintln!("SKIPPED (part): openssl missing, name constraints in Chromium not exercised");
+        lantrust_test_support::skip_part(
+            "openssl missing, name constraints in Chromium not exercised",
+        );
         return;
     }
     for (name, shown) in [("nc-in.local", true), ("printer.example.com", false)] {

@@ -161,7 +161,7 @@ fn server_device_client_end_to_end() {
             "{listing}"
         );
     } else {
-        eprintln!("SKIPPED (part): certutil missing, export --nss not exercised");
+        lantrust_test_support::skip_part("certutil missing, export --nss not exercised");
     }
     // Accepting the change makes the other network's device trusted and the home one not.
     let out = client.join(&other, MAC, &["--accept-change"]);

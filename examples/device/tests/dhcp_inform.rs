@@ -41,7 +41,7 @@ fn dhcpinform_in_a_network_namespace() {
         .map(|o| o.stdout == b"0\n")
         .unwrap_or(false);
     if !root || !have("ip") || !have("dnsmasq") {
-        eprintln!("SKIPPED: DHCPINFORM test needs root, iproute2 and dnsmasq");
+        lantrust_test_support::skip("DHCPINFORM test needs root, iproute2 and dnsmasq");
         return;
     }
     let id = std::process::id() % 100_000;

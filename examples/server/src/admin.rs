@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
-use crate::state::{self, ApprovalRow, CertRow, StateDir};
+use crate::store::{self, ApprovalRow, ApprovalState, CertRow, StateDir};
 
 /// Where the approvals live: the state directory, or a server's /admin endpoints.
 #[derive(clap::Args, Debug)]
@@ -68,7 +68,7 @@ impl Remote {
         let (Some(url), Some(token_file), Some(root)) = (&t.remote, &t.token_file, &t.root) else {
             return Ok(None);
         };
-        let token = state::read_token(token_file)?;
+        let token = store::read_token(token_file)?;
         let pem = std::fs::read(root).with_context(|| format!("reading {}", root.display()))?;
         let roots = lantrust_cli::pem_certs(&pem)
             .with_context(|| format!("{} holds no PEM certificate", root.display()))?;
@@ -148,11 +148,11 @@ pub(crate) fn list(a: ListArgs, only_pending: bool) -> Result<ExitCode> {
         }
         None => {
             let conn = local(&a.target)?.open()?;
-            let rows = state::approvals(&conn, only_pending)?;
+            let rows = store::approvals(&conn, only_pending)?;
             let certs = if only_pending {
                 vec![]
             } else {
-                state::certificates(&conn)?
+                store::certificates(&conn)?
             };
             (rows, certs)
         }
@@ -215,19 +215,19 @@ pub(crate) fn check_id(id: &str) -> Result<String> {
     Ok(id)
 }
 
-pub(crate) fn decide(a: DecideArgs, decision: &str) -> Result<ExitCode> {
+pub(crate) fn decide(a: DecideArgs, decision: ApprovalState) -> Result<ExitCode> {
     let id = check_id(&a.id)?;
     let before = match Remote::new(&a.target)? {
         Some(r) => {
             let action = match decision {
-                "approved" => "approve",
-                "denied" => "deny",
+                ApprovalState::Approved => "approve",
+                ApprovalState::Denied => "deny",
                 other => bail!("unknown decision {other}"),
             };
             let v = r.call("POST", &format!("/admin/devices/{id}/{action}"))?;
-            v["previous"].as_str().map(str::to_string)
+            serde_json::from_value(v["previous"].clone())?
         }
-        None => state::decide(&local(&a.target)?.open()?, &id, decision)?,
+        None => store::decide(&local(&a.target)?.open()?, &id, decision, store::now())?,
     };
     if a.json {
         println!(
@@ -235,13 +235,13 @@ pub(crate) fn decide(a: DecideArgs, decision: &str) -> Result<ExitCode> {
             serde_json::json!({"device_id": id, "state": decision, "previous": before})
         );
     } else {
-        match (decision, before.as_deref()) {
-            ("approved", None) => {
+        match (decision, before) {
+            (ApprovalState::Approved, None) => {
                 println!(
                     "{id}: pre-approved (it has not asked yet; its first request will be issued)"
                 )
             }
-            ("approved", Some("pending")) => {
+            (ApprovalState::Approved, Some(ApprovalState::Pending)) => {
                 println!(
                     "{id}: approved (the waiting client gets its certificate at its next poll)"
                 )
@@ -262,7 +262,7 @@ pub(crate) fn revoke(a: DecideArgs) -> Result<ExitCode> {
                 .as_u64()
                 .context("the server's answer lacks certificates_revoked")? as usize
         }
-        None => state::revoke_device(&mut local(&a.target)?.open()?, &id)?,
+        None => store::revoke_device(&mut local(&a.target)?.open()?, &id, store::now())?,
     };
     if a.json {
         println!(

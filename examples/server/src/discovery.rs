@@ -9,7 +9,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::ValueEnum;
 use lantrust_dhcp::{AcmeServerHint, Fqdn, HintConfig, v4};
 
-use crate::state::StateDir;
+use crate::store::StateDir;
 
 /// Where the ACME directory lives on the server.
 pub(crate) const DIRECTORY_PATH: &str = "/acme/directory";

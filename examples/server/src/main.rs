@@ -8,12 +8,10 @@
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // a binary: std is the point
 
 mod admin;
-mod admin_http;
 mod discovery;
-mod durable;
-mod limits;
-mod serve;
-mod state;
+mod net;
+mod service;
+mod store;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -23,7 +21,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use lantrust_ca::{KeyAlgorithm, Root, RootConfig};
 
-use crate::state::{Config, StateDir};
+use crate::store::{ApprovalState, Config, StateDir};
 
 /// The lantrust local ACME server (draft-sweet-iot-acme-07).
 ///
@@ -44,7 +42,7 @@ enum Command {
     /// Refuses to touch a directory that already holds lantrust state.
     Init(InitArgs),
     /// Run the ACME server over HTTPS (directory at /acme/directory, root at /roots.pem, CRL at /crl).
-    Serve(serve::ServeArgs),
+    Serve(net::ServeArgs),
     /// Check a CSR (PEM or DER) against the device policy (§3.4.3, §4.2): exit 0 if it passes,
     /// 1 with every violation listed.
     CheckCsr(CheckCsrArgs),
@@ -167,12 +165,12 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Init(a) => init(a).map(|()| ExitCode::SUCCESS),
-        Command::Serve(a) => serve::serve(a).map(|()| ExitCode::SUCCESS),
+        Command::Serve(a) => net::serve(a).map(|()| ExitCode::SUCCESS),
         Command::CheckCsr(a) => check_csr(a),
         Command::Pending(a) => admin::list(a, true),
         Command::List(a) => admin::list(a, false),
-        Command::Approve(a) => admin::decide(a, "approved"),
-        Command::Deny(a) => admin::decide(a, "denied"),
+        Command::Approve(a) => admin::decide(a, ApprovalState::Approved),
+        Command::Deny(a) => admin::decide(a, ApprovalState::Denied),
         Command::Revoke(a) => admin::revoke(a),
         Command::DhcpOption(a) => discovery::dhcp_option(a),
         Command::DnsRecords(a) => discovery::dns_records(a),
@@ -286,18 +284,18 @@ fn init_into(a: &InitArgs, name: &str, domains: &[String], st: &StateDir) -> Res
     if matches!(a.key, KeyArg::Rsa3072 | KeyArg::Rsa4096) {
         eprintln!("generating an RSA root key (this can take a while)...");
     }
-    let root = Root::generate(&cfg, state::now(), &mut rand::rngs::OsRng)
+    let root = Root::generate(&cfg, store::now(), &mut rand::rngs::OsRng)
         .context("generating the network root")?;
     let key_pem = root.private_key_pem().context("encoding the root key")?;
     let cert_pem = root.certificate_pem().context("encoding the root")?;
-    state::write_atomic(&st.root_key(), key_pem.as_bytes(), 0o600)?;
-    state::write_atomic(&st.root_cert(), cert_pem.as_bytes(), 0o644)?;
+    store::write_atomic(&st.root_key(), key_pem.as_bytes(), 0o600)?;
+    store::write_atomic(&st.root_cert(), cert_pem.as_bytes(), 0o644)?;
     let config = Config {
         name: name.to_string(),
         domains: domains.to_vec(),
         ips: a.ips.clone(),
     };
-    state::create_db(&st.db(), &config)?;
+    store::create_db(&st.db(), &config, store::now())?;
     st.ensure_admin_token()?;
     Ok(root)
 }

@@ -62,7 +62,9 @@ fn failure(events: &[Event]) -> String {
 #[test]
 fn full_flow_with_approval_revocation_and_refusals() {
     if !have("openssl") {
-        eprintln!("SKIPPED: openssl is not installed; the end-to-end flow needs `openssl verify`");
+        lantrust_test_support::skip(
+            "openssl is not installed; the end-to-end flow needs `openssl verify`",
+        );
         return;
     }
     let dir = temp_dir("flow");

@@ -112,8 +112,8 @@ fn init_makes_the_state_private_and_loose_permissions_are_refused() {
 fn another_user_cannot_read_the_state_directory() {
     let uid = String::from_utf8(Command::new("id").arg("-u").output().unwrap().stdout).unwrap();
     if uid.trim() != "0" {
-        eprintln!(
-            "SKIPPED: not running as root, so there is no second user to switch to (needs setpriv or runuser as root)"
+        lantrust_test_support::skip(
+            "not running as root, so there is no second user to switch to (needs setpriv or runuser as root)",
         );
         return;
     }
@@ -133,7 +133,7 @@ fn another_user_cannot_read_the_state_directory() {
         }
     };
     if !have("setpriv") && !have("runuser") {
-        eprintln!("SKIPPED: neither setpriv nor runuser is installed");
+        lantrust_test_support::skip("neither setpriv nor runuser is installed");
         return;
     }
     let dir = temp_dir("admin-nobody");

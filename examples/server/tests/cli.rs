@@ -66,7 +66,7 @@ fn init_writes_root_key_0600_and_refuses_to_overwrite() {
         assert!(ok);
         assert_eq!(a, b);
     } else {
-        eprintln!("SKIPPED (part): openssl missing, root contents not inspected");
+        lantrust_test_support::skip_part("openssl missing, root contents not inspected");
     }
 
     let before = std::fs::read(state.join("root.pem")).unwrap();
@@ -95,7 +95,9 @@ fn init_writes_root_key_0600_and_refuses_to_overwrite() {
 #[test]
 fn check_csr_passes_good_requests_and_lists_every_violation() {
     if !have("openssl") {
-        eprintln!("SKIPPED: openssl is not installed; check-csr test needs CSRs made by openssl");
+        lantrust_test_support::skip(
+            "openssl is not installed; check-csr test needs CSRs made by openssl",
+        );
         return;
     }
     let dir = temp_dir("csr");
@@ -288,7 +290,9 @@ fn discovery_output_is_accepted_by_dnsmasq_and_unbound() {
             );
         }
     } else {
-        eprintln!("SKIPPED (part): dnsmasq is not installed; dnsmasq output not syntax-checked");
+        lantrust_test_support::skip_part(
+            "dnsmasq is not installed; dnsmasq output not syntax-checked",
+        );
     }
     if have("unbound-checkconf") {
         let records = cli_ok(&["dns-records", "--state", &s, "--format", "unbound"]);
@@ -306,6 +310,8 @@ fn discovery_output_is_accepted_by_dnsmasq_and_unbound() {
         );
         assert!(out.status.success() && t.contains("no errors"), "{t}");
     } else {
-        eprintln!("SKIPPED (part): unbound-checkconf is not installed; unbound output not checked");
+        lantrust_test_support::skip_part(
+            "unbound-checkconf is not installed; unbound output not checked",
+        );
     }
 }

@@ -81,9 +81,9 @@ fn verify_leaf(dir: &Path, cert: &Path, dev: &str) {
 fn skip_unless(bins: &[&str]) -> bool {
     for b in bins {
         if !have(b) {
-            eprintln!(
-                "SKIPPED: `{b}` is not installed (scripts/install-peers installs it); this interop test did not run"
-            );
+            lantrust_test_support::skip(format_args!(
+                "`{b}` is not installed (scripts/install-peers installs it); this interop test did not run"
+            ));
             return true;
         }
     }
@@ -187,8 +187,8 @@ fn uacme_gets_a_local_certificate_after_approval_and_is_refused_a_public_name() 
         .map(|o| o.status.success())
         .unwrap_or(false);
     if !probe {
-        eprintln!(
-            "SKIPPED: `unshare -m` is not permitted here; uacme's CA trust cannot be redirected, uacme interop did not run"
+        lantrust_test_support::skip(
+            "`unshare -m` is not permitted here; uacme's CA trust cannot be redirected, uacme interop did not run",
         );
         return;
     }

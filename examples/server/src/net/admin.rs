@@ -7,11 +7,13 @@
 //! - `GET /admin/devices`: every device and certificate (as `list --json`)
 //! - `POST /admin/devices/{id}/approve|deny|revoke`: a decision (as `approve|deny|revoke --json`)
 
+use std::time::Duration;
+
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::state::{self, StateDir};
+use crate::store::{self, ApprovalState, StateDir};
 
 /// The admin token, compared in constant time.
 pub(crate) struct AdminToken(zeroize::Zeroizing<String>);
@@ -121,8 +123,8 @@ pub(crate) async fn handle(
                 }
             };
             match *action {
-                "approve" => Op::Decide(id, "approved"),
-                "deny" => Op::Decide(id, "denied"),
+                "approve" => Op::Decide(id, ApprovalState::Approved),
+                "deny" => Op::Decide(id, ApprovalState::Denied),
                 "revoke" => Op::Revoke(id),
                 _ => return not_found(),
             }
@@ -135,7 +137,8 @@ pub(crate) async fn handle(
         }
         _ => return not_found(),
     };
-    let r = tokio::task::spawn_blocking(move || run(&state, op)).await;
+    let now = store::now();
+    let r = tokio::task::spawn_blocking(move || run(&state, op, now)).await;
     match r {
         Ok(Ok(v)) => json_response(StatusCode::OK, &v),
         Ok(Err(e)) => {
@@ -161,25 +164,25 @@ fn not_found() -> Response {
 
 enum Op {
     List(bool),
-    Decide(String, &'static str),
+    Decide(String, ApprovalState),
     Revoke(String),
 }
 
-fn run(st: &StateDir, op: Op) -> anyhow::Result<Value> {
+fn run(st: &StateDir, op: Op, now: Duration) -> anyhow::Result<Value> {
     let mut conn = st.open()?;
     Ok(match op {
-        Op::List(true) => serde_json::to_value(state::approvals(&conn, true)?)?,
+        Op::List(true) => serde_json::to_value(store::approvals(&conn, true)?)?,
         Op::List(false) => json!({
-            "devices": state::approvals(&conn, false)?,
-            "certificates": state::certificates(&conn)?,
+            "devices": store::approvals(&conn, false)?,
+            "certificates": store::certificates(&conn)?,
         }),
         Op::Decide(id, decision) => {
-            let before = state::decide(&conn, &id, decision)?;
-            tracing::info!(device = %id, decision, "decided over the admin endpoint");
+            let before = store::decide(&conn, &id, decision, now)?;
+            tracing::info!(device = %id, decision = decision.as_str(), "decided over the admin endpoint");
             json!({ "device_id": id, "state": decision, "previous": before })
         }
         Op::Revoke(id) => {
-            let n = state::revoke_device(&mut conn, &id)?;
+            let n = store::revoke_device(&mut conn, &id, now)?;
             tracing::info!(device = %id, certificates = n, "revoked over the admin endpoint");
             json!({ "device_id": id, "state": "revoked", "certificates_revoked": n })
         }

@@ -1,4 +1,5 @@
-//! Group commit for the SQLite write-ahead log.
+//! Group commit for the SQLite write-ahead log: what an ACME response reports (RFC 8555 §7.1
+//! resources) is on disk before it leaves, at one disk flush for many requests.
 //!
 //! `synchronous=FULL` makes SQLite `fsync` the WAL on every commit: about 4.5 ms each on this
 //! class of disk, taken while the server core's lock is held, and an issuance commits about ten

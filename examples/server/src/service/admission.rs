@@ -1,13 +1,18 @@
-//! Abuse limits: a rogue device on the LAN must not fill the database or exhaust the server
+//! Admission (RFC 8555 §6.6 `rateLimited`, draft §3.4.4 waiting orders). Abuse limits: a rogue device on the LAN must not fill the database or exhaust the server
 //! (issue 9). Connection caps (in total and per source address), a token bucket for new accounts
 //! per source, and the caps on orders waiting for a human (§3.4.4) per source and in total.
 //! Every limit is a `serve` flag; 0 disables it (load generators on 127.0.0.1).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+use lantrust_acme::server::RequestKind;
+use lantrust_acme::{Order, Response};
+use rusqlite::Connection;
+
+use crate::store::{self, ApprovalState};
 
 /// The `serve` flags for the abuse limits.
 #[derive(clap::Args, Debug, Clone)]
@@ -65,90 +70,6 @@ impl LimitArgs {
 /// the IPv4 address they carry.
 pub(crate) fn source(ip: IpAddr) -> IpAddr {
     ip.to_canonical()
-}
-
-// -------------------------------------------------------------------------------------------
-// Connections
-
-/// Open connections in total and per source.
-#[derive(Debug)]
-pub(crate) struct Connections {
-    max_total: usize,
-    max_per_source: usize,
-    total: AtomicUsize,
-    per_source: Mutex<HashMap<IpAddr, usize>>,
-}
-
-/// Why a connection was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ConnRefused {
-    /// The total cap is reached.
-    Total(usize),
-    /// The source's cap is reached.
-    Source(usize),
-}
-
-impl Connections {
-    pub(crate) fn new(max_total: usize, max_per_source: usize) -> Arc<Self> {
-        Arc::new(Connections {
-            max_total,
-            max_per_source,
-            total: AtomicUsize::new(0),
-            per_source: Mutex::new(HashMap::new()),
-        })
-    }
-
-    /// Count a new connection from `ip`, or refuse it. The slot is freed when the guard drops.
-    pub(crate) fn try_open(self: &Arc<Self>, ip: IpAddr) -> Result<ConnGuard, ConnRefused> {
-        let ip = source(ip);
-        let mut per = self
-            .per_source
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let total = self.total.load(Ordering::Relaxed);
-        if self.max_total != 0 && total >= self.max_total {
-            return Err(ConnRefused::Total(self.max_total));
-        }
-        let n = per.entry(ip).or_insert(0);
-        if self.max_per_source != 0 && *n >= self.max_per_source {
-            return Err(ConnRefused::Source(self.max_per_source));
-        }
-        *n += 1;
-        self.total.fetch_add(1, Ordering::Relaxed);
-        Ok(ConnGuard {
-            conns: self.clone(),
-            ip,
-        })
-    }
-
-    #[cfg(test)]
-    fn open(&self) -> usize {
-        self.total.load(Ordering::Relaxed)
-    }
-}
-
-/// One counted connection.
-#[derive(Debug)]
-pub(crate) struct ConnGuard {
-    conns: Arc<Connections>,
-    ip: IpAddr,
-}
-
-impl Drop for ConnGuard {
-    fn drop(&mut self) {
-        let mut per = self
-            .conns
-            .per_source
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(n) = per.get_mut(&self.ip) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                per.remove(&self.ip);
-            }
-        }
-        self.conns.total.fetch_sub(1, Ordering::Relaxed);
-    }
 }
 
 // -------------------------------------------------------------------------------------------
@@ -233,47 +154,174 @@ impl PendingCap {
     }
 }
 
+// -------------------------------------------------------------------------------------------
+// The admission step of the service
+
+/// A request refused before the core sees it: RFC 8555 §6.6 `rateLimited` with Retry-After.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RateLimited {
+    /// The problem detail.
+    pub(crate) detail: String,
+    /// How long the client should wait.
+    pub(crate) retry_after: Duration,
+}
+
+/// The limits in force and their state, keyed on the core's [`RequestKind`].
+pub(crate) struct Admission {
+    limits: LimitArgs,
+    /// Every device is approved at once: no order waits for a human, the pending caps are moot.
+    auto_approve: bool,
+    /// Lifetime of orders (how long an order's source is remembered).
+    order_lifetime: Duration,
+    /// New-account token buckets per source.
+    accounts: AccountBuckets,
+    /// A connection of its own for the pending-order caps (outside the core's lock).
+    db: Mutex<Connection>,
+    /// Serialises newOrder requests while the pending caps are in force, so that counting,
+    /// creating and recording an order is one step and concurrent requests cannot overshoot.
+    gate: Mutex<()>,
+}
+
+impl Admission {
+    /// `limits` as given on the command line (`--no-abuse-limits` is applied here).
+    pub(crate) fn new(
+        limits: &LimitArgs,
+        auto_approve: bool,
+        order_lifetime: Duration,
+        db: Connection,
+    ) -> Self {
+        let limits = limits.effective();
+        Admission {
+            accounts: AccountBuckets::new(limits.new_accounts_per_minute),
+            limits,
+            auto_approve,
+            order_lifetime,
+            db: Mutex::new(db),
+            gate: Mutex::new(()),
+        }
+    }
+
+    /// The limits in force.
+    pub(crate) fn limits(&self) -> &LimitArgs {
+        &self.limits
+    }
+
+    /// Before the body is read: a newAccount (§7.3) takes a token from its source's bucket.
+    pub(crate) fn before_body(
+        &self,
+        kind: RequestKind,
+        peer: IpAddr,
+        at: Instant,
+    ) -> Result<(), RateLimited> {
+        if kind != RequestKind::NewAccount {
+            return Ok(());
+        }
+        self.accounts.take(peer, at).map_err(|wait| RateLimited {
+            detail: format!(
+                "too many new accounts from {} (the limit is {} per minute per source address, --new-accounts-per-minute); retry later",
+                source(peer),
+                self.limits.new_accounts_per_minute
+            ),
+            retry_after: wait,
+        })
+    }
+
+    /// Whether the pending-order caps are in force: some cap is set, and orders can wait for a
+    /// human (not `--auto-approve`).
+    pub(crate) fn pending_caps_apply(&self) -> bool {
+        !self.auto_approve
+            && (self.limits.max_pending_per_source != 0 || self.limits.max_pending_total != 0)
+    }
+
+    /// For a newOrder while the caps apply: the gate that makes count, create and record one
+    /// step. Hold it until the order is recorded.
+    pub(crate) fn gate(&self, kind: RequestKind) -> Option<MutexGuard<'_, ()>> {
+        (kind == RequestKind::NewOrder && self.pending_caps_apply()).then(|| {
+            self.gate
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        })
+    }
+
+    /// Whether a newOrder from `peer` would exceed a pending-order cap. A database failure lets
+    /// the order through (the caps protect capacity, they are not an access control) and is
+    /// logged. An order for a device that is already approved (a renewal) never waits for a
+    /// human and passes: `device` comes from the core's unverified reading of the JWS payload,
+    /// which is enough here because such an order would not count as pending either.
+    pub(crate) fn over_pending_cap(
+        &self,
+        peer: IpAddr,
+        device: Option<&str>,
+        now: Duration,
+    ) -> Option<RateLimited> {
+        let (per_source, total) = (
+            self.limits.max_pending_per_source,
+            self.limits.max_pending_total,
+        );
+        if !self.pending_caps_apply() {
+            return None;
+        }
+        let ip = source(peer);
+        let counts = (|| {
+            let conn = self.db.lock().ok()?;
+            if let Some(d) = device
+                && store::approval_state(&conn, d).ok().flatten() == Some(ApprovalState::Approved)
+            {
+                return Some((0, 0));
+            }
+            store::pending_orders(&conn, ip, now.as_secs())
+                .inspect_err(
+                    |e| tracing::error!(error = %format!("{e:#}"), "counting pending orders failed"),
+                )
+                .ok()
+        })()?;
+        let cap = if per_source != 0 && counts.0 >= per_source {
+            PendingCap::Source(per_source)
+        } else if total != 0 && counts.1 >= total {
+            PendingCap::Total(total)
+        } else {
+            return None;
+        };
+        tracing::info!(%peer, ?cap, "order refused: too many orders waiting for approval");
+        Some(RateLimited {
+            detail: cap.detail(ip),
+            retry_after: Duration::from_secs(60),
+        })
+    }
+
+    /// Remember the source address of a new order (`resp` is the core's 201), for
+    /// [`Admission::over_pending_cap`].
+    pub(crate) fn record_order(&self, peer: IpAddr, resp: &Response, now: Duration) {
+        if !self.pending_caps_apply() || resp.status != 201 {
+            return;
+        }
+        let Some(order_id) = resp
+            .header("location")
+            .and_then(|l| l.rsplit('/').next())
+            .map(str::to_string)
+        else {
+            return;
+        };
+        let device_id = lantrust_acme::from_json::<Order>(&resp.body)
+            .ok()
+            .and_then(|o| o.identifiers.first().map(lantrust_acme::server::device_id))
+            .unwrap_or_default();
+        let expires = now.saturating_add(self.order_lifetime).as_secs();
+        if let Ok(conn) = self.db.lock()
+            && let Err(e) =
+                store::record_order_source(&conn, &order_id, source(peer), &device_id, expires)
+        {
+            tracing::error!(error = %format!("{e:#}"), "recording an order's source failed");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
-    }
-
-    #[test]
-    fn connection_caps_per_source_and_total() {
-        let c = Connections::new(3, 2);
-        let a1 = c.try_open(ip("127.0.0.2")).unwrap();
-        let _a2 = c.try_open(ip("127.0.0.2")).unwrap();
-        assert_eq!(
-            c.try_open(ip("127.0.0.2")).unwrap_err(),
-            ConnRefused::Source(2)
-        );
-        // The mapped form is the same source.
-        assert_eq!(
-            c.try_open(ip("::ffff:127.0.0.2")).unwrap_err(),
-            ConnRefused::Source(2)
-        );
-        let _b = c.try_open(ip("127.0.0.3")).unwrap();
-        assert_eq!(
-            c.try_open(ip("127.0.0.4")).unwrap_err(),
-            ConnRefused::Total(3)
-        );
-        drop(a1);
-        assert_eq!(c.open(), 2);
-        let _a3 = c.try_open(ip("127.0.0.2")).unwrap();
-        assert_eq!(c.open(), 3);
-    }
-
-    #[test]
-    fn unlimited_connections_with_zero() {
-        let c = Connections::new(0, 0);
-        let guards: Vec<_> = (0..100).map(|_| c.try_open(ip("::1")).unwrap()).collect();
-        assert_eq!(c.open(), 100);
-        drop(guards);
-        assert_eq!(c.open(), 0);
-        assert!(c.per_source.lock().unwrap().is_empty());
     }
 
     #[test]

@@ -1,0 +1,241 @@
+//! The HTTP layer of `serve` (RFC 8555 §6.1, §7.1: the ACME resources under `/acme`, plus the
+//! root at `/roots.pem`, the CRL at `/crl` and the /admin endpoints): routing, body limits and
+//! timeouts, and the conversion between axum's types and the core's [`Request`]/[`Response`].
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method as HttpMethod, StatusCode, Uri};
+use axum::response::{IntoResponse, Response as HttpResponse};
+use axum::routing::{any, get};
+use lantrust_acme::{Method, Problem, ProblemType, Request, Response};
+
+use super::admin::AdminToken;
+use super::challenge::{self, Targets};
+use super::tls::Peer;
+use crate::service::{AcmeService, Incoming};
+use crate::store::{self, StateDir};
+
+/// Largest request body accepted (a CSR for RSA-4096 with many SANs is a few KiB).
+const MAX_BODY: usize = 64 * 1024;
+
+/// What the handlers share.
+pub(crate) struct App {
+    pub(crate) service: Arc<AcmeService>,
+    pub(crate) targets: Arc<Targets>,
+    pub(crate) origin: String,
+    pub(crate) root_pem: String,
+    pub(crate) state: StateDir,
+    /// The token of the /admin endpoints (`None`: `--no-http-admin`).
+    pub(crate) admin_token: Option<AdminToken>,
+}
+
+/// The routes of `serve`.
+pub(crate) fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/roots.pem", get(roots))
+        .route("/crl", get(crl))
+        .route("/acme/{*rest}", any(acme))
+        .route("/admin", any(admin))
+        .route("/admin/{*rest}", any(admin))
+        .fallback(not_found)
+        .with_state(app)
+}
+
+async fn not_found() -> HttpResponse {
+    (
+        StatusCode::NOT_FOUND,
+        "not found: the ACME directory is /acme/directory, the root /roots.pem, the CRL /crl\n",
+    )
+        .into_response()
+}
+
+async fn roots(State(app): State<Arc<App>>) -> HttpResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/pem-certificate-chain",
+        )],
+        app.root_pem.clone(),
+    )
+        .into_response()
+}
+
+async fn crl(State(app): State<Arc<App>>) -> HttpResponse {
+    let service = app.service.clone();
+    let now = store::now();
+    let r = tokio::task::spawn_blocking(move || service.crl(now)).await;
+    match r {
+        Ok(Ok(der)) => (
+            [(axum::http::header::CONTENT_TYPE, "application/pkix-crl")],
+            der,
+        )
+            .into_response(),
+        Ok(Err(e)) => {
+            tracing::error!(error = %format!("{e:#}"), "CRL generation failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "CRL unavailable\n").into_response()
+        }
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "CRL unavailable\n").into_response(),
+    }
+}
+
+/// The service's refusal made outside the core, as an HTTP response. Called on the async task,
+/// as before the split: it only takes the core's lock for a nonce.
+fn refusal(app: &App, p: Problem, now: Duration) -> HttpResponse {
+    to_http(app.service.refusal(&p, now), false)
+}
+
+async fn acme(
+    State(app): State<Arc<App>>,
+    method: HttpMethod,
+    uri: Uri,
+    headers: HeaderMap,
+    axum::Extension(Peer(peer)): axum::Extension<Peer>,
+    body: Body,
+) -> HttpResponse {
+    // The clock, read once for this request.
+    let (now, at) = (store::now(), Instant::now());
+    let m = match method {
+        HttpMethod::GET => Method::Get,
+        HttpMethod::HEAD => Method::Head,
+        HttpMethod::POST => Method::Post,
+        _ => {
+            let p = Problem::new(
+                ProblemType::Malformed,
+                405,
+                "method not allowed: ACME uses GET, HEAD and POST",
+            );
+            return refusal(&app, p, now);
+        }
+    };
+    let url = format!("{}{}", app.origin, uri.path());
+    let kind = app.service.request_kind(m, &url);
+    // Admission that must not wait for the body (a newAccount flood costs no body reads).
+    // A token bucket behind a mutex: cheap enough for the async task.
+    if let Err(refused) = app.service.before_body(kind, peer, at, now) {
+        return to_http(refused, false);
+    }
+    let body_timeout = Duration::from_secs(app.service.admission().limits().body_timeout);
+    let body = match tokio::time::timeout(body_timeout, read_body(body)).await {
+        Ok(Ok(b)) => b,
+        Err(_) => {
+            let p = Problem::new(
+                ProblemType::Malformed,
+                408,
+                format!(
+                    "the request body did not arrive within {} s; send the whole request at once",
+                    body_timeout.as_secs()
+                ),
+            );
+            tracing::info!(%peer, "request body timed out");
+            let mut r = refusal(&app, p, now);
+            r.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                HeaderValue::from_static("close"),
+            );
+            return r;
+        }
+        Ok(Err(size)) => {
+            let p = Problem::new(
+                ProblemType::Malformed,
+                413,
+                format!("the request body ({size}) is larger than {MAX_BODY} bytes"),
+            );
+            return refusal(&app, p, now);
+        }
+    };
+    let req = Request {
+        method: m,
+        url,
+        headers: headers
+            .iter()
+            .filter_map(|(n, v)| Some((n.as_str().to_string(), v.to_str().ok()?.to_string())))
+            .collect(),
+        body,
+    };
+    let service = app.service.clone();
+    let incoming = Incoming { req, peer, now };
+    let outcome = match tokio::task::spawn_blocking(move || service.handle(incoming)).await {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!(error = %e, "request handler panicked");
+            let p = Problem::new(ProblemType::ServerInternal, 500, "internal error");
+            return to_http(
+                Response {
+                    status: 500,
+                    headers: vec![("Content-Type".into(), "application/problem+json".into())],
+                    body: lantrust_acme::to_json(&p),
+                },
+                false,
+            );
+        }
+    };
+    for v in outcome.validations {
+        tokio::spawn(challenge::validate(
+            app.service.clone(),
+            app.targets.clone(),
+            v,
+        ));
+    }
+    to_http(outcome.response, m == Method::Head)
+}
+
+/// The HTTP admin endpoints (token-protected; see `admin`).
+async fn admin(
+    State(app): State<Arc<App>>,
+    method: HttpMethod,
+    uri: Uri,
+    headers: HeaderMap,
+) -> HttpResponse {
+    let Some(token) = &app.admin_token else {
+        return not_found().await;
+    };
+    super::admin::handle(app.state.clone(), token, method, uri.path(), &headers).await
+}
+
+fn to_http(r: Response, head: bool) -> HttpResponse {
+    let mut b = axum::http::Response::builder()
+        .status(StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+    for (n, v) in &r.headers {
+        if let Ok(v) = HeaderValue::from_str(v) {
+            b = b.header(n.as_str(), v);
+        }
+    }
+    let body = if head {
+        Body::empty()
+    } else {
+        Body::from(r.body)
+    };
+    b.body(body)
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// Read at most [`MAX_BODY`] bytes. A larger body is drained (up to 1 MiB, so that the client
+/// finishes sending and reads the 413 problem instead of a reset) and refused.
+async fn read_body(body: Body) -> Result<Vec<u8>, String> {
+    use http_body_util::BodyExt;
+    const DRAIN_LIMIT: usize = 1024 * 1024;
+    let mut body = body;
+    let mut out = Vec::new();
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return Err("unreadable".into());
+        };
+        if let Ok(data) = frame.into_data() {
+            total = total.saturating_add(data.len());
+            if total <= MAX_BODY {
+                out.extend_from_slice(&data);
+            } else if total > DRAIN_LIMIT {
+                return Err("more than 1 MiB".into());
+            }
+        }
+    }
+    if total > MAX_BODY {
+        return Err(format!("{total} bytes"));
+    }
+    Ok(out)
+}

@@ -1,0 +1,326 @@
+//! The server core's hooks: the §3.4.4 approval decision from the database, the §4.2 name scope
+//! at newOrder, and CSR policy (§3.4.3, lantrust-csr) plus issuance (lantrust-ca) at finalize
+//! (RFC 8555 §7.4).
+
+// Problem documents are the natural error value of the hooks (as in lantrust-acme's core).
+#![allow(clippy::result_large_err)]
+
+use std::any::Any;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lantrust_acme::server::{
+    AccountRecord, Approval, ApprovalPolicy, ApprovalRequest, Issued, Issuer, OrderRecord,
+};
+use lantrust_acme::{IdentifierType, Problem, ProblemType, Subproblem};
+use lantrust_ca::{DeviceRequest, IssuanceOptions, Root};
+use rand::rngs::OsRng;
+use rusqlite::Connection;
+
+use crate::store::{self, ApprovalState, Config};
+
+/// Approval decisions from the database (so `approve` in another process takes effect at the
+/// client's next poll).
+pub(crate) struct DbApproval {
+    conn: Connection,
+    auto_approve: bool,
+    /// The network's names (§4.2), for refusing foreign identifiers at newOrder.
+    scope: lantrust_csr::Policy,
+}
+
+impl DbApproval {
+    /// Decisions from `conn`; every device approved at once with `auto_approve`.
+    pub(crate) fn new(conn: Connection, auto_approve: bool, config: Config) -> Self {
+        DbApproval {
+            conn,
+            auto_approve,
+            scope: lantrust_csr::Policy::new(config.name, config.domains),
+        }
+    }
+}
+
+impl ApprovalPolicy for DbApproval {
+    fn check_order(&mut self, identifiers: &[lantrust_acme::Identifier]) -> Result<(), Problem> {
+        match out_of_scope(&self.scope, identifiers) {
+            Some(p) => {
+                tracing::info!(detail = ?p.detail, "order refused");
+                Err(p)
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn check(&mut self, req: &ApprovalRequest<'_>, now: Duration) -> Approval {
+        let r = store::request_approval(
+            &self.conn,
+            req.device_id,
+            &req.identifier.value,
+            &req.account.thumbprint,
+            self.auto_approve,
+            now,
+        );
+        match r {
+            Ok(ApprovalState::Approved) => Approval::Approved,
+            Ok(ApprovalState::Pending) => {
+                tracing::info!(
+                    device = req.device_id,
+                    name = %req.identifier.value,
+                    "waiting for approval: run `lantrust-server approve {}`",
+                    req.device_id
+                );
+                Approval::Pending
+            }
+            Ok(ApprovalState::Denied) => {
+                Approval::Denied("denied by the network administrator".into())
+            }
+            Ok(ApprovalState::Revoked) => Approval::Denied("its approval was revoked".into()),
+            Err(e) => {
+                tracing::error!(error = %e, "approval lookup failed; keeping the device waiting");
+                Approval::Pending
+            }
+        }
+    }
+}
+
+/// CSR policy (lantrust-csr) and issuance (lantrust-ca).
+pub(crate) struct CaIssuer {
+    root: Arc<Root>,
+    root_pem: String,
+    policy: lantrust_csr::Policy,
+    options: IssuanceOptions,
+}
+
+/// A finalize request's CSR validated (signature and policy) outside the core's lock, for the
+/// device ID it names ([`PreparedCsr::new`]); handed to the core with the request
+/// (`Server::handle_prepared`) and reused by the issuer when the CSR bytes and the order's device
+/// ID match.
+pub(crate) struct PreparedCsr {
+    der: Vec<u8>,
+    accepted: lantrust_csr::AcceptedCsr,
+}
+
+impl PreparedCsr {
+    /// Validate a CSR the way `issue` would, before the order is known: with the device ID read
+    /// from the CSR itself. If the order turns out to be for that same device, `issue` with the
+    /// order's device ID would reach the same verdict (the ID is only compared), so the result
+    /// can stand in for it. `None` when it does not pass (then `issue` reports why, under lock).
+    pub(crate) fn new(policy: &lantrust_csr::Policy, csr_der: &[u8]) -> Option<Self> {
+        Some(PreparedCsr {
+            accepted: lantrust_csr::validate(csr_der, policy).ok()?,
+            der: csr_der.to_vec(),
+        })
+    }
+}
+
+impl CaIssuer {
+    /// Issue from `root` (chain: leaf + `root_pem`) under `policy`.
+    pub(crate) fn new(
+        root: Arc<Root>,
+        root_pem: String,
+        policy: lantrust_csr::Policy,
+        options: IssuanceOptions,
+    ) -> Self {
+        CaIssuer {
+            root,
+            root_pem,
+            policy,
+            options,
+        }
+    }
+}
+
+fn bad_csr(detail: impl Into<String>) -> Problem {
+    Problem::new(ProblemType::BadCsr, 400, detail)
+}
+
+impl Issuer for CaIssuer {
+    fn issue(
+        &mut self,
+        csr_der: &[u8],
+        order: &OrderRecord,
+        account: &AccountRecord,
+        now: Duration,
+    ) -> Result<Issued, Problem> {
+        self.issue_prepared(csr_der, order, account, now, &())
+    }
+
+    /// `prepared` is the service's `Option<PreparedCsr>` for this request.
+    fn issue_prepared(
+        &mut self,
+        csr_der: &[u8],
+        order: &OrderRecord,
+        account: &AccountRecord,
+        now: Duration,
+        prepared: &dyn Any,
+    ) -> Result<Issued, Problem> {
+        let device_id = order
+            .identifiers
+            .iter()
+            .find(|i| i.kind == IdentifierType::Dns)
+            .map(lantrust_acme::server::device_id);
+        let pre = prepared
+            .downcast_ref::<Option<PreparedCsr>>()
+            .and_then(Option::as_ref)
+            .filter(|p| p.der == csr_der && device_id.as_deref() == Some(p.accepted.device_id()))
+            .map(|p| p.accepted.clone());
+        let mut policy = self.policy.clone();
+        if let Some(id) = &device_id {
+            policy = policy.with_device_id(id.clone());
+        }
+        let validated = match pre {
+            Some(accepted) => Ok(accepted),
+            None => lantrust_csr::validate(csr_der, &policy),
+        };
+        let accepted = validated.map_err(|e| {
+            let mut p = bad_csr(format!("the CSR does not meet the device policy: {e}"));
+            p.subproblems = e
+                .violations()
+                .iter()
+                .map(|v| Subproblem {
+                    kind: ProblemType::BadCsr,
+                    detail: Some(v.to_string()),
+                    identifier: None,
+                })
+                .collect();
+            tracing::info!(account = %account.id, "CSR refused: {e}");
+            p
+        })?;
+        let request = DeviceRequest {
+            device_id: accepted.device_id().to_string(),
+            dns_names: accepted.dns_names().to_vec(),
+            ip_addrs: accepted.ip_addrs().to_vec(),
+            public_key: accepted.public_key().clone(),
+        };
+        let cert = self
+            .root
+            .issue(&request, &self.options, now, &mut OsRng)
+            .map_err(|e| bad_csr(format!("cannot issue: {e}")))?;
+        let leaf_pem = lantrust_ca::certificate_to_pem(&cert)
+            .map_err(|e| Problem::new(ProblemType::ServerInternal, 500, e.to_string()))?;
+        let leaf_der = lantrust_ca::certificate_to_der(&cert)
+            .map_err(|e| Problem::new(ProblemType::ServerInternal, 500, e.to_string()))?;
+        tracing::info!(
+            device = accepted.device_id(),
+            names = ?accepted.dns_names(),
+            "issued a certificate"
+        );
+        Ok(Issued {
+            pem_chain: format!("{leaf_pem}{}", self.root_pem),
+            leaf_der,
+            alternates: Vec::new(),
+        })
+    }
+}
+
+/// Identifiers outside the network's scope, by lantrust-csr's §4.2 rule (the one finalize applies
+/// to the CSR): DNS names other than `<id>.local` and `<id>.<domain>`, the server's own name,
+/// `localhost`, public IPs; and several device IDs in one order.
+pub(crate) fn out_of_scope(
+    policy: &lantrust_csr::Policy,
+    identifiers: &[lantrust_acme::Identifier],
+) -> Option<Problem> {
+    use lantrust_csr::Violation;
+    let mut subs = Vec::new();
+    let mut ids = Vec::new();
+    for ident in identifiers {
+        let bad = match ident.kind {
+            IdentifierType::Dns => {
+                let v = ident.value.to_ascii_lowercase();
+                let label = v.split('.').next().unwrap_or("").to_string();
+                if !ids.contains(&label) {
+                    ids.push(label.clone());
+                }
+                let violations = policy.name_scope_violations(&v, Some(&label));
+                match violations.first() {
+                    None => None,
+                    Some(Violation::ReservedLeftmostLabel { label, .. }) => {
+                        Some(format!("{v}: the name {label:?} is reserved"))
+                    }
+                    Some(_) => {
+                        let mut allowed = vec!["<id>.local".to_string()];
+                        allowed.extend(policy.domains.iter().map(|d| format!("<id>.{d}")));
+                        Some(format!(
+                            "{v} is not a name on this network; this server issues only {}",
+                            allowed.join(", ")
+                        ))
+                    }
+                }
+            }
+            IdentifierType::Ip => match ident.value.parse::<std::net::IpAddr>() {
+                Ok(ip) if lantrust_csr::Policy::ip_in_scope(ip) => None,
+                _ => Some(format!(
+                    "{} is not a private, link-local or loopback address",
+                    ident.value
+                )),
+            },
+            _ => Some(format!("unsupported identifier {}", ident.value)),
+        };
+        if let Some(detail) = bad {
+            subs.push(Subproblem {
+                kind: ProblemType::RejectedIdentifier,
+                detail: Some(detail),
+                identifier: Some(ident.clone()),
+            });
+        }
+    }
+    if subs.is_empty() && ids.len() > 1 {
+        return Some(Problem::new(
+            ProblemType::RejectedIdentifier,
+            400,
+            format!(
+                "one order is for one device; these names belong to {} devices ({})",
+                ids.len(),
+                ids.join(", ")
+            ),
+        ));
+    }
+    if subs.is_empty() {
+        return None;
+    }
+    let detail = subs
+        .iter()
+        .filter_map(|s| s.detail.clone())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut p = Problem::new(ProblemType::RejectedIdentifier, 400, detail);
+    p.subproblems = subs;
+    Some(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lantrust_acme::Order;
+
+    #[test]
+    fn scope_refuses_public_and_reserved_names() {
+        let cfg = lantrust_csr::Policy::new("router", vec!["home.arpa".to_string()]);
+        let order = |names: &[&str]| -> Order {
+            let ids: Vec<_> = names
+                .iter()
+                .map(|n| serde_json::json!({"type": "dns", "value": n}))
+                .collect();
+            let v = serde_json::json!({"status": "pending", "identifiers": ids,
+                "authorizations": [], "finalize": "https://x/f"});
+            lantrust_acme::from_json(v.to_string().as_bytes()).unwrap()
+        };
+        assert!(
+            out_of_scope(&cfg, &order(&["dev1.local", "dev1.home.arpa"]).identifiers).is_none()
+        );
+        let p = out_of_scope(
+            &cfg,
+            &order(&["dev1.local", "dev1.example.com"]).identifiers,
+        )
+        .unwrap();
+        assert_eq!(p.kind, ProblemType::RejectedIdentifier);
+        assert_eq!(p.subproblems.len(), 1);
+        assert!(
+            p.detail
+                .unwrap()
+                .contains("dev1.example.com is not a name on this network")
+        );
+        assert!(out_of_scope(&cfg, &order(&["router.local"]).identifiers).is_some());
+        assert!(out_of_scope(&cfg, &order(&["a.b.local"]).identifiers).is_some());
+        assert!(out_of_scope(&cfg, &order(&["dev1.local", "dev2.local"]).identifiers).is_some());
+    }
+}

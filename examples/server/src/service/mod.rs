@@ -1,0 +1,336 @@
+//! The ACME service (RFC 8555 §6–§7 with draft-sweet-iot-acme-07 §3.4.4): lantrust-acme's core
+//! with its hooks, admission and durability, as one synchronous object. No sockets, no async, no
+//! clock: `net/` hands each request in with the `now` it read, and gets the response and the
+//! challenge validations to perform back.
+//!
+//! Lock order for a request ([`AcmeService::handle`]): admission first (the newOrder gate and
+//! the pending caps), the signature check and the finalize CSR's policy outside the core's lock,
+//! the state change inside it, then the WAL flush (`durable.rs`) before the answer leaves.
+
+// Problem documents are the natural error value of the hooks (as in lantrust-acme's core).
+#![allow(clippy::result_large_err)]
+
+pub(crate) mod admission;
+pub(crate) mod durable;
+pub(crate) mod hooks;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, anyhow};
+use lantrust_acme::server::{
+    CheckedSignature, RequestKind, Server, ServerConfig, Store, Validation,
+};
+use lantrust_acme::{Method, Problem, ProblemType, Request, Response};
+use lantrust_ca::Root;
+use rand::rngs::OsRng;
+
+use self::admission::{Admission, RateLimited};
+use self::durable::Durability;
+use self::hooks::{CaIssuer, DbApproval, PreparedCsr};
+use crate::store::{self, SqliteStore, StateDir};
+
+/// The core as the service runs it.
+pub(crate) type Core<S = SqliteStore> = Server<S, DbApproval, CaIssuer>;
+
+/// One ACME request as `net/` hands it in.
+#[derive(Debug)]
+pub(crate) struct Incoming {
+    /// The request, with the absolute URL the client used.
+    pub(crate) req: Request,
+    /// The TCP peer (abuse limits are per source address).
+    pub(crate) peer: SocketAddr,
+    /// The wall clock, read once for this request.
+    pub(crate) now: Duration,
+}
+
+/// What the service answers.
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    /// The response to send.
+    pub(crate) response: Response,
+    /// Challenge validations to perform (report each with [`AcmeService::validation_result`]).
+    pub(crate) validations: Vec<Validation>,
+}
+
+/// A signed CRL: the revocations it lists, when it was signed, its DER.
+type CachedCrl = (Vec<store::Revoked>, Duration, Vec<u8>);
+
+/// The core, its hooks, admission and durability.
+pub(crate) struct AcmeService<S = SqliteStore> {
+    core: Mutex<Core<S>>,
+    /// The core's configuration, for telling requests apart without its lock.
+    acme_cfg: ServerConfig,
+    /// The CSR policy, for validating finalize requests outside the core's lock.
+    csr_policy: lantrust_csr::Policy,
+    admission: Admission,
+    /// Makes the core's commits durable before a response leaves (group commit); `None` for a
+    /// store that is durable by itself (tests on an in-memory database).
+    durability: Option<Durability>,
+    /// For the CRL: the root that signs it and the state it lists.
+    root: Arc<Root>,
+    state: Option<StateDir>,
+    crl_cache: Mutex<Option<CachedCrl>>,
+}
+
+impl<S: Store> AcmeService<S> {
+    /// Assemble the service.
+    pub(crate) fn new(
+        core: Core<S>,
+        acme_cfg: ServerConfig,
+        csr_policy: lantrust_csr::Policy,
+        admission: Admission,
+        durability: Option<Durability>,
+        root: Arc<Root>,
+        state: Option<StateDir>,
+    ) -> Self {
+        AcmeService {
+            core: Mutex::new(core),
+            acme_cfg,
+            csr_policy,
+            admission,
+            durability,
+            root,
+            state,
+            crl_cache: Mutex::new(None),
+        }
+    }
+
+    /// What a request is, from its method and absolute URL (no body needed).
+    pub(crate) fn request_kind(&self, method: Method, url: &str) -> RequestKind {
+        self.acme_cfg.request_kind(method, url)
+    }
+
+    /// The limits in force.
+    pub(crate) fn admission(&self) -> &Admission {
+        &self.admission
+    }
+
+    /// The admission rules that run before the body is read (the newAccount rate, §7.3); a
+    /// refusal is the finished `rateLimited` response.
+    pub(crate) fn before_body(
+        &self,
+        kind: RequestKind,
+        peer: SocketAddr,
+        at: Instant,
+        now: Duration,
+    ) -> Result<(), Response> {
+        self.admission
+            .before_body(kind, peer.ip(), at)
+            .map_err(|r| {
+                tracing::info!(%peer, "new account refused: rate limit");
+                self.rate_limited(&r, now)
+            })
+    }
+
+    /// One ACME request. The expensive, stateless work runs without the core's lock, so
+    /// requests use every core: the JWS signature check and, for finalize, the CSR's signature
+    /// and policy. The lock is held for the state change (and the certificate signature); the
+    /// answer waits until the WAL is on disk.
+    pub(crate) fn handle(&self, incoming: Incoming) -> Outcome {
+        let Incoming { req, peer, now } = incoming;
+        let kind = self.request_kind(req.method, &req.url);
+        let Some(job) = self.core.lock().map(|core| core.signature_job(&req)).ok() else {
+            return self.poisoned();
+        };
+        let _gate = self.admission.gate(kind);
+        if kind == RequestKind::NewOrder
+            && let Some(r) = self.admission.over_pending_cap(
+                peer.ip(),
+                job.as_ref().and_then(|j| j.device_id()),
+                now,
+            )
+        {
+            return Outcome {
+                response: self.rate_limited(&r, now),
+                validations: Vec::new(),
+            };
+        }
+        let checked = job.as_ref().and_then(|j| j.run(&req));
+        // The finalize CSR's policy check, outside the lock, once the request is known genuine.
+        let pre = checked
+            .as_ref()
+            .and(job.as_ref())
+            .and_then(|j| j.csr_der())
+            .and_then(|der| PreparedCsr::new(&self.csr_policy, der));
+        let (response, validations) = {
+            let Ok(mut core) = self.core.lock() else {
+                return self.poisoned();
+            };
+            handle_locked(&mut core, &req, checked.as_ref(), &pre, now)
+        };
+        if kind == RequestKind::NewOrder {
+            self.admission.record_order(peer.ip(), &response, now);
+        }
+        if req.method == Method::Post
+            && let Some(d) = &self.durability
+            && let Err(e) = d.wait()
+        {
+            tracing::error!(error = %e, "flushing the database to disk failed");
+            let p = Problem::new(
+                ProblemType::ServerInternal,
+                500,
+                "the server could not store this request durably; retry later",
+            );
+            return Outcome {
+                response: replace_body(response, &p),
+                validations,
+            };
+        }
+        Outcome {
+            response,
+            validations,
+        }
+    }
+
+    /// The outcome of a challenge validation (RFC 8555 §8), at `now`.
+    pub(crate) fn validation_result(
+        &self,
+        v: &Validation,
+        result: Result<(), Problem>,
+        now: Duration,
+    ) {
+        if let Ok(mut core) = self.core.lock()
+            && let Err(e) = core.validation_result(&v.authz_id, &v.challenge_id, result, now)
+        {
+            tracing::error!(error = %e, "could not store a validation result");
+        }
+    }
+
+    /// A problem response for a refusal made outside the core (405, 408, 413), with a fresh
+    /// nonce so the client can retry at once.
+    pub(crate) fn refusal(&self, p: &Problem, now: Duration) -> Response {
+        let mut r = problem_plain(p);
+        if let Some(n) = self.fresh_nonce(now) {
+            r.headers.push(("Replay-Nonce".into(), n));
+        }
+        r
+    }
+
+    /// RFC 8555 §6.6: `rateLimited` (429) with Retry-After.
+    fn rate_limited(&self, r: &RateLimited, now: Duration) -> Response {
+        let p = Problem::new(ProblemType::RateLimited, 429, r.detail.clone());
+        let mut resp = self.refusal(&p, now);
+        let secs = r.retry_after.as_secs().max(1);
+        resp.headers.push(("Retry-After".into(), secs.to_string()));
+        resp
+    }
+
+    fn fresh_nonce(&self, now: Duration) -> Option<String> {
+        let req = Request {
+            method: Method::Head,
+            url: format!("{}/new-nonce", self.acme_cfg.base_url),
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
+        let mut core = self.core.lock().ok()?;
+        let r = core.handle(&req, now, &mut OsRng);
+        r.header("replay-nonce").map(str::to_string)
+    }
+
+    fn poisoned(&self) -> Outcome {
+        let p = Problem::new(ProblemType::ServerInternal, 500, "server state is poisoned");
+        Outcome {
+            response: problem_plain(&p),
+            validations: Vec::new(),
+        }
+    }
+
+    /// A DER CRL of every revocation (RFC 5280 §5); re-signed when the list changes or after 12
+    /// hours (nextUpdate is 24 hours), with a cRLNumber that grows in the database.
+    pub(crate) fn crl(&self, now: Duration) -> Result<Vec<u8>> {
+        use lantrust_ca::{CrlReason, RevokedCertificate, SerialNumber};
+        let st = self
+            .state
+            .as_ref()
+            .ok_or_else(|| anyhow!("no state directory"))?;
+        let mut conn = st.open()?;
+        let list = store::revocations(&conn)?;
+        let mut cache = self
+            .crl_cache
+            .lock()
+            .map_err(|_| anyhow!("CRL cache poisoned"))?;
+        if let Some((l, at, der)) = cache.as_ref()
+            && *l == list
+            && now.saturating_sub(*at) < Duration::from_secs(12 * 3600)
+        {
+            return Ok(der.clone());
+        }
+        let revoked = list
+            .iter()
+            .map(|(serial, reason, at)| {
+                Ok(RevokedCertificate {
+                    serial: SerialNumber::new(serial).map_err(|e| anyhow!("stored serial: {e}"))?,
+                    revoked_at: Duration::from_secs(*at),
+                    reason: match reason {
+                        Some(1) => CrlReason::KeyCompromise,
+                        Some(3) => CrlReason::AffiliationChanged,
+                        Some(4) => CrlReason::Superseded,
+                        Some(5) => CrlReason::CessationOfOperation,
+                        Some(9) => CrlReason::PrivilegeWithdrawn,
+                        _ => CrlReason::Unspecified,
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let number = store::next_crl_number(&mut conn)?;
+        let crl = self
+            .root
+            .crl(&revoked, number, now, Duration::from_secs(24 * 3600))?;
+        let der = der::Encode::to_der(&crl).map_err(|e| anyhow!("encoding the CRL: {e}"))?;
+        *cache = Some((list, now, der.clone()));
+        Ok(der)
+    }
+}
+
+fn handle_locked<S: Store>(
+    core: &mut Core<S>,
+    req: &Request,
+    checked: Option<&CheckedSignature>,
+    prepared: &Option<PreparedCsr>,
+    now: Duration,
+) -> (Response, Vec<Validation>) {
+    let resp = core.handle_prepared(req, now, &mut OsRng, checked, prepared);
+    let mut validations = Vec::new();
+    while let Some(v) = core.poll_validation() {
+        validations.push(v);
+    }
+    if resp.status >= 400 {
+        tracing::info!(
+            method = req.method.as_str(),
+            url = %req.url,
+            status = resp.status,
+            problem = %String::from_utf8_lossy(&resp.body),
+            "request refused"
+        );
+    } else {
+        tracing::debug!(method = req.method.as_str(), url = %req.url, status = resp.status);
+    }
+    (resp, validations)
+}
+
+fn problem_plain(p: &Problem) -> Response {
+    Response {
+        status: p.status.unwrap_or(400),
+        headers: vec![("Content-Type".into(), "application/problem+json".into())],
+        body: lantrust_acme::to_json(p),
+    }
+}
+
+/// Keep the core's Replay-Nonce and Link headers, replace the rest with a problem document.
+fn replace_body(resp: Response, p: &Problem) -> Response {
+    let mut out = problem_plain(p);
+    for (n, v) in resp.headers {
+        if n.eq_ignore_ascii_case("replay-nonce")
+            || n.eq_ignore_ascii_case("link")
+            || n.eq_ignore_ascii_case("cache-control")
+        {
+            out.headers.push((n, v));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

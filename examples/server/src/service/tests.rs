@@ -1,0 +1,437 @@
+//! The service on a real SQLite state directory with a fixed clock and no network: the pending
+//! caps, the §3.4.4 approval states, and storage failures — paths that otherwise only the process
+//! tests reach. Challenge validation is reported directly with [`AcmeService::validation_result`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use clap::Parser;
+use lantrust_acme::jose::{self, AccountKey};
+use lantrust_acme::server::{
+    AccountRecord, AuthzRecord, CertificateRecord, OrderRecord, Server, ServerConfig, Store,
+    StoreError,
+};
+use lantrust_acme::{
+    Algorithm, Authorization, AuthorizationStatus, Method, Order, Problem, ProblemType, Request,
+    Response,
+};
+use lantrust_ca::{IssuanceOptions, Root, RootConfig};
+use rand::rngs::OsRng;
+
+use super::admission::{Admission, LimitArgs};
+use super::hooks::{CaIssuer, DbApproval};
+use super::{AcmeService, Incoming};
+use crate::store::{self, ApprovalState, Config, SqliteStore, StateDir};
+
+const BASE: &str = "https://router.local:8443/acme";
+/// The fixed clock of these tests (2026-05-28).
+const NOW: Duration = Duration::from_secs(1_780_000_000);
+
+#[derive(clap::Parser)]
+struct Flags {
+    #[command(flatten)]
+    limits: LimitArgs,
+    #[arg(long)]
+    auto_approve: bool,
+}
+
+/// A service over a fresh state directory; `wrap` chooses the store around SQLite.
+fn service<S: Store>(
+    flags: &[&str],
+    wrap: impl FnOnce(SqliteStore) -> S,
+) -> (AcmeService<S>, StateDir, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let st = StateDir::new(dir.path());
+    let config = Config {
+        name: "router".into(),
+        domains: vec!["home.arpa".into()],
+        ips: vec![],
+    };
+    store::create_db(&st.db(), &config, NOW).unwrap();
+    let root = Arc::new(
+        Root::generate(
+            &RootConfig::new("router", vec!["home.arpa".into()]),
+            NOW,
+            &mut OsRng,
+        )
+        .unwrap(),
+    );
+    let flags = Flags::parse_from(std::iter::once("t").chain(flags.iter().copied()));
+    let policy = lantrust_csr::Policy::new("router", vec!["home.arpa".to_string()]);
+    let issuer = CaIssuer::new(
+        root.clone(),
+        String::new(),
+        policy.clone(),
+        IssuanceOptions {
+            validity: Duration::from_secs(30 * 86_400),
+            client_auth: false,
+        },
+    );
+    let approval = DbApproval::new(st.open_for_serve().unwrap(), flags.auto_approve, config);
+    let cfg = ServerConfig::new(BASE);
+    let admission = Admission::new(
+        &flags.limits,
+        flags.auto_approve,
+        cfg.order_lifetime,
+        st.open().unwrap(),
+    );
+    let core = Server::new(
+        cfg.clone(),
+        wrap(SqliteStore::new(st.open_for_serve().unwrap())),
+        approval,
+        issuer,
+    );
+    let svc = AcmeService::new(core, cfg, policy, admission, None, root, Some(st.clone()));
+    (svc, st, dir)
+}
+
+fn peer(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+/// An ACME account talking to the service.
+struct Device {
+    key: AccountKey,
+    kid: Option<String>,
+    peer: SocketAddr,
+}
+
+impl Device {
+    fn new<S: Store>(svc: &AcmeService<S>, from: &str) -> Self {
+        let mut d = Device {
+            key: AccountKey::generate(Algorithm::Es256, &mut OsRng).unwrap(),
+            kid: None,
+            peer: peer(from),
+        };
+        let r = d.post(
+            svc,
+            &format!("{BASE}/new-account"),
+            Some(br#"{"termsOfServiceAgreed":true}"#),
+        );
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        d.kid = Some(r.header("location").unwrap().to_string());
+        d
+    }
+
+    fn nonce<S: Store>(&self, svc: &AcmeService<S>) -> String {
+        let req = Request {
+            method: Method::Head,
+            url: format!("{BASE}/new-nonce"),
+            headers: vec![],
+            body: vec![],
+        };
+        let out = svc.handle(Incoming {
+            req,
+            peer: self.peer,
+            now: NOW,
+        });
+        out.response.header("replay-nonce").unwrap().to_string()
+    }
+
+    fn post_full<S: Store>(
+        &self,
+        svc: &AcmeService<S>,
+        url: &str,
+        payload: Option<&[u8]>,
+    ) -> super::Outcome {
+        let n = self.nonce(svc);
+        let jws = jose::sign(&self.key, self.kid.as_deref(), Some(&n), url, payload).unwrap();
+        svc.handle(Incoming {
+            req: Request {
+                method: Method::Post,
+                url: url.to_string(),
+                headers: vec![("Content-Type".into(), "application/jose+json".into())],
+                body: serde_json::to_vec(&jws).unwrap(),
+            },
+            peer: self.peer,
+            now: NOW,
+        })
+    }
+
+    fn post<S: Store>(&self, svc: &AcmeService<S>, url: &str, payload: Option<&[u8]>) -> Response {
+        self.post_full(svc, url, payload).response
+    }
+
+    fn new_order<S: Store>(&self, svc: &AcmeService<S>, device: &str) -> Response {
+        let payload = format!(
+            r#"{{"identifiers":[{{"type":"dns","value":"{device}.local"}},{{"type":"dns","value":"{device}.home.arpa"}}]}}"#
+        );
+        self.post(svc, &format!("{BASE}/new-order"), Some(payload.as_bytes()))
+    }
+
+    /// newOrder for `device`, then validate its first authorization's http-01 challenge (the
+    /// validation reported as passed); the authorization's URL.
+    fn validated<S: Store>(&self, svc: &AcmeService<S>, device: &str) -> String {
+        let r = self.new_order(svc, device);
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        let order: Order = lantrust_acme::from_json(&r.body).unwrap();
+        let authz_url = order.authorizations[0].clone();
+        let a: Authorization =
+            lantrust_acme::from_json(&self.post(svc, &authz_url, None).body).unwrap();
+        let out = self.post_full(svc, &a.challenges[0].url, Some(b"{}"));
+        assert_eq!(out.response.status, 200);
+        assert_eq!(out.validations.len(), 1, "one validation to perform");
+        svc.validation_result(&out.validations[0], Ok(()), NOW);
+        authz_url
+    }
+
+    fn authz_status<S: Store>(
+        &self,
+        svc: &AcmeService<S>,
+        url: &str,
+    ) -> (AuthorizationStatus, Authorization) {
+        let a: Authorization = lantrust_acme::from_json(&self.post(svc, url, None).body).unwrap();
+        (a.status, a)
+    }
+}
+
+fn problem(r: &Response) -> Problem {
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    lantrust_acme::from_json(&r.body).unwrap()
+}
+
+#[test]
+fn pending_caps_per_source_and_in_total() {
+    let (svc, st, _dir) = service(
+        &["--max-pending-per-source", "2", "--max-pending-total", "3"],
+        |s| s,
+    );
+    let a = Device::new(&svc, "192.168.1.10:5000");
+    assert_eq!(a.new_order(&svc, "dev-a1").status, 201);
+    assert_eq!(a.new_order(&svc, "dev-a2").status, 201);
+    // The third waiting order from one source: rateLimited, with Retry-After and a nonce.
+    let r = a.new_order(&svc, "dev-a3");
+    let p = problem(&r);
+    assert_eq!((r.status, p.kind), (429, ProblemType::RateLimited));
+    assert!(p.detail.unwrap().contains("--max-pending-per-source"));
+    assert_eq!(r.header("retry-after"), Some("60"));
+    assert!(r.header("replay-nonce").is_some());
+    // IPv4-mapped IPv6 is the same source.
+    let a6 = Device::new(&svc, "[::ffff:192.168.1.10]:5001");
+    assert_eq!(a6.new_order(&svc, "dev-a4").status, 429);
+
+    // Another source has its own count, until the total cap.
+    let b = Device::new(&svc, "192.168.1.11:5000");
+    assert_eq!(b.new_order(&svc, "dev-b1").status, 201);
+    let r = b.new_order(&svc, "dev-b2");
+    assert_eq!(r.status, 429);
+    assert!(problem(&r).detail.unwrap().contains("--max-pending-total"));
+
+    // An approved device's orders stop counting, and its renewal passes even over the caps.
+    let conn = st.open().unwrap();
+    store::decide(&conn, "dev-a1", ApprovalState::Approved, NOW).unwrap();
+    assert_eq!(b.new_order(&svc, "dev-b2").status, 201);
+    assert_eq!(
+        a.new_order(&svc, "dev-a1").status,
+        201,
+        "renewal of an approved device"
+    );
+    // A denied device's orders stop counting too.
+    store::decide(&conn, "dev-a2", ApprovalState::Denied, NOW).unwrap();
+    assert_eq!(a.new_order(&svc, "dev-a5").status, 201);
+}
+
+#[test]
+fn pending_caps_do_not_apply_with_auto_approve() {
+    let (svc, _st, _dir) = service(&["--max-pending-per-source", "1", "--auto-approve"], |s| s);
+    let a = Device::new(&svc, "10.0.0.2:5000");
+    for n in 0..3 {
+        assert_eq!(a.new_order(&svc, &format!("dev-{n}")).status, 201);
+    }
+}
+
+#[test]
+fn approval_states_pending_approved_denied_revoked_and_pre_approval() {
+    let (svc, st, _dir) = service(&[], |s| s);
+    let conn = st.open().unwrap();
+    let d = Device::new(&svc, "192.168.1.20:5000");
+
+    // First issuance waits for a human: pending, with Retry-After, and a pending row.
+    let url = d.validated(&svc, "dev-1");
+    let (status, _) = d.authz_status(&svc, &url);
+    assert_eq!(status, AuthorizationStatus::Pending);
+    assert_eq!(
+        store::approval_state(&conn, "dev-1").unwrap(),
+        Some(ApprovalState::Pending)
+    );
+    // Approved out of band: valid at the next poll.
+    let before = store::decide(&conn, "dev-1", ApprovalState::Approved, NOW).unwrap();
+    assert_eq!(before, Some(ApprovalState::Pending));
+    assert_eq!(d.authz_status(&svc, &url).0, AuthorizationStatus::Valid);
+
+    // Denied: invalid, and the challenge says why.
+    let url = d.validated(&svc, "dev-2");
+    store::decide(&conn, "dev-2", ApprovalState::Denied, NOW).unwrap();
+    let (status, a) = d.authz_status(&svc, &url);
+    assert_eq!(status, AuthorizationStatus::Invalid);
+    let why = a.challenges[0]
+        .error
+        .as_ref()
+        .unwrap()
+        .detail
+        .clone()
+        .unwrap();
+    assert!(why.contains("denied by the network administrator"), "{why}");
+
+    // Revoked: a renewal is refused.
+    store::revoke_device(&mut st.open().unwrap(), "dev-1", NOW).unwrap();
+    let url = d.validated(&svc, "dev-1");
+    let (status, a) = d.authz_status(&svc, &url);
+    assert_eq!(status, AuthorizationStatus::Invalid);
+    let why = a.challenges[0]
+        .error
+        .as_ref()
+        .unwrap()
+        .detail
+        .clone()
+        .unwrap();
+    assert!(why.contains("its approval was revoked"), "{why}");
+
+    // Pre-approval: approved before it ever asked, so no wait.
+    assert_eq!(
+        store::decide(&conn, "dev-3", ApprovalState::Approved, NOW).unwrap(),
+        None
+    );
+    let url = d.validated(&svc, "dev-3");
+    assert_eq!(d.authz_status(&svc, &url).0, AuthorizationStatus::Valid);
+    let rows = store::approvals(&conn, false).unwrap();
+    let states: Vec<_> = rows
+        .iter()
+        .map(|r| (r.device_id.as_str(), r.state))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("dev-1", ApprovalState::Revoked),
+            ("dev-2", ApprovalState::Denied),
+            ("dev-3", ApprovalState::Approved)
+        ]
+    );
+    // The request time is the service's clock, not the machine's.
+    assert_eq!(rows[1].requested_at, Some(NOW.as_secs()));
+}
+
+#[test]
+fn foreign_names_are_refused_at_new_order_by_the_csr_scope_rule() {
+    let (svc, _st, _dir) = service(&[], |s| s);
+    let d = Device::new(&svc, "192.168.1.30:5000");
+    let order = |ids: &str| {
+        d.post(
+            &svc,
+            &format!("{BASE}/new-order"),
+            Some(format!(r#"{{"identifiers":[{ids}]}}"#).as_bytes()),
+        )
+    };
+    let r = order(r#"{"type":"dns","value":"dev-9.example.com"}"#);
+    let p = problem(&r);
+    assert_eq!((r.status, p.kind), (400, ProblemType::RejectedIdentifier));
+    assert!(
+        p.detail
+            .unwrap()
+            .contains("dev-9.example.com is not a name on this network")
+    );
+    let r = order(r#"{"type":"dns","value":"router.home.arpa"}"#);
+    assert!(problem(&r).detail.unwrap().contains("is reserved"));
+    let r = order(r#"{"type":"dns","value":"a.b.local"}"#);
+    assert_eq!(problem(&r).kind, ProblemType::RejectedIdentifier);
+    let r = order(r#"{"type":"ip","value":"8.8.8.8"}"#);
+    assert_eq!(problem(&r).kind, ProblemType::RejectedIdentifier);
+    let r = order(r#"{"type":"ip","value":"192.168.1.30"}"#);
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+}
+
+/// SQLite underneath, but every call fails while `fail` is set.
+struct Failing {
+    inner: SqliteStore,
+    fail: Arc<AtomicBool>,
+}
+
+impl Failing {
+    fn check(&self) -> Result<(), StoreError> {
+        if self.fail.load(Ordering::SeqCst) {
+            Err(StoreError::new("disk I/O error (test)"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Store for Failing {
+    fn account(&self, id: &str) -> Result<Option<AccountRecord>, StoreError> {
+        self.check()?;
+        self.inner.account(id)
+    }
+    fn account_by_thumbprint(&self, t: &str) -> Result<Option<AccountRecord>, StoreError> {
+        self.check()?;
+        self.inner.account_by_thumbprint(t)
+    }
+    fn put_account(&mut self, a: AccountRecord) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.put_account(a)
+    }
+    fn order(&self, id: &str) -> Result<Option<OrderRecord>, StoreError> {
+        self.check()?;
+        self.inner.order(id)
+    }
+    fn put_order(&mut self, o: OrderRecord) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.put_order(o)
+    }
+    fn authz(&self, id: &str) -> Result<Option<AuthzRecord>, StoreError> {
+        self.check()?;
+        self.inner.authz(id)
+    }
+    fn put_authz(&mut self, a: AuthzRecord) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.put_authz(a)
+    }
+    fn certificate(&self, id: &str) -> Result<Option<CertificateRecord>, StoreError> {
+        self.check()?;
+        self.inner.certificate(id)
+    }
+    fn certificate_by_der(&self, der: &[u8]) -> Result<Option<CertificateRecord>, StoreError> {
+        self.check()?;
+        self.inner.certificate_by_der(der)
+    }
+    fn put_certificate(&mut self, c: CertificateRecord, now: Duration) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.put_certificate(c, now)
+    }
+}
+
+#[test]
+fn a_storage_failure_is_a_server_error_not_a_missing_account() {
+    let fail = Arc::new(AtomicBool::new(false));
+    let f = fail.clone();
+    let (svc, _st, _dir) = service(&[], move |inner| Failing { inner, fail: f });
+    let d = Device::new(&svc, "192.168.1.40:5000");
+    fail.store(true, Ordering::SeqCst);
+    let r = d.new_order(&svc, "dev-1");
+    let p = problem(&r);
+    assert_eq!((r.status, p.kind), (500, ProblemType::ServerInternal));
+    assert!(
+        r.header("replay-nonce").is_some(),
+        "the client can retry at once"
+    );
+    // And once the store is back, the same account works: nothing was forgotten.
+    fail.store(false, Ordering::SeqCst);
+    assert_eq!(d.new_order(&svc, "dev-1").status, 201);
+}
+
+#[test]
+fn a_real_sqlite_failure_surfaces_as_a_server_error() {
+    let (svc, st, _dir) = service(&[], |s| s);
+    let d = Device::new(&svc, "192.168.1.41:5000");
+    // Another connection drops the orders table under the running service.
+    st.open()
+        .unwrap()
+        .execute_batch("DROP TABLE orders")
+        .unwrap();
+    let r = d.new_order(&svc, "dev-1");
+    assert_eq!(
+        (r.status, problem(&r).kind),
+        (500, ProblemType::ServerInternal)
+    );
+}

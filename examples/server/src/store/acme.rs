@@ -1,0 +1,368 @@
+//! The ACME server core's records in SQLite (RFC 8555 §7.1 resources), as lantrust-acme's
+//! [`Store`].
+
+use std::time::Duration;
+
+use lantrust_acme::server::{
+    AccountRecord, AuthzRecord, CertificateRecord, OrderRecord, Store, StoreError,
+};
+use lantrust_acme::{
+    AccountStatus, AuthorizationStatus, ChallengeStatus, ChallengeType, Identifier, Jwk,
+    OrderStatus, Problem,
+};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize)]
+struct AccountJson {
+    jwk: Jwk,
+    status: AccountStatus,
+    contact: Vec<String>,
+    tos: bool,
+    orders: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct OrderJson {
+    status: OrderStatus,
+    expires: Duration,
+    identifiers: Vec<Identifier>,
+    authz_ids: Vec<String>,
+    not_before: Option<String>,
+    not_after: Option<String>,
+    error: Option<Problem>,
+    certificate_id: Option<String>,
+    replaces: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ChallengeJson {
+    id: String,
+    kind: ChallengeType,
+    token: String,
+    status: ChallengeStatus,
+    validated: Option<Duration>,
+    error: Option<Problem>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct AuthzJson {
+    identifier: Identifier,
+    status: AuthorizationStatus,
+    expires: Duration,
+    challenges: Vec<ChallengeJson>,
+    awaiting_approval: bool,
+}
+
+/// The SQLite-backed [`Store`]. Each `put_*` is one committed statement (or transaction) on a
+/// `synchronous=NORMAL` connection: written to the WAL in order, made durable before the answer
+/// by the group flush (`durable.rs`). A failure is logged here with its cause and returned as a
+/// [`StoreError`], which the core turns into a `serverInternal` problem for that request.
+pub(crate) struct SqliteStore {
+    conn: Connection,
+}
+
+/// Log a database failure (the detail stays in the operator's log) and wrap it.
+fn store_error(what: &str, e: impl std::fmt::Display) -> StoreError {
+    tracing::error!(error = %e, "database: {what} failed");
+    StoreError::new(format!("{what}: {e}"))
+}
+
+impl SqliteStore {
+    pub(crate) fn new(conn: Connection) -> Self {
+        SqliteStore { conn }
+    }
+
+    fn get_json<T: for<'de> Deserialize<'de>>(
+        &self,
+        what: &str,
+        sql: &str,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let s: Option<String> = self
+            .conn
+            .query_row(sql, [key], |r| r.get(0))
+            .optional()
+            .map_err(|e| store_error(what, e))?;
+        s.map(|s| serde_json::from_str(&s))
+            .transpose()
+            .map_err(|e| store_error(&format!("{what} (corrupt record)"), e))
+    }
+
+    fn cert_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CertificateRecord> {
+        let alternates: String = r.get(4)?;
+        let revoked = if r.get::<_, bool>(6)? {
+            Some(r.get::<_, Option<i64>>(7)?.map(|v| v as u8))
+        } else {
+            None
+        };
+        Ok(CertificateRecord {
+            id: r.get(0)?,
+            account_id: r.get(1)?,
+            order_id: r.get(2)?,
+            pem_chain: r.get(3)?,
+            alternates: serde_json::from_str(&alternates).unwrap_or_default(),
+            leaf_der: r.get(5)?,
+            revoked,
+        })
+    }
+
+    fn cert_where(
+        &self,
+        clause: &str,
+        key: &dyn rusqlite::ToSql,
+    ) -> Result<Option<CertificateRecord>, StoreError> {
+        let sql = format!(
+            "SELECT c.id, c.account_id, c.order_id, c.pem_chain, c.alternates, c.leaf_der,
+                    r.cert_id IS NOT NULL, r.reason
+             FROM certificates c LEFT JOIN revocations r ON r.cert_id = c.id WHERE {clause}"
+        );
+        self.conn
+            .query_row(&sql, [key], Self::cert_from_row)
+            .optional()
+            .map_err(|e| store_error("reading a certificate", e))
+    }
+
+    fn account_id_of(&self, table: &str, id: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row(
+                &format!("SELECT account_id FROM {table} WHERE id = ?1"),
+                [id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| store_error(&format!("reading {table}"), e))
+    }
+}
+
+fn to_json<T: Serialize>(what: &str, v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| store_error(what, e))
+}
+
+impl Store for SqliteStore {
+    fn account(&self, id: &str) -> Result<Option<AccountRecord>, StoreError> {
+        let Some(j): Option<AccountJson> = self.get_json(
+            "reading an account",
+            "SELECT json FROM accounts WHERE id = ?1",
+            id,
+        )?
+        else {
+            return Ok(None);
+        };
+        let thumbprint = j.jwk.thumbprint();
+        Ok(Some(AccountRecord {
+            id: id.to_string(),
+            jwk: j.jwk,
+            thumbprint,
+            status: j.status,
+            contact: j.contact,
+            terms_of_service_agreed: j.tos,
+            orders: j.orders,
+        }))
+    }
+
+    fn account_by_thumbprint(&self, thumbprint: &str) -> Result<Option<AccountRecord>, StoreError> {
+        let id: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT id FROM accounts WHERE thumbprint = ?1",
+                [thumbprint],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| store_error("looking up an account key", e))?;
+        match id {
+            Some(id) => self.account(&id),
+            None => Ok(None),
+        }
+    }
+
+    fn put_account(&mut self, a: AccountRecord) -> Result<(), StoreError> {
+        let j = AccountJson {
+            jwk: a.jwk,
+            status: a.status,
+            contact: a.contact,
+            tos: a.terms_of_service_agreed,
+            orders: a.orders,
+        };
+        let json = to_json("storing an account", &j)?;
+        self.conn
+            .execute(
+                "INSERT INTO accounts (id, thumbprint, json) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (id) DO UPDATE SET thumbprint = ?2, json = ?3",
+                params![a.id, a.thumbprint, json],
+            )
+            .map_err(|e| store_error("storing an account", e))?;
+        Ok(())
+    }
+
+    fn order(&self, id: &str) -> Result<Option<OrderRecord>, StoreError> {
+        let Some(account_id) = self.account_id_of("orders", id)? else {
+            return Ok(None);
+        };
+        let Some(j): Option<OrderJson> = self.get_json(
+            "reading an order",
+            "SELECT json FROM orders WHERE id = ?1",
+            id,
+        )?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(OrderRecord {
+            id: id.to_string(),
+            account_id,
+            status: j.status,
+            expires: j.expires,
+            identifiers: j.identifiers,
+            authz_ids: j.authz_ids,
+            not_before: j.not_before,
+            not_after: j.not_after,
+            error: j.error,
+            certificate_id: j.certificate_id,
+            replaces: j.replaces,
+        }))
+    }
+
+    fn put_order(&mut self, o: OrderRecord) -> Result<(), StoreError> {
+        let j = OrderJson {
+            status: o.status,
+            expires: o.expires,
+            identifiers: o.identifiers,
+            authz_ids: o.authz_ids,
+            not_before: o.not_before,
+            not_after: o.not_after,
+            error: o.error,
+            certificate_id: o.certificate_id,
+            replaces: o.replaces,
+        };
+        let json = to_json("storing an order", &j)?;
+        self.conn
+            .execute(
+                "INSERT INTO orders (id, account_id, json) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (id) DO UPDATE SET json = ?3",
+                params![o.id, o.account_id, json],
+            )
+            .map_err(|e| store_error("storing an order", e))?;
+        Ok(())
+    }
+
+    fn authz(&self, id: &str) -> Result<Option<AuthzRecord>, StoreError> {
+        let Some(account_id) = self.account_id_of("authzs", id)? else {
+            return Ok(None);
+        };
+        let Some(j): Option<AuthzJson> = self.get_json(
+            "reading an authorization",
+            "SELECT json FROM authzs WHERE id = ?1",
+            id,
+        )?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(AuthzRecord {
+            id: id.to_string(),
+            account_id,
+            identifier: j.identifier,
+            status: j.status,
+            expires: j.expires,
+            challenges: j
+                .challenges
+                .into_iter()
+                .map(|c| lantrust_acme::server::ChallengeRecord {
+                    id: c.id,
+                    kind: c.kind,
+                    token: c.token,
+                    status: c.status,
+                    validated: c.validated,
+                    error: c.error,
+                })
+                .collect(),
+            awaiting_approval: j.awaiting_approval,
+        }))
+    }
+
+    fn put_authz(&mut self, a: AuthzRecord) -> Result<(), StoreError> {
+        let j = AuthzJson {
+            identifier: a.identifier,
+            status: a.status,
+            expires: a.expires,
+            challenges: a
+                .challenges
+                .into_iter()
+                .map(|c| ChallengeJson {
+                    id: c.id,
+                    kind: c.kind,
+                    token: c.token,
+                    status: c.status,
+                    validated: c.validated,
+                    error: c.error,
+                })
+                .collect(),
+            awaiting_approval: a.awaiting_approval,
+        };
+        let json = to_json("storing an authorization", &j)?;
+        self.conn
+            .execute(
+                "INSERT INTO authzs (id, account_id, json) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (id) DO UPDATE SET json = ?3",
+                params![a.id, a.account_id, json],
+            )
+            .map_err(|e| store_error("storing an authorization", e))?;
+        Ok(())
+    }
+
+    fn certificate(&self, id: &str) -> Result<Option<CertificateRecord>, StoreError> {
+        self.cert_where("c.id = ?1", &id)
+    }
+
+    fn certificate_by_der(&self, der: &[u8]) -> Result<Option<CertificateRecord>, StoreError> {
+        self.cert_where("c.leaf_der = ?1", &der)
+    }
+
+    fn put_certificate(&mut self, c: CertificateRecord, now: Duration) -> Result<(), StoreError> {
+        let device_id = self
+            .order(&c.order_id)?
+            .and_then(|o| o.identifiers.first().map(lantrust_acme::server::device_id))
+            .unwrap_or_default();
+        let cert = lantrust_ca::certificate_from_der(&c.leaf_der)
+            .map_err(|e| store_error("parsing an issued certificate", e))?;
+        let serial = cert.tbs_certificate.serial_number.as_bytes().to_vec();
+        let not_after = cert
+            .tbs_certificate
+            .validity
+            .not_after
+            .to_unix_duration()
+            .as_secs();
+        let alternates = to_json("storing a certificate", &c.alternates)?;
+        let now = now.as_secs() as i64;
+        let r = (|| -> rusqlite::Result<()> {
+            let tx = self.conn.transaction()?;
+            tx.execute(
+                "INSERT INTO certificates (id, account_id, order_id, device_id, serial, not_after,
+                                           issued_at, leaf_der, pem_chain, alternates)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT (id) DO NOTHING",
+                params![
+                    c.id,
+                    c.account_id,
+                    c.order_id,
+                    device_id,
+                    serial,
+                    not_after as i64,
+                    now,
+                    c.leaf_der,
+                    c.pem_chain,
+                    alternates
+                ],
+            )?;
+            if let Some(reason) = c.revoked {
+                tx.execute(
+                    "INSERT INTO revocations (cert_id, serial, reason, revoked_at)
+                     VALUES (?1, ?2, ?3, ?4) ON CONFLICT (cert_id) DO NOTHING",
+                    params![c.id, serial, reason.map(i64::from), now],
+                )?;
+            }
+            tx.commit()
+        })();
+        r.map_err(|e| store_error("storing a certificate", e))
+    }
+}

@@ -1,0 +1,36 @@
+//! Storage: the state directory and its SQLite database. The only layer that runs SQL.
+//!
+//! - `dir`: the directory, its file modes, the admin token (draft §3.4.4: local access to the
+//!   state directory is what authorises approvals);
+//! - `schema`: tables, migrations, connection settings, the network configuration (§4.2);
+//! - `approvals`: the §3.4.4 approval states and the sources of waiting orders;
+//! - `certs`: issued certificates, revocations, the CRL number (RFC 5280 §5);
+//! - `acme`: lantrust-acme's [`lantrust_acme::server::Store`] (RFC 8555 §7.1 records).
+//!
+//! No function here reads the clock: each takes `now` from its caller (the request's, read once
+//! in `net/`, or the admin command's).
+
+mod acme;
+mod approvals;
+mod certs;
+mod dir;
+mod schema;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub(crate) use acme::SqliteStore;
+pub(crate) use approvals::{
+    ApprovalRow, ApprovalState, approval_state, approvals, decide, pending_orders,
+    record_order_source, request_approval, revoke_device,
+};
+pub(crate) use certs::{CertRow, Revoked, certificates, next_crl_number, revocations};
+pub(crate) use dir::{StateDir, read_token, write_atomic};
+pub(crate) use schema::{Config, create_db};
+
+/// The wall clock as time since the Unix epoch. Read by `net/` once per request (and by the
+/// one-shot commands); everything below takes the value as an argument.
+pub(crate) fn now() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+}

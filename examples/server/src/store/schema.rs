@@ -1,0 +1,155 @@
+//! The SQLite database: schema, migrations, connection settings, and the network configuration
+//! written by `init` (the names and addresses of draft §4.2).
+//!
+//! Every connection runs in WAL mode. The admin commands commit with `synchronous=FULL`; `serve`
+//! opens its connections with `synchronous=NORMAL` ([`StateDir::open_for_serve`]) and makes its
+//! commits durable before answering with one group flush of the WAL (`service/durable.rs`).
+
+use std::fs;
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use rusqlite::{Connection, params};
+use serde::{Deserialize, Serialize};
+
+use super::dir::{DB_FILE, StateDir};
+
+const SCHEMA: &str = "
+CREATE TABLE config (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE accounts (id TEXT PRIMARY KEY, thumbprint TEXT NOT NULL UNIQUE, json TEXT NOT NULL);
+CREATE TABLE orders (id TEXT PRIMARY KEY, account_id TEXT NOT NULL, json TEXT NOT NULL);
+CREATE TABLE authzs (id TEXT PRIMARY KEY, account_id TEXT NOT NULL, json TEXT NOT NULL);
+CREATE TABLE approvals (
+    device_id TEXT PRIMARY KEY,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'denied', 'revoked')),
+    names TEXT NOT NULL DEFAULT '',
+    account TEXT,
+    requested_at INTEGER,
+    decided_at INTEGER
+);
+CREATE TABLE certificates (
+    id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    order_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    serial BLOB NOT NULL,
+    not_after INTEGER NOT NULL,
+    issued_at INTEGER NOT NULL,
+    leaf_der BLOB NOT NULL,
+    pem_chain TEXT NOT NULL,
+    alternates TEXT NOT NULL
+);
+CREATE INDEX certificates_device ON certificates (device_id);
+CREATE INDEX certificates_der ON certificates (leaf_der);
+CREATE TABLE revocations (
+    cert_id TEXT PRIMARY KEY REFERENCES certificates (id),
+    serial BLOB NOT NULL,
+    reason INTEGER,
+    revoked_at INTEGER NOT NULL
+);
+";
+
+/// Schema additions since the first release, applied to every database on open (older state
+/// directories gain them at their first `serve` or admin command). Each statement is idempotent.
+const MIGRATIONS: &str = "
+CREATE TABLE IF NOT EXISTS order_sources (
+    order_id TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    expires INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS order_sources_expires ON order_sources (expires);
+";
+
+/// The network configuration written by `init`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct Config {
+    /// The server's host name (one label).
+    pub(crate) name: String,
+    /// The local domains.
+    pub(crate) domains: Vec<String>,
+    /// The server's IP addresses (in its root and HTTPS certificate).
+    pub(crate) ips: Vec<IpAddr>,
+}
+
+impl StateDir {
+    /// Open the database of an initialised state directory.
+    pub(crate) fn open(&self) -> Result<Connection> {
+        let path = self.db();
+        if !path.exists() {
+            bail!(
+                "{} is not a lantrust state directory (no {DB_FILE}); create one with `lantrust-server init --state {} --name NAME --domain DOMAIN`",
+                self.dir.display(),
+                self.dir.display()
+            );
+        }
+        let conn = Connection::open(&path)
+            .with_context(|| format!("opening the database {}", path.display()))?;
+        configure(&conn)?;
+        migrate(&conn)?;
+        Ok(conn)
+    }
+
+    /// Open the database for `serve`: `synchronous=NORMAL`, with the service's group flush
+    /// (`service/durable.rs`) making each answer's commits durable before it leaves.
+    pub(crate) fn open_for_serve(&self) -> Result<Connection> {
+        let conn = self.open()?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .context("setting synchronous=NORMAL")?;
+        Ok(conn)
+    }
+
+    /// Load the configuration.
+    pub(crate) fn config(&self, conn: &Connection) -> Result<Config> {
+        let v: String = conn
+            .query_row("SELECT value FROM config WHERE key = 'network'", [], |r| {
+                r.get(0)
+            })
+            .context("reading the network configuration from the database")?;
+        serde_json::from_str(&v).context("the stored network configuration is corrupt")
+    }
+}
+
+/// WAL, a busy timeout so the CLI and `serve` can share the database, foreign keys, and
+/// `synchronous=FULL` (each admin commit is durable on its own; `serve` lowers it to NORMAL).
+pub(crate) fn configure(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+/// Bring an existing database up to the current schema.
+pub(crate) fn migrate(conn: &Connection) -> Result<()> {
+    conn.execute_batch(MIGRATIONS)
+        .context("upgrading the database schema")
+}
+
+/// Create the database with its schema and configuration (in one transaction). The file is
+/// created 0600 first: SQLite gives its -wal and -shm files the database file's mode.
+pub(crate) fn create_db(path: &Path, config: &Config, now: Duration) -> Result<()> {
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .with_context(|| format!("creating {}", path.display()))?;
+    }
+    let mut conn =
+        Connection::open(path).with_context(|| format!("creating {}", path.display()))?;
+    configure(&conn)?;
+    let tx = conn.transaction()?;
+    tx.execute_batch(SCHEMA)?;
+    tx.execute_batch(MIGRATIONS)?;
+    tx.execute(
+        "INSERT INTO config (key, value) VALUES ('network', ?1), ('created', ?2), ('crl_number', '0')",
+        params![serde_json::to_string(config)?, now.as_secs().to_string()],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
