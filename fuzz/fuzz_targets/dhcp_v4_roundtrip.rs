@@ -11,7 +11,9 @@ fuzz_target!(|data: &[u8]| {
     let view_warnings = view.option_warnings();
     if let Ok((lenient, warnings)) = v4::Repr::parse_lenient(&view) {
         assert!(warnings.len() <= lantrust_dhcp::warning::MAX_WARNINGS);
-        let bytes = lenient.to_bytes().expect("what the lenient parse kept must emit");
+        let bytes = lenient
+            .to_bytes()
+            .expect("what the lenient parse kept must emit");
         let again = v4::Repr::parse_bytes(&bytes).expect("and parse strictly");
         assert_eq!(again, lenient);
         // The view skips split options longer than it copies; otherwise it agrees.

@@ -9,10 +9,15 @@ fuzz_target!(|data: &[u8]| {
     let view = v6::Packet::new_unchecked(data);
     let view_warnings = view.option_warnings();
     if let Ok((lenient, warnings)) = v6::Repr::parse_lenient(&view) {
-        let bytes = lenient.to_bytes().expect("what the lenient parse kept must emit");
+        let bytes = lenient
+            .to_bytes()
+            .expect("what the lenient parse kept must emit");
         let again = v6::Repr::parse_bytes(&bytes).expect("and parse strictly");
         assert_eq!(again, lenient);
-        assert_eq!(view_warnings.map(|w| w.total()).ok(), Some(warnings.total()));
+        assert_eq!(
+            view_warnings.map(|w| w.total()).ok(),
+            Some(warnings.total())
+        );
         if let Ok(strict) = v6::Repr::parse_bytes(data) {
             assert!(warnings.is_empty());
             assert_eq!(strict, lenient);
