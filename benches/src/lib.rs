@@ -244,7 +244,7 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
     drop(temp);
     Ok(Report {
         mode: mode.into(),
-        directory_url: target.directory_url.clone(),
+        directory_url: target.directory_url,
         command: opts.command.clone(),
         server_args: serve_args,
         cores: cores(),

@@ -1,6 +1,8 @@
 //! A spawn-mode run against the real `lantrust-server` binary: 60 devices at concurrency 8, zero
 //! failures, exactly 60 certificates (the issued serials) in the server's store, a floor > 0.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 #![allow(clippy::std_instead_of_core)] // test harness: std is the point
 
 use std::path::PathBuf;

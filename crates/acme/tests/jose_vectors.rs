@@ -1,5 +1,8 @@
 //! RFC 7515 App. A, RFC 7638 §3.1 and RFC 8037 App. A vectors, plus ACME header rules.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use lantrust_acme::jose::{self, JwsKind, ParsedJws};
 use lantrust_acme::{AccountKey, Algorithm, Error, Jwk, b64};
 

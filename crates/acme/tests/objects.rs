@@ -1,5 +1,8 @@
 //! RFC 8555 example objects round-trip; unknown fields tolerated; RFC 9773 CertID.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use lantrust_acme::*;
 use serde_json::Value;
 

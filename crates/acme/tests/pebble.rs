@@ -3,6 +3,8 @@
 //! pebble-challtestsrv to 127.0.0.1 where this test serves http-01. Then it rolls the account key over
 //! and revokes the certificate with the new key.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // test harness: std is the point
 
 use std::time::Duration;
@@ -61,7 +63,7 @@ fn pebble_issues_a_certificate_to_our_client() {
         return;
     };
     let agent = agent(pebble.ca_der.clone());
-    let directory = pebble.directory.clone();
+    let directory = pebble.directory;
     let names = [
         "lantrust-dev-12cd56.example.com",
         "www.lantrust-dev-12cd56.example.com",

@@ -1,5 +1,8 @@
 //! Properties: signed requests verify exactly when untouched; objects survive emit → parse.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use lantrust_acme::jose::{self, JwsKind, ParsedJws};
 use lantrust_acme::{AccountKey, Algorithm, Identifier, NewOrder, from_json, to_json};
 use proptest::prelude::*;
@@ -20,10 +23,10 @@ proptest! {
         parsed.verify(&key.public_key(), false).unwrap();
         // Flip one bit of the decoded payload: parsing may still succeed, verification must not.
         if !payload.is_empty() {
-            let mut p2 = payload.clone();
+            let mut p2 = payload;
             let i = flip.index(p2.len());
             p2[i] ^= 1;
-            let mut forged = jws.clone();
+            let mut forged = jws;
             forged.payload = lantrust_acme::b64::encode(&p2);
             let parsed = ParsedJws::from_jws(&forged, JwsKind::Request).unwrap();
             prop_assert!(parsed.verify(&key.public_key(), true).is_err());

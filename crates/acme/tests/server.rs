@@ -1,6 +1,8 @@
 //! The server core against the client core, in process, with simulated time: approval (§3.4.4),
 //! renewal, denial, revocation, key change; and every refusal path of request verification.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // test harness
 
 use std::collections::{BTreeSet, HashMap};
@@ -63,7 +65,7 @@ impl Issuer for TestCa {
             x509_cert::serial_number::SerialNumber::from(self.serial),
             validity,
             csr.info.subject.clone(),
-            csr.info.public_key.clone(),
+            csr.info.public_key,
             &self.key,
         )
         .unwrap();
@@ -361,7 +363,7 @@ fn approval_flow_first_issue_waits_renewal_passes_revoked_approval_denies() {
         "{:?}",
         r.events
     );
-    let mut lookup = cfg.clone();
+    let mut lookup = cfg;
     lookup.only_return_existing = true;
     let old = AccountKey::from_ec_bytes(Algorithm::Es384, &secret).unwrap();
     let mut client = Client::new(lookup.clone(), old, Operation::AccountOnly);

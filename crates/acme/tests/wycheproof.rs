@@ -17,6 +17,8 @@
 //!
 //! Counts and deliberate differences are in the README ("Verification against public vectors").
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 #![allow(clippy::std_instead_of_alloc)] // test harness: std's collections
 
 use std::collections::BTreeSet;

@@ -26,6 +26,8 @@
 //! constraints, plus the known facts (Mbed TLS cannot load a root with critical constraints:
 //! Mbed-TLS/mbedtls#8759).
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 #![allow(clippy::std_instead_of_core)] // test harness: processes and files are the point
 
 use std::fmt::Write as _;

@@ -1,6 +1,9 @@
 //! Roots, device certificates and CRLs checked by independent verifiers: the openssl CLI and
 //! rustls-webpki (ring backend, no RustCrypto), including name-constraint enforcement.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;

@@ -1,3 +1,5 @@
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 #![allow(missing_docs)] // criterion_group! generates an undocumented fn
 //! Validating a P-384 CSR (parse + key decode + self-signature + full policy) against the bare
 //! p384 ECDSA verification of the same signature, in the same run. Goal: at most 1.15x.

@@ -265,7 +265,7 @@ mod tests {
                 },
                 Violation::NotLdh { name: name.clone() },
                 Violation::InvalidALabel {
-                    name: name.clone(),
+                    name,
                     label: "xn--zz".into()
                 },
             ]

@@ -1,6 +1,9 @@
 //! CSRs from our builder: accepted by our policy and by `openssl req -verify`, with the names
 //! openssl reads back, and a fresh key every time (§4.11).
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::process::Command;
 
 use lantrust_csr::{CsrBuilder, Error, KeyAlgorithm, KeyKind, Policy, validate};

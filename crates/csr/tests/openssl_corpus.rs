@@ -1,6 +1,9 @@
 //! A corpus of CSRs made by `openssl req` (Debian's openssl) in a temporary directory, one per
 //! policy rule plus good ones in every allowed key type, each with the exact verdict expected.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use core::net::IpAddr;
 use std::path::PathBuf;
 use std::process::Command;
@@ -428,7 +431,7 @@ fn tampered_name_breaks_the_signature_and_the_names() {
     // Replace "device-12cd56.local" by "device-12cd57.local" inside the signed part.
     let needle = b"device-12cd56.local";
     let pos = der.windows(needle.len()).position(|w| w == needle).unwrap();
-    let mut bad = der.clone();
+    let mut bad = der;
     bad[pos + 12] = b'7';
     expect(
         &bad,
@@ -723,7 +726,7 @@ fn name_syntax() {
         &san_case(&format!("DNS:{long_label}")),
         &policy(),
         &[Violation::LabelTooLong {
-            name: long_label.clone(),
+            name: long_label,
             len: 64,
         }],
     );
@@ -733,7 +736,7 @@ fn name_syntax() {
         &san_case(&format!("DNS:{long_name}")),
         &policy(),
         &[Violation::NameTooLong {
-            name: long_name.clone(),
+            name: long_name,
             len: 261,
         }],
     );

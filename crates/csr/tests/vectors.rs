@@ -1,6 +1,9 @@
 //! Checked-in openssl CSRs (tests/vectors/make.sh) with their exact verdicts. These run even
 //! where openssl is not installed.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use const_oid::ObjectIdentifier as Oid;
 use lantrust_csr::{Csr, Error, KeyKind, Policy, Violation, validate};
 

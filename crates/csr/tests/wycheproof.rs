@@ -11,6 +11,9 @@
 //!
 //! Counts and deliberate differences are in the README ("Verification against public vectors").
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use const_oid::ObjectIdentifier as Oid;
 use der::asn1::{BitString, Null};
 use der::{Any, Decode};

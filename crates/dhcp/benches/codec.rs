@@ -5,6 +5,8 @@
 //! value (no allocation, see `tests/no_alloc.rs`); `Repr::parse` (owned, allocating) is measured
 //! too. dhcproto's decode builds its owned `Message`.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 #![allow(missing_docs)]
 
 #[path = "../tests/common/mod.rs"]

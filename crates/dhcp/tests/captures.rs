@@ -7,6 +7,9 @@
 //! well-formed captures the strict parse must succeed with no warning and give the message types
 //! tcpdump prints for them (`tcpdump -vvnr FILE`).
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 
 use lantrust_dhcp::{AcmeServerHint, HintConfig, v4, v6};

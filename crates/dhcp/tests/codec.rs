@@ -1,5 +1,8 @@
 //! RFC examples and hostile inputs for the DHCPv4/DHCPv6 codec and hint extraction.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use core::net::{Ipv4Addr, Ipv6Addr};
 
 use lantrust_dhcp::v4::{self, DhcpOption, OptionRepr};
@@ -296,7 +299,7 @@ fn hint_precedence_follows_design() {
     vc.extend_from_slice(b"form3.lan");
     let o3 = opt(124, &vc);
     let o4 = opt(60, b"55357:form4.lan");
-    let all = [o4.clone(), o3.clone(), o2.clone(), o1.clone(), vec![255]].concat();
+    let all = [o4.clone(), o3.clone(), o2, o1, vec![255]].concat();
     let get = |opts: &[u8], cfg: &HintConfig| {
         AcmeServerHint::from_v4_bytes(&with_options(opts), cfg)
             .unwrap()
@@ -316,7 +319,7 @@ fn hint_precedence_follows_design() {
         h.directory_url.unwrap().as_str(),
         "https://form2.lan:8443/dir"
     );
-    let h = get(&[o4.clone(), o3.clone(), vec![255]].concat(), &cfg);
+    let h = get(&[o4.clone(), o3, vec![255]].concat(), &cfg);
     assert_eq!(
         (h.fqdn.as_str(), h.source),
         ("form3.lan", HintSource::VendorClass)
@@ -325,7 +328,7 @@ fn hint_precedence_follows_design() {
         h.directory_url_or_default(),
         "https://form3.lan/acme/directory"
     );
-    let h = get(&[o4.clone(), vec![255]].concat(), &cfg);
+    let h = get(&[o4, vec![255]].concat(), &cfg);
     assert_eq!(
         (h.fqdn.as_str(), h.source),
         ("form4.lan", HintSource::VendorClassIdentifier)

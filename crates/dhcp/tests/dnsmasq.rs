@@ -6,6 +6,9 @@
 //!
 //! Needs root, `ip` and `/usr/sbin/dnsmasq`; skips loudly otherwise.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use core::net::{Ipv4Addr, Ipv6Addr};
 use core::sync::atomic::{AtomicU32, Ordering};
 use core::time::Duration;

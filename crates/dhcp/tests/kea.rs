@@ -13,6 +13,9 @@
 //! Replies are saved under `tests/vectors/` with `LANTRUST_WRITE_VECTORS=1` and parsed again by
 //! the root-free test at the end. Needs root and the programs; skips loudly otherwise.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use core::sync::atomic::{AtomicU32, Ordering};
 use core::time::Duration;
 use std::path::{Path, PathBuf};

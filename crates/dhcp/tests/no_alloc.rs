@@ -2,6 +2,9 @@
 //! typical ACK (every option value read) and a hint extraction, and around the lenient checks
 //! of messages whose unrelated options are malformed (warnings are a fixed-size list).
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::alloc::System;

@@ -1,6 +1,9 @@
 //! Property tests: every option kind survives emit → parse, for DHCPv4 (with RFC 3396 splitting
 //! of long options and RFC 3397 compression) and DHCPv6 (with nested options).
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use core::net::{Ipv4Addr, Ipv6Addr};
 
 use lantrust_dhcp::{Name, v4, v6};

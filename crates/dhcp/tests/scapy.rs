@@ -1,6 +1,9 @@
 //! Cross-checks with scapy (PyPI), an independent DHCP implementation: we parse packets scapy
 //! crafts, and scapy decodes the packets we emit. Skips loudly when python3 or scapy is missing.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use core::net::{Ipv4Addr, Ipv6Addr};
 use std::collections::HashMap;
 use std::process::Command;

@@ -5,6 +5,9 @@
 //! The byte layouts below were captured from the real programs (Debian bookworm `kea-dhcp4-server`
 //! 2.2.0 and `dhcpcd-base` 9.4.1; see `tests/kea.rs` and `tests/vectors/dhcpcd-discover.bin`).
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use core::net::Ipv4Addr;
 
 use lantrust_dhcp::v4::{self, DhcpOption, OptionRepr, VendorClassLayout};
@@ -79,7 +82,7 @@ fn option_124_layouts_of_kea_dhcpcd_and_phones() {
         class_items(&hex(DHCPCD_124)),
         (
             VendorClassLayout::NoDataLen,
-            vec![(55357, vec![lantrust.clone(), name.clone()])]
+            vec![(55357, vec![lantrust, name.clone()])]
         )
     );
     // A lone enterprise number (some phones): one block, no items.
@@ -90,10 +93,7 @@ fn option_124_layouts_of_kea_dhcpcd_and_phones() {
     // The RFC 3925 layout still wins whenever it frames the option exactly.
     assert_eq!(
         class_items(&hex("0000d83d0f0e61636d652e686f6d652e61727061")),
-        (
-            VendorClassLayout::Rfc3925,
-            vec![(55357, vec![name.clone()])]
-        )
+        (VendorClassLayout::Rfc3925, vec![(55357, vec![name])])
     );
     // Nothing frames these: typed errors, not panics.
     for bad in ["0000d8", "0000d83d0f0e61", "0000d83d05"] {
@@ -277,7 +277,7 @@ fn other_enterprises_are_skipped_alike_in_v4_and_v6() {
     );
     // ... and v4 124 too (RFC layout, another vendor's items malformed).
     let d = hex("000011ab03096162" /* 4491: item claims 9, holds 2 */);
-    let mut d2 = d.clone();
+    let mut d2 = d;
     d2.extend_from_slice(&hex("0000d83d0908"));
     d2.extend_from_slice(b"ours.lan");
     let h = AcmeServerHint::from_v4_bytes(&with_options(&opt(124, &d2)), &cfg)
@@ -400,7 +400,7 @@ fn v4_lenient_parse_survives_framing_errors() {
         AcmeServerHint::from_v4_bytes(&msg, &HintConfig::default()).unwrap(),
         None
     );
-    let mut bad_cookie = msg.clone();
+    let mut bad_cookie = msg;
     bad_cookie[236] = 0;
     assert!(matches!(
         AcmeServerHint::from_v4_bytes(&bad_cookie, &HintConfig::default()),

@@ -2,6 +2,9 @@
 //! panic, a hang or a wrong answer. Plus the query encoder checked byte by byte and against
 //! hickory-proto's decoder, and a property test over arbitrary and mutated inputs.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use lantrust_dnssd::{
     EDNS_UDP_PAYLOAD_SIZE, Error, Frame, Message, Query, RData, RecordType, read_tcp_frame,
 };

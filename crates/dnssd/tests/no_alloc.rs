@@ -2,6 +2,9 @@
 //! (message validation, every record, names, TXT attributes, query emission and response
 //! checking). Runs without the test harness so no other thread allocates meanwhile.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use core::net::SocketAddr;
 
 use lantrust_dnssd::{Message, Query, RData, TxtValue, read_tcp_frame, select_targets};

@@ -3,6 +3,9 @@
 //!
 //! Set `LANTRUST_WRITE_VECTORS=1` to (re)write the captured answers under `tests/vectors/`.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use core::time::Duration;
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -2,6 +2,9 @@
 //! without the servers: exact record contents, validation against the queries that produced
 //! them, resolution, and parse → emit → reparse round trips.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use lantrust_dnssd::{

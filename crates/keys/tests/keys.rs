@@ -1,5 +1,8 @@
 //! Key generation, PKCS#8 round trips and signatures, checked against openssl.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;

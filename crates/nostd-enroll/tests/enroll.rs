@@ -2,6 +2,8 @@
 //! builder, the ACME client core) against lantrust-acme's server core in memory, with a real
 //! network root from lantrust-ca issuing, simulated time and a real RNG.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // test harness
 
 mod common;

@@ -2,6 +2,8 @@
 //! framed requests answered by the server core in memory (real clock: the binary reads its own),
 //! its http-01 challenges served from what it announced on the pipe.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 #![cfg(feature = "size-bin")]
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // test harness
 

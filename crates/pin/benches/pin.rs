@@ -3,6 +3,8 @@
 //!
 //! `cargo bench -p lantrust-pin --bench pin -- --warm-up-time 1 --measurement-time 3`
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 // `criterion_group!` expands to an undocumented `pub fn`.
 #![allow(missing_docs)]
 

@@ -1,5 +1,8 @@
 //! Every decision path of `PinStore::decide`, with roots made by openssl (vectors/gen.sh).
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use lantrust_pin::{
     Decision, KeyKind, NetworkId, NetworkKind, Observation, PinStore, PublicKind, Refusal,
 };

@@ -18,6 +18,9 @@
 //!
 //! The cases are a copy of the shared vectors in `tests/vectors/x509-limbo/` (see its README).
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use base64ct::{Base64, Encoding};
 use lantrust_pin::{ScopeRefusal, verify_scoped};
 use serde_json::Value;

@@ -18,6 +18,9 @@
 //!
 //! and `openssl verify -x509_strict -CAfile root.pem dev.pem` says OK.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use lantrust_pin::{SIGNATURE_ALGORITHMS, ScopeRefusal, verify_scoped};
 use pki_types::alg_id;
 

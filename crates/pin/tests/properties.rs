@@ -1,6 +1,9 @@
 //! Properties: a damaged store never loads as something else, and network fingerprints are a
 //! function of the identity alone.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use lantrust_pin::{Decision, NetworkId, NetworkKind, Observation, PinStore};
 use proptest::prelude::*;
 

@@ -1,5 +1,8 @@
 //! Scoped trust (§3.5): device chains made by openssl (vectors/gen.sh) against pinned roots.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use lantrust_pin::{
     Decision, KeyKind, NetworkId, NetworkKind, Observation, PinStore, PublicKind, Refusal,
     ScopeRefusal, verify_scoped,

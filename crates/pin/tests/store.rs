@@ -1,6 +1,9 @@
 //! The persisted store: round trip, determinism, damage detection, migration, purge, and the
 //! device-side certificate tracking.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use lantrust_pin::{Decision, Error, NetworkId, NetworkKind, Observation, PinStore, STORE_VERSION};
 use sha2::{Digest, Sha256};
 
@@ -166,7 +169,7 @@ fn corruption_is_detected_with_an_offset() {
         other => panic!("{other:?}"),
     }
     // Damage that is still valid JSON: a changed timestamp digit.
-    let text = String::from_utf8(bytes.clone()).unwrap();
+    let text = String::from_utf8(bytes).unwrap();
     let edited = text.replacen(
         &format!("\"last_seen\": {NOW}"),
         &format!("\"last_seen\": {}", NOW + 9),

@@ -15,6 +15,9 @@
 //!
 //! Counts and deliberate differences are in the README ("Verification against public vectors").
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use der::{Decode, Encode};
 use lantrust_pin::SIGNATURE_ALGORITHMS;
 use pki_types::{AlgorithmIdentifier, SignatureVerificationAlgorithm, alg_id};

@@ -1,5 +1,7 @@
 //! The scaffolding itself, against the real programs it wraps.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 #![allow(clippy::std_instead_of_core)] // test harness: std is the point
 
 use std::process::{Command, Stdio};

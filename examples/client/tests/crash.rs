@@ -4,6 +4,8 @@
 //! checksum and stays 0600, and the pinned networks are exactly the old set or the set the
 //! command was making. The seed is printed; rerun a schedule with `LANTRUST_CRASH_SEED=N`.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // test harness: std is the point
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -4,6 +4,8 @@
 //! same device seen from another network, a device certified by another network's root, a
 //! changed root (loud alert, exit 3, `--accept-change`), `forget`, and `export --pem/--nss`.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 #![allow(clippy::std_instead_of_core)] // test harness: std is the point
 
 use std::process::{Command, Output};

@@ -319,7 +319,7 @@ fn enroll(args: EnrollArgs) -> anyhow::Result<()> {
 
     let mut meta = st.meta(&label).unwrap_or_default();
     meta.server_name = found.server_name.clone();
-    meta.directory_url = found.directory_url.clone();
+    meta.directory_url = found.directory_url;
     meta.id = id;
     meta.domains = domains;
     meta.resolve = overrides

@@ -113,7 +113,6 @@ pub(crate) fn serve(
     {
         let dir = st.dir.clone();
         let label = label.clone();
-        let current = current.clone();
         std::thread::spawn(move || {
             let st = State::new(&dir);
             let mut last = lantrust_cli::unix_now();

@@ -6,6 +6,8 @@
 //! and the metadata names the chain's serial. The seed is printed; rerun a schedule with
 //! `LANTRUST_CRASH_SEED=N`.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // test harness: std is the point
 
 use std::collections::BTreeMap;

@@ -3,6 +3,8 @@
 //! form 2 of DESIGN.md), the device binary in the other sending a DHCPINFORM from port 68.
 //! Needs root, iproute2 and dnsmasq; skips loudly otherwise.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 #![allow(clippy::std_instead_of_core)] // test harness: std is the point
 
 mod common;

@@ -2,6 +2,8 @@
 //! (crates/dhcp/tests/vectors), and unicast DNS-SD SRV answers from dnsmasq and unbound running
 //! on 127.0.0.1. mDNS (port 5353, `.local`) is refused.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 #![allow(clippy::std_instead_of_core)] // test harness: std is the point
 
 mod common;

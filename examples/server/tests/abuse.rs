@@ -5,6 +5,8 @@
 //! device enrolls with the real ACME client, and the junk is refused with the right status. Also:
 //! the nonce store stays bounded (oldest nonces forgotten).
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // test harness: std is the point
 
 mod common;

@@ -3,6 +3,8 @@
 //! responder. Covers the §3.4.4 approval step (pending → approve while serving), pre-approval,
 //! refusal of public names, revocation into /crl, and problem documents for bad input.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // test harness: std is the point
 
 mod common;

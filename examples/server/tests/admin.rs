@@ -2,6 +2,8 @@
 //! one that is not; the /admin HTTP endpoints answer only to the bearer token `init` wrote, and
 //! an approval through them (via `approve --remote`) lets a waiting device finish.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // test harness: std is the point
 
 mod common;
@@ -234,7 +236,7 @@ fn http_admin_needs_the_token_and_its_approval_lets_a_waiting_device_finish() {
     // A device asks and waits for approval.
     let directory = srv.directory();
     let agent2 = agent.clone();
-    let tokens2 = tokens.clone();
+    let tokens2 = tokens;
     let waiting = std::thread::spawn(move || {
         let mut c = device_client(&directory, "dev1");
         lantrust_test_support::acme::drive(&mut c, &agent2, &tokens2, Duration::from_secs(90))

@@ -2,6 +2,8 @@
 //! against openssl-made CSRs, the admin commands on a fresh state, and the discovery output checked
 //! by the real tools that consume it (dnsmasq --test, unbound-checkconf).
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // test harness: std is the point
 
 mod common;

@@ -11,6 +11,8 @@
 //! listed in /crl, and SQLite's `PRAGMA integrity_check` says `ok` on the database as a final
 //! kill left it. The random schedule's seed is printed; rerun one with `LANTRUST_CRASH_SEED=N`.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // test harness: std is the point
 
 mod common;

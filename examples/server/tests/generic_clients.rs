@@ -3,6 +3,8 @@
 //! waits), which `openssl verify` accepts against the served /roots.pem, and each is refused for a
 //! public name. A missing client binary skips its test loudly.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // test harness: std is the point
 
 mod common;

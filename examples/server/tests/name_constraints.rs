@@ -1,6 +1,8 @@
 //! `init --name-constraints critical|non-critical|off` (issue 16): what each choice writes into the
 //! root, read back by openssl, and a bad value refused with a message that lists the choices.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // test harness: std is the point
 
 mod common;
