@@ -153,13 +153,16 @@ pub(crate) fn sync(dir: &Path, wanted: &[Root]) -> anyhow::Result<Changes> {
         if changes.removed.contains(nick) {
             continue;
         }
-        // `certutil -D` deletes one certificate per call; several may share the nickname.
+        // `certutil -D` deletes one certificate per call; several may share the nickname. A
+        // sync running at the same time (two network events in a row) may have deleted it
+        // first: what counts is that it is gone.
         for _ in 0..16 {
             let out = certutil(&["-D", "-d", &db, "-n", nick])?;
-            ensure(&out, &format!("certutil -D {nick:?}"))?;
-            if !list(dir)?.iter().any(|(n, _)| n == nick) {
+            let gone = !list(dir)?.iter().any(|(n, _)| n == nick);
+            if gone {
                 break;
             }
+            ensure(&out, &format!("certutil -D {nick:?}"))?;
         }
         changes.removed.push(nick.clone());
     }
@@ -175,12 +178,17 @@ pub(crate) fn sync(dir: &Path, wanted: &[Root]) -> anyhow::Result<Changes> {
                 changes.added.push(w.nickname.clone());
             }
             None => {
-                add(
-                    dir,
-                    &w.nickname,
-                    &lantrust_cli::certs_to_pem(std::slice::from_ref(&w.der)),
-                )?;
-                changes.added.push(w.nickname.clone());
+                let pem = lantrust_cli::certs_to_pem(std::slice::from_ref(&w.der));
+                let added = add(dir, &w.nickname, &pem);
+                // As above, a concurrent sync may have added it; NSS may also hold the same
+                // certificate under a nickname that is not ours, and then keeps that one.
+                match list(dir)?.iter().find(|(n, _)| n == &w.nickname) {
+                    Some(_) => changes.added.push(w.nickname.clone()),
+                    None => {
+                        added?;
+                        changes.foreign.push(w.nickname.clone());
+                    }
+                }
             }
         }
     }

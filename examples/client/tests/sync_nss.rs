@@ -260,6 +260,74 @@ fn sync_nss_trusts_only_the_current_networks_root() {
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert_eq!(only_root_any(&db), nick_a);
+
+    // Several syncs at once (network events in a row) all succeed and leave one root.
+    let fresh = d.join("concurrent");
+    let kids: Vec<_> = (0..4)
+        .map(|i| {
+            let mac = if i % 2 == 0 { MAC_A } else { MAC_B };
+            client
+                .command("sync-nss", &["--router-mac", mac, "--nss-db"])
+                .arg(&fresh)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for k in kids {
+        let out = k.wait_with_output().unwrap();
+        assert!(out.status.success(), "concurrent sync: {}", text(&out));
+    }
+    let last = only_root_any(&fresh);
+    assert!(last == nick_a || last == nick_b, "{last}");
+    sync(&client, MAC_A, &[], &fresh);
+    assert_eq!(only_root_any(&fresh), nick_a);
+
+    // The user's own copy of A's root under another nickname: NSS keeps one nickname per
+    // certificate, so sync-nss cannot add its own; it says so and leaves the user's entry alone.
+    let own = d.join("own");
+    std::fs::create_dir_all(&own).unwrap();
+    let out = run(
+        "certutil",
+        &[
+            "-N",
+            "-d",
+            &format!("sql:{}", own.display()),
+            "--empty-password",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    std::fs::write(
+        d.join("a.pem"),
+        std::fs::read(net_a.state.join("root.pem")).unwrap(),
+    )
+    .unwrap();
+    let out = run(
+        "certutil",
+        &[
+            "-A",
+            "-d",
+            &format!("sql:{}", own.display()),
+            "-n",
+            "My home CA",
+            "-t",
+            "C,,",
+            "-i",
+            d.join("a.pem").to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let out = sync(&client, MAC_A, &[], &own);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains(&format!("NOT added {nick_a}")), "{said}");
+    assert!(lantrust_entries(&own).0.is_empty());
+    let l = nss_certificates(&own);
+    assert!(
+        String::from_utf8_lossy(&l.stdout).contains("My home CA"),
+        "{}",
+        text(&l)
+    );
 }
 
 /// The one lantrust nickname in `db` (which need not hold anyone else's CA), trusted `C,,`.
