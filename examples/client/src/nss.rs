@@ -84,11 +84,36 @@ fn ensure(out: &Output, what: &str) -> anyhow::Result<()> {
 /// When the directory cannot be created or `certutil -N` fails.
 pub(crate) fn ensure_db(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    if !dir.join("cert9.db").exists() {
-        let out = certutil(&["-N", "-d", &db_arg(dir), "--empty-password"])?;
-        ensure(&out, &format!("certutil -N for {}", dir.display()))?;
+    if dir.join("cert9.db").exists() {
+        return Ok(());
     }
-    Ok(())
+    // Two syncs started by network events in a row must not run `certutil -N` on one directory
+    // at once (it spins forever): each builds the database aside and hard-links its files into
+    // place, the existence marker cert9.db last; a link never replaces a file another made.
+    let tmp = dir.join(format!(".lantrust-new-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let made = (|| {
+        let out = certutil(&["-N", "-d", &db_arg(&tmp), "--empty-password"])?;
+        ensure(&out, &format!("certutil -N for {}", dir.display()))?;
+        for f in ["key4.db", "pkcs11.txt", "cert9.db"] {
+            let from = tmp.join(f);
+            if !from.exists() {
+                continue;
+            }
+            match std::fs::hard_link(&from, dir.join(f)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    return Err(e)
+                        .with_context(|| format!("linking {} into place", from.display()));
+                }
+            }
+        }
+        Ok(())
+    })();
+    let _ = std::fs::remove_dir_all(&tmp);
+    made
 }
 
 /// Parses `certutil -L` output: (nickname, trust attributes) of each certificate.
@@ -132,6 +157,51 @@ pub(crate) fn add(dir: &Path, nickname: &str, pem: &str) -> anyhow::Result<()> {
     ensure(&out?, &format!("certutil -A {nickname:?}"))
 }
 
+/// A lock file in the database directory, removed when dropped.
+struct Lock(std::path::PathBuf);
+
+impl Lock {
+    fn take(dir: &Path) -> anyhow::Result<Self> {
+        use std::time::{Duration, Instant};
+        let p = dir.join(".lantrust-sync-nss.lock");
+        let start = Instant::now();
+        loop {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&p)
+            {
+                Ok(_) => return Ok(Self(p)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    // Left by a sync that was killed: a sync takes well under this.
+                    let stale = std::fs::metadata(&p)
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| t.elapsed().ok())
+                        .is_some_and(|age| age > Duration::from_secs(120));
+                    if stale {
+                        let _ = std::fs::remove_file(&p);
+                        continue;
+                    }
+                    anyhow::ensure!(
+                        start.elapsed() < Duration::from_secs(150),
+                        "{} is held by another sync-nss",
+                        p.display()
+                    );
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => return Err(e).with_context(|| format!("creating {}", p.display())),
+            }
+        }
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// Makes the database at `dir` (created if missing) hold exactly `wanted` among lantrust's
 /// certificates ([`is_ours`]): every other lantrust certificate is deleted, each wanted one is
 /// added (or its trust reset to `C,,`). Certificates of anyone else are left alone. Running it
@@ -140,6 +210,10 @@ pub(crate) fn add(dir: &Path, nickname: &str, pem: &str) -> anyhow::Result<()> {
 /// # Errors
 /// When `certutil` fails.
 pub(crate) fn sync(dir: &Path, wanted: &[Root]) -> anyhow::Result<Changes> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    // Syncs started by network events in a row, for different networks, must not interleave
+    // (each would delete the other's root before adding its own, leaving both).
+    let _lock = Lock::take(dir)?;
     ensure_db(dir)?;
     let mut changes = Changes::default();
     let db = db_arg(dir);

@@ -275,7 +275,16 @@ fn sync_nss_trusts_only_the_current_networks_root() {
                 .unwrap()
         })
         .collect();
-    for k in kids {
+    // (certutil -N run twice at once on one directory spins forever: bounded here.)
+    let start = std::time::Instant::now();
+    for mut k in kids {
+        while k.try_wait().unwrap().is_none() {
+            if start.elapsed() > std::time::Duration::from_secs(60) {
+                let _ = k.kill();
+                panic!("concurrent sync-nss hangs");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
         let out = k.wait_with_output().unwrap();
         assert!(out.status.success(), "concurrent sync: {}", text(&out));
     }
