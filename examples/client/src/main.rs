@@ -1,6 +1,7 @@
 //! A lantrust client device (draft-sweet-iot-acme-07 §3.5, §4.8, §4.9): discover the network's
 //! ACME server, fetch its root over HTTPS and pin it to the network (TOFU), verify devices with
-//! scoped trust, export the root to PEM or an NSS database.
+//! scoped trust, export the root to PEM or an NSS database, and keep browsers' NSS databases
+//! trusting only the current network's root (`sync-nss`, §3.5).
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // a binary: std is the point
 
 use std::io::Read;
@@ -11,7 +12,9 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use lantrust_cli::fs::{Mode, write_atomic};
 use lantrust_cli::{DiscoveryArgs, NetworkArgs, ResolveOverride};
-use lantrust_pin::{Decision, NetworkFingerprint, Observation, PinStore};
+use lantrust_pin::{Decision, NetworkFingerprint, NetworkKind, Observation, PinStore};
+
+mod nss;
 
 /// A lantrust client: pins each network's local root (trust on first use) and trusts devices
 /// only for local names, only on the network whose root signed them.
@@ -47,16 +50,33 @@ enum Cmd {
         url: String,
     },
     /// Export this network's pinned root as PEM, or install it into an NSS database (Chromium,
-    /// Firefox) with `certutil -A`.
+    /// Firefox) with `certutil -A`. Beware: a root in an NSS database is trusted on EVERY
+    /// network, which §3.5 forbids; use `sync-nss` on each network change instead.
     Export {
         #[command(flatten)]
         common: Common,
         /// Write the root here (PEM).
         #[arg(long, value_name = "FILE", required_unless_present = "nss")]
         pem: Option<PathBuf>,
-        /// Add the root to this NSS database directory (created if missing), trusted for TLS servers.
+        /// Add the root to this NSS database directory (created if missing), trusted for TLS
+        /// servers on every network until removed (see `sync-nss`).
         #[arg(long, value_name = "DIR")]
         nss: Option<PathBuf>,
+    },
+    /// Make NSS databases (Chromium, Firefox) trust the root pinned for the current network and
+    /// no other lantrust root (§3.5: not on other networks). Idempotent; run it on every network
+    /// change (examples/client/contrib/ has NetworkManager and networkd-dispatcher hooks).
+    /// On an unpinned, public or unidentifiable network every lantrust root is removed.
+    SyncNss {
+        /// State directory (the pin store lives in DIR/pins.json).
+        #[arg(long, value_name = "DIR")]
+        state: PathBuf,
+        #[command(flatten)]
+        network: NetworkArgs,
+        /// NSS database directory (repeatable; default `$HOME/.pki/nssdb`, Chromium's on Linux;
+        /// a Firefox profile directory holds its own cert9.db). Created if missing.
+        #[arg(long = "nss-db", value_name = "DIR")]
+        nss_db: Vec<PathBuf>,
     },
     /// List the pinned networks.
     List {
@@ -137,6 +157,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             accept_change,
         } => join(&common, &discovery, &domains, accept_change, now),
         Cmd::Verify { common, url } => verify(&common, &url, now),
+        Cmd::SyncNss {
+            state,
+            network,
+            nss_db,
+        } => sync_nss(&state, &network, nss_db),
         Cmd::Export { common, pem, nss } => {
             let store = load(&common.state)?;
             let net = common.network.network_id()?;
@@ -153,12 +178,36 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("wrote the root of {} to {}", pin.server_name(), p.display());
             }
             if let Some(dir) = nss {
-                export_nss(&dir, &pem_text, pin.server_name())?;
+                nss::add(
+                    &dir,
+                    &format!("{}{}", nss::PREFIX, pin.server_name()),
+                    &pem_text,
+                )?;
                 println!(
                     "added the root of {} to NSS db {}",
                     pin.server_name(),
                     dir.display()
                 );
+                eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
+                eprintln!(
+                    "!! WARNING: the root of {} is now trusted by every program",
+                    pin.server_name()
+                );
+                eprintln!(
+                    "!! using {} ON EVERY NETWORK, not only on network",
+                    dir.display()
+                );
+                eprintln!("!! {fp}. draft-sweet-iot-acme-07 §3.5: a client MUST NOT use the root");
+                eprintln!(
+                    "!! on other networks; only the root's name constraints limit the damage."
+                );
+                eprintln!(
+                    "!! Use `lantrust-client sync-nss` on every network change instead (it also"
+                );
+                eprintln!(
+                    "!! removes this root when you are elsewhere); see examples/client/contrib/."
+                );
+                eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -331,37 +380,70 @@ fn verify(common: &Common, url: &str, now: u64) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn export_nss(dir: &Path, pem: &str, server: &str) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let db = format!("sql:{}", dir.display());
-    if !dir.join("cert9.db").exists() {
-        let st = std::process::Command::new("certutil")
-            .args(["-N", "-d", &db, "--empty-password"])
-            .status()
-            .context("running certutil (Debian package libnss3-tools)")?;
-        anyhow::ensure!(st.success(), "certutil -N failed for {}", dir.display());
+/// `sync-nss`: the roots the NSS databases should hold on the current network (§3.5), then
+/// [`nss::sync`] each database.
+fn sync_nss(state: &Path, network: &NetworkArgs, dbs: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
+    let dbs = if dbs.is_empty() {
+        let home = std::env::var_os("HOME")
+            .context("HOME is not set: pass --nss-db DIR (Chromium's is $HOME/.pki/nssdb)")?;
+        vec![Path::new(&home).join(".pki/nssdb")]
+    } else {
+        dbs
+    };
+    let store = load(state)?;
+    let explicit = network.router_mac.is_some() || network.ssid.is_some();
+    let wanted = match network.network_id() {
+        _ if matches!(network.kind(), NetworkKind::Public(_)) => {
+            println!("public network: no lantrust root is trusted here (§4.9)");
+            Vec::new()
+        }
+        Ok(net) => {
+            let fp = net.fingerprint();
+            match store.pin(&fp) {
+                Some(pin) => {
+                    let der = store
+                        .root_der(pin.root_spki_sha256())
+                        .context("pin store inconsistent: root missing")?;
+                    println!("network {fp}: pinned root of {}", pin.server_name());
+                    vec![nss::Root {
+                        nickname: nss::nickname(&fp.0, pin.root_spki_sha256(), pin.server_name()),
+                        der: der.to_vec(),
+                    }]
+                }
+                None => {
+                    println!("network {fp}: nothing pinned; no lantrust root is trusted here");
+                    Vec::new()
+                }
+            }
+        }
+        // Flags that do not parse are a mistake to report; a network that cannot be found
+        // (link down, no default router) is simply not a pinned one.
+        Err(e) if explicit => return Err(e),
+        Err(e) => {
+            println!("{e:#}: no lantrust root is trusted here");
+            Vec::new()
+        }
+    };
+    for db in &dbs {
+        let c = nss::sync(db, &wanted)?;
+        let d = db.display();
+        for n in &c.removed {
+            println!("NSS db {d}: removed {n}");
+        }
+        for n in &c.added {
+            println!("NSS db {d}: added {n} (trusted for TLS servers: C,,)");
+        }
+        for n in &c.foreign {
+            println!(
+                "NSS db {d}: NOT added {n}: the database already holds this certificate under a nickname that is not lantrust's; its trust there is its own (remove it with certutil -D to let sync-nss manage it)"
+            );
+        }
+        for n in &c.kept {
+            println!("NSS db {d}: kept {n}");
+        }
+        if c.removed.is_empty() && c.added.is_empty() {
+            println!("NSS db {d}: unchanged");
+        }
     }
-    let file = dir.join(".lantrust-root.pem");
-    write_atomic(&file, pem.as_bytes(), Mode::Public)?;
-    let out = std::process::Command::new("certutil")
-        .args([
-            "-A",
-            "-d",
-            &db,
-            "-t",
-            "C,,",
-            "-n",
-            &format!("lantrust {server}"),
-            "-i",
-        ])
-        .arg(&file)
-        .output()
-        .context("running certutil -A")?;
-    let _ = std::fs::remove_file(&file);
-    anyhow::ensure!(
-        out.status.success(),
-        "certutil -A failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }

@@ -362,3 +362,99 @@ fn chromium_trusts_the_device_only_with_the_root_installed() {
         }
     }
 }
+
+/// §3.5: the client "MUST NOT use the root on other networks". `sync-nss` makes the browser's
+/// trust follow the network: on network A (where the device's server is pinned) the device page
+/// opens; after `sync-nss` for network B (another server, another root) Chromium refuses the
+/// same page with ERR_CERT_AUTHORITY_INVALID; back on A it opens again. The NSS database listing
+/// is checked after each sync.
+#[test]
+fn chromium_trust_follows_the_network_with_sync_nss() {
+    if !Path::new(CHROMIUM).exists() {
+        eprintln!("SKIPPED: {CHROMIUM} missing (scripts/install-peers installs Debian `chromium`)");
+        return;
+    }
+    if !have("certutil") {
+        eprintln!("SKIPPED: certutil missing (scripts/install-peers installs libnss3-tools)");
+        return;
+    }
+    let bin = Binaries::build(
+        env!("CARGO_BIN_EXE_lantrust-client"),
+        &["lantrust-server", "lantrust-device"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let id = "dev1";
+    // Network A: its server and the device it enrolled, serving HTTPS. Network B: another
+    // server (another root). Both are faked on loopback behind different router MACs.
+    let (net_a, device) = Network::start_with_device(&bin, d, "a", id);
+    let net_b = Network::start(&bin, d, "b", &[], "lantrust.local");
+    let (mac_a, mac_b) = ("02:00:00:00:00:0a", "02:00:00:00:00:0b");
+    let client = bin.client(&d.join("client"));
+    for (net, mac) in [(&net_a, mac_a), (&net_b, mac_b)] {
+        let out = client.join(net, mac, &[]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let home = d.join("home");
+    let nssdb = home.join(".pki/nssdb");
+    // `sync-nss` for the network behind `mac`, into $HOME/.pki/nssdb (its default); returns the
+    // lantrust lines of the database listing afterwards.
+    let sync = |mac: &str| -> Vec<String> {
+        let out = client
+            .command("sync-nss", &["--router-mac", mac])
+            .env("HOME", &home)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        let l = nss_certificates(&nssdb);
+        assert!(l.status.success(), "{}", text(&l));
+        String::from_utf8_lossy(&l.stdout)
+            .lines()
+            .filter(|l| l.starts_with("lantrust"))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect()
+    };
+    let hosts = [format!("{id}.local")];
+    let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
+    let url = format!("https://{id}.local:{}/", device.port);
+    let page_text = "lantrust device, certificate from lantrust.local";
+    let heading = format!("<h1>{id}</h1>");
+    let opens = |what: &str| {
+        let page = chromium(&home, &hosts, &url);
+        assert!(
+            page.dom.contains(&heading) && page.dom.contains(page_text),
+            "{what}: {url} must show the device page\n--- dom\n{}\n--- log\n{}",
+            page.dom,
+            page.log
+        );
+        assert!(!page.log.contains("ERR_CERT"), "{what}: {}", page.log);
+    };
+
+    let on_a = sync(mac_a);
+    assert_eq!(on_a.len(), 1, "{on_a:?}");
+    assert!(
+        on_a[0].starts_with("lantrust net=") && on_a[0].ends_with(" lantrust.local C,,"),
+        "{on_a:?}"
+    );
+    opens("on network A");
+
+    let on_b = sync(mac_b);
+    assert_eq!(on_b.len(), 1, "{on_b:?}");
+    assert_ne!(on_b, on_a, "network B's root replaces A's");
+    let page = chromium(&home, &hosts, &url);
+    assert!(
+        !page.dom.contains(page_text) && !page.dom.contains(&heading),
+        "on network B, {url} (network A's device) must not be shown\n--- dom\n{}",
+        page.dom
+    );
+    assert!(
+        page.log.contains("ERR_CERT_AUTHORITY_INVALID")
+            || page.dom.contains("ERR_CERT_AUTHORITY_INVALID"),
+        "on network B: expected ERR_CERT_AUTHORITY_INVALID\n--- dom\n{}\n--- log\n{}",
+        page.dom,
+        page.log
+    );
+
+    assert_eq!(sync(mac_a), on_a, "back on A: A's root again, as before");
+    opens("back on network A");
+}
