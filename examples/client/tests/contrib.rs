@@ -3,6 +3,8 @@
 //! user with that user's HOME on the events that change the network, and on no other. The client
 //! is a fake on PATH that records who ran it, with which HOME and which arguments.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 #![allow(clippy::std_instead_of_core)] // test harness: std is the point
 
 use std::os::unix::fs::PermissionsExt;

@@ -9,6 +9,8 @@
 //! network leaves no lantrust root; `export --nss`'s everywhere-root is removed, after a loud
 //! warning when it was added.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 #![allow(clippy::std_instead_of_core)] // test harness: std is the point
 
 use std::path::Path;
