@@ -266,11 +266,20 @@ fn join(
     now: u64,
 ) -> anyhow::Result<ExitCode> {
     let net = common.network.network_id()?;
-    let found = discovery.discover(domains.first().map(String::as_str))?;
+    // With no discovery flag, discovery runs by itself (§3.3: DHCP, then DNS-SD).
+    let found = discovery.discover_or_auto(domains.first().map(String::as_str))?;
     println!(
         "ACME server {} ({}) via {}",
         found.server_name, found.directory_url, found.source
     );
+    // The network's domain: `--domain`, else the one the network gave with the answer.
+    let learned: Vec<String>;
+    let domains = if domains.is_empty() {
+        learned = found.domain.iter().cloned().collect();
+        &learned
+    } else {
+        domains
+    };
     let mut overrides = common.resolve.clone();
     if let Some(addr) = found.addresses.first() {
         let (host, port) = lantrust_cli::discover::url_host_port(&found.directory_url)?;

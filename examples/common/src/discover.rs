@@ -24,6 +24,10 @@ pub struct Discovered {
     /// Addresses of the server that came with the answer (DNS additional section); empty when
     /// the name must be resolved by the system resolver.
     pub addresses: Vec<IpAddr>,
+    /// The local domain the network gave with the answer (DHCP option 15 of the same reply,
+    /// or the DNS-SD domain that answered): what a device requests `<id>.<domain>` for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
 }
 
 impl Discovered {
@@ -38,6 +42,7 @@ impl Discovered {
             directory_url: url.to_string(),
             source: "directory-flag".into(),
             addresses: Vec::new(),
+            domain: None,
         })
     }
 }
@@ -86,6 +91,7 @@ fn from_hint(hint: &AcmeServerHint) -> Discovered {
         directory_url: hint.directory_url_or_default(),
         source: source_name(hint.source).into(),
         addresses: Vec::new(),
+        domain: None,
     }
 }
 
@@ -98,7 +104,10 @@ pub fn from_dhcp_packet(bytes: &[u8]) -> anyhow::Result<Discovered> {
     let v4 = AcmeServerHint::from_v4_bytes(bytes, &cfg);
     let v6 = AcmeServerHint::from_v6_bytes(bytes, &cfg);
     match (v4, v6) {
-        (Ok(Some(h)), _) | (_, Ok(Some(h))) => Ok(from_hint(&h)),
+        (Ok(Some(h)), _) | (_, Ok(Some(h))) => Ok(Discovered {
+            domain: v4_domain(bytes),
+            ..from_hint(&h)
+        }),
         (Ok(None), _) | (_, Ok(None)) => {
             bail!(
                 "the DHCP message carries no ACME server hint (option 125/124/60 for enterprise 55357)"
@@ -110,6 +119,19 @@ pub fn from_dhcp_packet(bytes: &[u8]) -> anyhow::Result<Discovered> {
     }
 }
 
+/// The domain name (DHCPv4 option 15, RFC 2132 §3.17) of a DHCPv4 message, lower-cased.
+pub fn v4_domain(bytes: &[u8]) -> Option<String> {
+    let p = v4::Packet::new_checked(bytes).ok()?;
+    let raw = p.option(15)?.to_vec();
+    let d = String::from_utf8(raw).ok()?;
+    let d = d.trim_end_matches(['\0', '.']).to_ascii_lowercase();
+    // A host name's characters only: the domain becomes part of a CSR and of DNS queries.
+    (!d.is_empty()
+        && d.split('.')
+            .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')))
+    .then_some(d)
+}
+
 /// Sends a DHCPINFORM (RFC 2131 §3.4) from UDP port 68 on `iface` to the broadcast address and
 /// returns the hint in the first DHCPACK that answers it. Needs the interface's IPv4 address
 /// (the `ciaddr`) and privileges to bind port 68 and the device.
@@ -117,8 +139,19 @@ pub fn from_dhcp_packet(bytes: &[u8]) -> anyhow::Result<Discovered> {
 /// # Errors
 /// When the socket cannot be set up, no answer arrives within `timeout`, or the answer has no hint.
 pub fn dhcp_inform(iface: &str, timeout: Duration) -> anyhow::Result<Discovered> {
+    from_dhcp_packet(&dhcp_inform_ack(iface, timeout)?)
+}
+
+/// The DHCPACK that answers a DHCPINFORM on `iface` (see [`dhcp_inform`]), as received.
+///
+/// # Errors
+/// When the socket cannot be set up or no answer arrives within `timeout`.
+pub fn dhcp_inform_ack(iface: &str, timeout: Duration) -> anyhow::Result<Vec<u8>> {
     use socket2::{Domain, Protocol, Socket, Type};
-    let (addr, mac) = iface_v4_and_mac(iface)?;
+    let mac =
+        crate::network::interface_mac(iface).with_context(|| format!("no interface {iface}"))?;
+    let addr = crate::network::interface_v4(iface)
+        .with_context(|| format!("interface {iface} has no IPv4 address (DHCPINFORM needs one)"))?;
     let sock = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
     sock.set_reuse_address(true)?;
     sock.set_broadcast(true)?;
@@ -136,7 +169,7 @@ pub fn dhcp_inform(iface: &str, timeout: Duration) -> anyhow::Result<Discovered>
     loop {
         let now = Instant::now();
         if now >= deadline {
-            bail!("no DHCPACK with an ACME server hint on {iface} within {timeout:?}");
+            bail!("no DHCPACK on {iface} within {timeout:?}");
         }
         if now >= next_send {
             sock.send_to(&bytes, (Ipv4Addr::BROADCAST, 67))
@@ -161,33 +194,114 @@ pub fn dhcp_inform(iface: &str, timeout: Duration) -> anyhow::Result<Discovered>
             continue;
         }
         tracing::debug!(%from, "DHCPACK received");
-        return from_dhcp_packet(pkt);
+        return Ok(pkt.to_vec());
     }
 }
 
-/// The interface's first IPv4 address (from `ip -4 -o addr`) and its MAC (from sysfs).
-fn iface_v4_and_mac(iface: &str) -> anyhow::Result<(Ipv4Addr, [u8; 6])> {
-    let mac_text = std::fs::read_to_string(format!("/sys/class/net/{iface}/address"))
-        .with_context(|| format!("no interface {iface}"))?;
-    let mut mac = [0u8; 6];
-    for (i, part) in mac_text.trim().split(':').enumerate().take(6) {
-        if let Some(slot) = mac.get_mut(i) {
-            *slot = u8::from_str_radix(part, 16).unwrap_or(0);
+/// What `/etc/resolv.conf` says: the unicast DNS servers and the search domains (which a DHCP
+/// client writes from options 6 and 15/119, or DHCPv6 23 and 24).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SystemResolver {
+    /// `nameserver` lines, port 53.
+    pub nameservers: Vec<SocketAddr>,
+    /// `search` and `domain` lines, in order, lower-cased, without trailing dots.
+    pub domains: Vec<String>,
+}
+
+impl SystemResolver {
+    /// Reads `/etc/resolv.conf` (missing or unreadable: nothing configured).
+    pub fn system() -> Self {
+        Self::parse(&std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default())
+    }
+
+    /// Parses resolv.conf text (resolv.conf(5)).
+    pub fn parse(text: &str) -> Self {
+        let mut r = SystemResolver::default();
+        for line in text.lines() {
+            let mut words = line.split_whitespace();
+            match words.next() {
+                Some("nameserver") => {
+                    // A link-local IPv6 server carries `%scope`, which the socket address
+                    // parser does not take.
+                    if let Some(ip) = words
+                        .next()
+                        .and_then(|w| w.split('%').next())
+                        .and_then(|w| w.parse::<IpAddr>().ok())
+                    {
+                        r.nameservers.push(SocketAddr::new(ip, 53));
+                    }
+                }
+                Some("search" | "domain") => {
+                    for d in words {
+                        let d = d.trim_end_matches('.').to_ascii_lowercase();
+                        if !d.is_empty() && !r.domains.contains(&d) {
+                            r.domains.push(d);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        r
+    }
+}
+
+/// Discovery with nothing configured (§3.3, in its order): a DHCPINFORM on the interface of the
+/// default route (or `iface`), then unicast DNS-SD `_acme-server._tcp.<domain>` through the
+/// system resolver's name servers, for the DHCP-supplied domain (option 15 of that DHCPACK)
+/// and the resolver's search domains. Never mDNS.
+///
+/// # Errors
+/// When every method failed; the message lists why each did.
+pub fn discover_auto(iface: Option<&str>, domain: Option<&str>) -> anyhow::Result<Discovered> {
+    let mut errors = Vec::new();
+    let mut domains: Vec<String> = domain.map(|d| d.to_ascii_lowercase()).into_iter().collect();
+    let iface = iface
+        .map(str::to_string)
+        .or_else(crate::network::default_interface);
+    match &iface {
+        None => errors.push("DHCP: no network interface is up".to_string()),
+        Some(iface) => match dhcp_inform_ack(iface, Duration::from_secs(4)) {
+            Ok(ack) => {
+                let dhcp_domain = v4_domain(&ack);
+                match from_dhcp_packet(&ack) {
+                    Ok(d) => return Ok(d),
+                    Err(e) => errors.push(format!("DHCPINFORM on {iface}: {e:#}")),
+                }
+                if let Some(d) = dhcp_domain {
+                    if !domains.contains(&d) {
+                        domains.push(d);
+                    }
+                }
+            }
+            Err(e) => errors.push(format!("DHCPINFORM on {iface}: {e:#}")),
+        },
+    }
+    let sys = SystemResolver::system();
+    for d in sys.domains {
+        if !domains.contains(&d) {
+            domains.push(d);
         }
     }
-    let out = std::process::Command::new("ip")
-        .args(["-4", "-o", "addr", "show", "dev", iface])
-        .output()
-        .context("running `ip` (iproute2) to find the interface address")?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let addr = text
-        .split_whitespace()
-        .skip_while(|w| *w != "inet")
-        .nth(1)
-        .and_then(|a| a.split('/').next())
-        .and_then(|a| a.parse().ok())
-        .with_context(|| format!("interface {iface} has no IPv4 address (DHCPINFORM needs one)"))?;
-    Ok((addr, mac))
+    if sys.nameservers.is_empty() {
+        errors.push("DNS-SD: /etc/resolv.conf names no nameserver".into());
+    }
+    if domains.is_empty() {
+        errors.push(
+            "DNS-SD: no local domain (no DHCP option 15, no search line in /etc/resolv.conf)"
+                .into(),
+        );
+    }
+    for server in &sys.nameservers {
+        for d in &domains {
+            match dns_srv(*server, d, Duration::from_secs(3)) {
+                Ok(mut list) if !list.is_empty() => return Ok(list.remove(0)),
+                Ok(_) => errors.push(format!("DNS-SD {d} via {server}: no targets")),
+                Err(e) => errors.push(format!("DNS-SD {d} via {server}: {e:#}")),
+            }
+        }
+    }
+    bail!("discovery failed: {}", errors.join("; "))
 }
 
 /// Unicast DNS-SD (§3.3 method 2): `SRV _acme-server._tcp.<domain>` to `server`, over UDP, and
@@ -259,6 +373,7 @@ pub fn dns_srv(
             directory_url: u.url,
             source: "dns-srv".into(),
             addresses: u.addresses,
+            domain: Some(domain.trim_end_matches('.').to_ascii_lowercase()),
         })
         .collect())
 }
@@ -285,7 +400,8 @@ fn tcp_query(query: &Query<'_>, server: SocketAddr, timeout: Duration) -> anyhow
     }
 }
 
-/// Discovery flags shared by the binaries (§3.3 precedence: DHCP, then DNS-SD).
+/// Discovery flags shared by the binaries (§3.3 precedence: DHCP, then DNS-SD). With none of
+/// them, discovery runs by itself ([`discover_auto`]).
 #[derive(Clone, Debug, Default, clap::Args)]
 pub struct DiscoveryArgs {
     /// Use this ACME directory URL instead of discovering one.
@@ -300,10 +416,15 @@ pub struct DiscoveryArgs {
     /// Unicast DNS server for DNS-SD discovery (`_acme-server._tcp.<domain>` SRV); never 5353.
     #[arg(long, value_name = "ADDR:PORT")]
     pub dns: Option<SocketAddr>,
+    /// Discover by itself (§3.3): DHCPINFORM on the default route's interface, then DNS-SD
+    /// through /etc/resolv.conf's name servers for the DHCP-supplied or search domain. What
+    /// `enroll` and `join` do when no other method is given.
+    #[arg(long, conflicts_with_all = ["directory", "dhcp_packet", "dhcp_inform", "dns"])]
+    pub auto: bool,
 }
 
 impl DiscoveryArgs {
-    /// Whether any discovery source was given.
+    /// Whether any discovery source other than `--auto` was given.
     pub fn is_set(&self) -> bool {
         self.directory.is_some()
             || self.dhcp_packet.is_some()
@@ -318,6 +439,9 @@ impl DiscoveryArgs {
     pub fn discover(&self, domain: Option<&str>) -> anyhow::Result<Discovered> {
         if let Some(url) = &self.directory {
             return Discovered::from_directory(url);
+        }
+        if self.auto {
+            return discover_auto(None, domain);
         }
         let mut errors = Vec::new();
         if let Some(path) = &self.dhcp_packet {
@@ -335,8 +459,10 @@ impl DiscoveryArgs {
             }
         }
         if let Some(server) = self.dns {
-            match domain {
-                None => errors.push("DNS-SD needs --domain".into()),
+            let system = SystemResolver::system().domains.into_iter().next();
+            match domain.or(system.as_deref()) {
+                None => errors
+                    .push("DNS-SD needs --domain (or a search line in /etc/resolv.conf)".into()),
                 Some(domain) => match dns_srv(server, domain, Duration::from_secs(5)) {
                     Ok(mut list) if !list.is_empty() => return Ok(list.remove(0)),
                     Ok(_) => errors.push("DNS-SD: no targets".into()),
@@ -346,10 +472,23 @@ impl DiscoveryArgs {
         }
         if errors.is_empty() {
             bail!(
-                "no discovery method given: use --dhcp-packet FILE, --dhcp-inform IFACE, --dns ADDR:PORT --domain D, or --directory URL"
+                "no discovery method given: use --auto, --dhcp-packet FILE, --dhcp-inform IFACE, --dns ADDR:PORT --domain D, or --directory URL"
             );
         }
         bail!("discovery failed: {}", errors.join("; "))
+    }
+
+    /// As [`DiscoveryArgs::discover`], but with no method given discovery runs by itself
+    /// ([`discover_auto`]): what `enroll`, `join` and a renewal do.
+    ///
+    /// # Errors
+    /// When every method failed.
+    pub fn discover_or_auto(&self, domain: Option<&str>) -> anyhow::Result<Discovered> {
+        if self.is_set() {
+            self.discover(domain)
+        } else {
+            discover_auto(None, domain)
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod acme_http;
 pub mod discover;
 pub mod fs;
+pub mod mdns;
 pub mod network;
 pub mod tls;
 

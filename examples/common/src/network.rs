@@ -1,7 +1,9 @@
 //! The network identity (§4.8): interface name, default-router MAC, Wi-Fi SSID, from flags or
 //! from the kernel's default route.
 
-use anyhow::{Context, bail};
+use std::net::Ipv4Addr;
+
+use anyhow::bail;
 use lantrust_pin::{MacAddress, NetworkId, NetworkKind, PublicKind};
 
 /// Network-identity flags shared by the binaries.
@@ -66,23 +68,111 @@ impl NetworkArgs {
     }
 }
 
-/// (interface, router MAC) of the IPv4 default route, from /proc.
-fn default_router() -> Option<(String, String)> {
+/// The IPv4 default route: (interface, gateway), from `/proc/net/route` (the first default
+/// route in the kernel's table, so the one of this network namespace).
+pub fn default_route() -> Option<(String, Ipv4Addr)> {
     let route = std::fs::read_to_string("/proc/net/route").ok()?;
-    let (iface, gw) = route.lines().skip(1).find_map(|l| {
+    route.lines().skip(1).find_map(|l| {
         let f: Vec<&str> = l.split_whitespace().collect();
-        (f.get(1) == Some(&"00000000")).then(|| (f.first().copied(), f.get(2).copied()))
-    })?;
-    let gw = u32::from_str_radix(gw?, 16).ok()?;
-    let gw = std::net::Ipv4Addr::from(gw.swap_bytes()).to_string();
-    let arp = std::fs::read_to_string("/proc/net/arp")
-        .context("arp")
+        if f.get(1) != Some(&"00000000") {
+            return None;
+        }
+        let gw = u32::from_str_radix(f.get(2)?, 16).ok()?;
+        // /proc/net/route prints the address in host byte order (little-endian here).
+        Some((f.first()?.to_string(), Ipv4Addr::from(gw.swap_bytes())))
+    })
+}
+
+/// The interface the device or client is on: the default route's, else the first interface
+/// that is up, multicast-capable and not loopback.
+pub fn default_interface() -> Option<String> {
+    default_route()
+        .map(|(i, _)| i)
+        .or_else(|| multicast_interfaces().into_iter().next())
+}
+
+/// The interfaces that are up, multicast-capable and not loopback (from `/sys/class/net`),
+/// sorted by name: where an mDNS query is sent (RFC 6762 §5).
+pub fn multicast_interfaces() -> Vec<String> {
+    const IFF_UP: u32 = 0x1;
+    const IFF_LOOPBACK: u32 = 0x8;
+    const IFF_MULTICAST: u32 = 0x1000;
+    let mut out: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().to_string();
+                    let flags = std::fs::read_to_string(e.path().join("flags")).ok()?;
+                    let flags =
+                        u32::from_str_radix(flags.trim().trim_start_matches("0x"), 16).ok()?;
+                    (flags & IFF_UP != 0 && flags & IFF_MULTICAST != 0 && flags & IFF_LOOPBACK == 0)
+                        .then_some(name)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// The interface's MAC address (from `/sys/class/net/IFACE/address`).
+pub fn interface_mac(iface: &str) -> Option<[u8; 6]> {
+    let text = std::fs::read_to_string(format!("/sys/class/net/{iface}/address")).ok()?;
+    let mut mac = [0u8; 6];
+    let mut n = 0;
+    for (slot, part) in mac.iter_mut().zip(text.trim().split(':')) {
+        *slot = u8::from_str_radix(part, 16).ok()?;
+        n += 1;
+    }
+    (n == 6).then_some(mac)
+}
+
+/// The interface's first IPv4 address (from `ip -4 -o addr show dev IFACE`).
+pub fn interface_v4(iface: &str) -> Option<Ipv4Addr> {
+    let out = std::process::Command::new("ip")
+        .args(["-4", "-o", "addr", "show", "dev", iface])
+        .output()
         .ok()?;
-    let mac = arp.lines().skip(1).find_map(|l| {
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace()
+        .skip_while(|w| *w != "inet")
+        .nth(1)
+        .and_then(|a| a.split('/').next())
+        .and_then(|a| a.parse().ok())
+}
+
+/// The MAC of `ip` in the kernel's neighbour table (`/proc/net/arp`), if complete.
+fn arp_lookup(ip: Ipv4Addr) -> Option<String> {
+    let arp = std::fs::read_to_string("/proc/net/arp").ok()?;
+    let ip = ip.to_string();
+    arp.lines().skip(1).find_map(|l| {
         let f: Vec<&str> = l.split_whitespace().collect();
-        (f.first() == Some(&gw.as_str())).then(|| f.get(3).map(|m| m.to_string()))
-    })??;
-    Some((iface?.to_string(), mac))
+        // Flags 0x0 is an incomplete entry (no answer yet), whose MAC reads as all zeroes.
+        let complete = f.get(2).is_some_and(|fl| *fl != "0x0");
+        let mac = f.get(3)?;
+        (f.first() == Some(&ip.as_str()) && complete && *mac != "00:00:00:00:00:00")
+            .then(|| mac.to_string())
+    })
+}
+
+/// (interface, router MAC) of the IPv4 default route. When the router is not in the neighbour
+/// table yet (nothing was sent to it since the link came up), one UDP datagram to its discard
+/// port makes the kernel resolve it (ARP), and the table is read again for up to two seconds.
+fn default_router() -> Option<(String, String)> {
+    let (iface, gw) = default_route()?;
+    if let Some(mac) = arp_lookup(gw) {
+        return Some((iface, mac));
+    }
+    if let Ok(sock) = std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)) {
+        let _ = sock.send_to(&[0], (gw, 9));
+    }
+    for _ in 0..20 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        if let Some(mac) = arp_lookup(gw) {
+            return Some((iface, mac));
+        }
+    }
+    None
 }
 
 #[cfg(test)]

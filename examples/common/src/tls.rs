@@ -40,7 +40,8 @@ impl core::str::FromStr for ResolveOverride {
     }
 }
 
-/// Resolves `host:port` through the overrides, else the system resolver.
+/// Resolves `host:port` through the overrides, else mDNS for `.local` names, else the system
+/// resolver.
 ///
 /// # Errors
 /// When the system resolver fails.
@@ -55,6 +56,16 @@ pub fn resolve(
     }
     if let Ok(ip) = h.parse::<std::net::IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    // RFC 6762 §3: `.local` names are resolved by multicast DNS; the system resolver (which
+    // may have nss-mdns) only when no responder answered.
+    if crate::mdns::is_local(&h) {
+        if let Ok(addrs) = crate::mdns::resolve_v4(&h, Duration::from_secs(3)) {
+            return Ok(addrs
+                .into_iter()
+                .map(|a| SocketAddr::new(a.into(), port))
+                .collect());
+        }
     }
     Ok((h.as_str(), port).to_socket_addrs()?.collect())
 }

@@ -112,10 +112,12 @@ struct EnrollArgs {
     #[arg(long, value_name = "DIR")]
     state: PathBuf,
     /// Device ID: the leftmost label of its names and the CSR's commonName; unique per device
-    /// (e.g. `device-12cd56`, §4.7). Default: the ID already in DIR.
+    /// (e.g. `device-12cd56`, §4.7). Default: the ID already in DIR, else `device-` and the
+    /// last three bytes of the default interface's MAC (else of /etc/machine-id).
     #[arg(long, value_name = "ID")]
     id: Option<String>,
     /// Local domain(s) to get `<id>.<domain>` for; the first is also the DNS-SD domain.
+    /// Default: the domain the network gives (DHCP option 15 or the DNS-SD domain).
     #[arg(long = "domain", value_name = "D")]
     domains: Vec<String>,
     #[command(flatten)]
@@ -192,6 +194,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let st = State::open(&state)?;
             let label = st.current()?;
+            rediscover(&st, &label)?;
             let m = reissue(&st, &label, None, http01_listen, Duration::from_secs(3600))?;
             println!(
                 "renewed: serial {} valid until {}",
@@ -234,32 +237,91 @@ pub(crate) fn key_algorithm(s: &str) -> KeyAlgorithm {
     }
 }
 
+/// The device ID when none is given (§3.1, §4.7): `device-` and the last three bytes of the MAC
+/// of the default route's interface in hex (`device-12cd56`), unique on a LAN as the MAC is;
+/// without such an interface, the first six hex digits of `/etc/machine-id`.
+fn default_id() -> anyhow::Result<String> {
+    if let Some(mac) = lantrust_cli::network::default_interface()
+        .and_then(|i| lantrust_cli::network::interface_mac(&i))
+        .filter(|m| m.iter().any(|b| *b != 0))
+    {
+        return Ok(format!(
+            "device-{}",
+            hex::encode(mac.get(3..).unwrap_or_default())
+        ));
+    }
+    let machine = std::fs::read_to_string("/etc/machine-id").unwrap_or_default();
+    let hex6: String = machine.trim().chars().take(6).collect();
+    anyhow::ensure!(
+        hex6.len() == 6 && hex6.chars().all(|c| c.is_ascii_hexdigit()),
+        "no device ID: no network interface with a MAC and no /etc/machine-id; pass --id ID (e.g. --id device-12cd56)"
+    );
+    Ok(format!("device-{}", hex6.to_ascii_lowercase()))
+}
+
+/// Answers mDNS for `<id>.local` on the default route's interface (once per name per process):
+/// the server's http-01 request and clients find the device by that name (§3.4.3, RFC 6762).
+pub(crate) fn mdns_announce(id: &str) {
+    static SERVED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let name = format!("{}.local", id.to_ascii_lowercase());
+    let Ok(mut served) = SERVED.lock() else {
+        return;
+    };
+    if served.contains(&name) {
+        return;
+    }
+    let Some(iface) = lantrust_cli::network::default_interface() else {
+        eprintln!("mDNS: no network interface is up; {name} is not announced");
+        return;
+    };
+    match lantrust_cli::mdns::spawn_responder(&name, &iface) {
+        Ok(()) => {
+            eprintln!("mDNS: answering for {name} on {iface}");
+            served.push(name);
+        }
+        Err(e) => eprintln!("mDNS: cannot answer for {name} on {iface}: {e:#}"),
+    }
+}
+
 fn enroll(args: EnrollArgs) -> anyhow::Result<()> {
     let st = State::open(&args.state)?;
     let old = st.config()?;
     let id = match (&args.id, &old) {
         (Some(id), _) => id.clone(),
         (None, Some(c)) => c.id.clone(),
-        (None, None) => bail!("no device ID: pass --id ID (e.g. --id device-12cd56)"),
+        (None, None) => {
+            let id = default_id()?;
+            eprintln!("device ID {id} (no --id given)");
+            id
+        }
     };
-    let domains = if args.domains.is_empty() {
+    let factory_domains = if args.domains.is_empty() {
         old.map(|c| c.domains).unwrap_or_default()
     } else {
         args.domains.clone()
     };
     st.save_config(&DeviceConfig {
         id: id.clone(),
-        domains: domains.clone(),
+        domains: factory_domains.clone(),
     })?;
 
-    // §3.6: discover, unless told where the server is.
+    // §3.6: discover, unless told where the server is; with no method given, by itself.
     let found = args
         .discovery
-        .discover(domains.first().map(String::as_str))?;
+        .discover_or_auto(args.domains.first().map(String::as_str))?;
     eprintln!(
         "ACME server {} ({}) via {}",
         found.server_name, found.directory_url, found.source
     );
+    // The names to request: `--domain`, else the domain the network gave with the answer (DHCP
+    // option 15 or the DNS-SD domain), else the factory configuration.
+    let domains = if !args.domains.is_empty() {
+        args.domains.clone()
+    } else if let Some(d) = &found.domain {
+        vec![d.clone()]
+    } else {
+        factory_domains
+    };
     let mut overrides = args.resolve.clone();
     // Addresses from the DNS answer pin the connection to what discovery returned.
     if let Some(addr) = found.addresses.first() {
@@ -327,6 +389,7 @@ fn enroll(args: EnrollArgs) -> anyhow::Result<()> {
         .map(|o| format!("{}={}", o.name, o.addr))
         .collect();
     meta.tofu = tofu;
+    meta.auto_discovery = !args.discovery.is_set();
     st.save_meta(&label, &meta)?;
     let meta = reissue(
         &st,
@@ -344,6 +407,63 @@ fn enroll(args: EnrollArgs) -> anyhow::Result<()> {
         date(meta.not_after),
         net.join("chain.pem").display()
     );
+    Ok(())
+}
+
+/// §3.6: a device that discovered its server runs discovery again before it renews, and
+/// follows the server to a new directory URL or address. A different server name is a
+/// different network's server: the device does not move its certificate there (that is an
+/// `enroll`, with its own trust on first use), and renews with the server it has.
+pub(crate) fn rediscover(st: &State, label: &str) -> anyhow::Result<()> {
+    let mut m = st.meta(label)?;
+    if !m.auto_discovery {
+        return Ok(());
+    }
+    let found =
+        match DiscoveryArgs::default().discover_or_auto(m.domains.first().map(String::as_str)) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!(
+                    "rediscovery before renewal failed, renewing with {}: {e:#}",
+                    m.directory_url
+                );
+                return Ok(());
+            }
+        };
+    if !found.server_name.eq_ignore_ascii_case(&m.server_name) {
+        eprintln!(
+            "rediscovery found {} ({}), not {}: renewing with {}",
+            found.server_name, found.source, m.server_name, m.server_name
+        );
+        return Ok(());
+    }
+    let (host, port) = lantrust_cli::discover::url_host_port(&found.directory_url)?;
+    let resolve: Vec<String> = found
+        .addresses
+        .first()
+        .map(|a| {
+            format!(
+                "{}={}",
+                host.to_ascii_lowercase(),
+                SocketAddr::new(*a, port)
+            )
+        })
+        .into_iter()
+        .collect();
+    if found.directory_url != m.directory_url || resolve != m.resolve {
+        eprintln!(
+            "rediscovery (§3.6): {} moved: {} → {} via {}",
+            m.server_name, m.directory_url, found.directory_url, found.source
+        );
+        m.directory_url = found.directory_url;
+        m.resolve = resolve;
+        st.save_meta(label, &m)?;
+    } else {
+        eprintln!(
+            "rediscovery (§3.6): {} still at {}",
+            m.server_name, m.directory_url
+        );
+    }
     Ok(())
 }
 
@@ -391,6 +511,7 @@ pub(crate) fn reissue(
 ) -> anyhow::Result<NetworkMeta> {
     let mut m = st.meta(label)?;
     let net = st.net_dir(label);
+    mdns_announce(&m.id);
     let builder =
         CsrBuilder::new(m.id.clone(), m.domains.clone()).algorithm(alg.unwrap_or_default());
     let names = builder.dns_names();

@@ -89,6 +89,7 @@ pub(crate) fn serve(
     renew_every: Option<u64>,
 ) -> anyhow::Result<()> {
     let label = st.current()?;
+    crate::mdns_announce(&st.meta(&label)?.id);
     let current = Arc::new(Current(RwLock::new(load(st, &label)?)));
     let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
@@ -128,6 +129,10 @@ pub(crate) fn serve(
                     continue;
                 }
                 eprintln!("renewing {} (renewal time reached)", m.names.join(", "));
+                // §3.6: "MUST" run discovery again before renewing.
+                if let Err(e) = crate::rediscover(&st, &label) {
+                    eprintln!("rediscovery failed: {e:#}");
+                }
                 match crate::reissue(&st, &label, None, http01_listen, Duration::from_secs(600))
                     .and_then(|_| load(&st, &label))
                 {

@@ -46,6 +46,10 @@ pub(crate) struct NetworkMeta {
     pub(crate) resolve: Vec<String>,
     /// Whether the root came from TOFU (else from --root).
     pub(crate) tofu: bool,
+    /// Whether the server was found by discovery with no method given, so that a renewal
+    /// runs it again (§3.6).
+    #[serde(default)]
+    pub(crate) auto_discovery: bool,
 }
 
 pub(crate) struct State {

@@ -62,6 +62,26 @@ async fn target_addrs(app: &Targets, host: &str, port: u16) -> Result<Vec<Socket
     if let Ok(ip) = host.parse::<std::net::IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
+    // `<id>.local` (§3.4.3): multicast DNS on the server's links (RFC 6762 §3, a one-shot
+    // query that the device's responder answers by unicast), then the system resolver, which
+    // may have nss-mdns. `<id>.<domain>` goes to the system resolver: the LAN's DNS.
+    if lantrust_cli::mdns::is_local(host) {
+        let name = host.to_string();
+        let found = tokio::task::spawn_blocking(move || {
+            lantrust_cli::mdns::resolve_v4(&name, Duration::from_secs(3))
+        })
+        .await;
+        match found {
+            Ok(Ok(addrs)) => {
+                return Ok(addrs
+                    .into_iter()
+                    .map(|a| SocketAddr::new(a.into(), port))
+                    .collect());
+            }
+            Ok(Err(e)) => tracing::debug!("mDNS for {host}: {e:#}"),
+            Err(e) => tracing::debug!("mDNS for {host}: {e}"),
+        }
+    }
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
         .await
         .map_err(|e| {
