@@ -532,6 +532,35 @@ mod tests {
     }
 
     #[test]
+    fn a_real_dnsmasq_ack_gives_the_hint_and_the_domain() {
+        // dnsmasq's DHCPACK to a DHCPINFORM, captured by crates/dhcp's tests.
+        let ack = include_bytes!("../../../crates/dhcp/tests/vectors/dnsmasq-inform-ack.bin");
+        assert_eq!(v4_domain(ack).as_deref(), Some("home.arpa"));
+        let d = from_dhcp_packet(ack).unwrap();
+        assert_eq!(d.server_name, "acme.home.arpa");
+        assert_eq!(d.directory_url, "https://acme.home.arpa/acme/directory");
+        assert_eq!(d.domain.as_deref(), Some("home.arpa"));
+        assert_eq!(v4_domain(&[0u8; 10]), None);
+    }
+
+    #[test]
+    fn resolv_conf_servers_and_domains() {
+        let r = SystemResolver::parse(
+            "# written by udhcpc\nsearch Lan1.Test. corp.example\nnameserver 10.77.1.1\n\
+             nameserver fe80::1%eth0\ndomain lan1.test\nnameserver bogus\noptions ndots:2\n",
+        );
+        assert_eq!(
+            r.nameservers,
+            vec![
+                "10.77.1.1:53".parse::<SocketAddr>().unwrap(),
+                "[fe80::1]:53".parse().unwrap()
+            ]
+        );
+        assert_eq!(r.domains, vec!["lan1.test", "corp.example"]);
+        assert_eq!(SystemResolver::parse(""), SystemResolver::default());
+    }
+
+    #[test]
     fn garbage_packet_is_an_error() {
         assert!(from_dhcp_packet(&[0u8; 10]).is_err());
     }
