@@ -165,9 +165,16 @@ pub fn spawn_responder(name: &str, iface: &str) -> anyhow::Result<()> {
                     continue;
                 };
                 // The address may change (a new lease, another network): read it per answer.
-                let Some(addr) = crate::network::interface_v4(&iface) else {
+                let Some(net) = crate::network::interface_v4_net(&iface) else {
                     continue;
                 };
+                // RFC 6762 §11: only queries from the local link (a unicast datagram to port
+                // 5353 could come from anywhere).
+                let SocketAddr::V4(src) = from else { continue };
+                if !crate::network::on_link(*src.ip(), net) {
+                    continue;
+                }
+                let addr = net.0;
                 if let Some((reply, to)) =
                     respond(buf.get(..n).unwrap_or_default(), from, &name, addr)
                 {
@@ -181,7 +188,8 @@ pub fn spawn_responder(name: &str, iface: &str) -> anyhow::Result<()> {
 }
 
 /// Resolves `name` (`.local`) by a one-shot mDNS query (RFC 6762 §5.1) sent on every up,
-/// multicast-capable interface; the addresses in the first answers within `timeout`.
+/// multicast-capable interface with an IPv4 address; the addresses in the first answers within
+/// `timeout`, from senders on that interface's subnet (§11).
 ///
 /// # Errors
 /// When `name` is not `.local`, no interface could send, or nobody answered.
@@ -201,7 +209,10 @@ pub fn resolve_v4(name: &str, timeout: Duration) -> anyhow::Result<Vec<Ipv4Addr>
         s.set_multicast_ttl_v4(255)?;
         s.bind(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0).into())?;
         s.set_nonblocking(true)?;
-        socks.push(UdpSocket::from(s));
+        let Some(net) = crate::network::interface_v4_net(&iface) else {
+            continue;
+        };
+        socks.push((UdpSocket::from(s), net));
     }
     ensure!(
         !socks.is_empty(),
@@ -216,15 +227,21 @@ pub fn resolve_v4(name: &str, timeout: Duration) -> anyhow::Result<Vec<Ipv4Addr>
             bail!("mDNS: no answer for {name} within {timeout:?}");
         }
         if now >= next_send {
-            for s in &socks {
+            for (s, _) in &socks {
                 let _ = s.send_to(&q, (GROUP, PORT));
             }
             // RFC 6762 §5.1: retransmit at least one second apart.
             next_send = now + Duration::from_secs(1);
         }
         let mut found = Vec::new();
-        for s in &socks {
-            while let Ok((n, _)) = s.recv_from(&mut buf) {
+        for (s, net) in &socks {
+            while let Ok((n, from)) = s.recv_from(&mut buf) {
+                // RFC 6762 §11: answers from the interface's own link only.
+                let SocketAddr::V4(src) = from else { continue };
+                if !crate::network::on_link(*src.ip(), *net) {
+                    tracing::debug!(%from, "mDNS answer from off the link ignored");
+                    continue;
+                }
                 for a in addresses_in(buf.get(..n).unwrap_or_default(), id, &name) {
                     if !found.contains(&a) {
                         found.push(a);

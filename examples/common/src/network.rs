@@ -129,16 +129,28 @@ pub fn interface_mac(iface: &str) -> Option<[u8; 6]> {
 
 /// The interface's first IPv4 address (from `ip -4 -o addr show dev IFACE`).
 pub fn interface_v4(iface: &str) -> Option<Ipv4Addr> {
+    interface_v4_net(iface).map(|(a, _)| a)
+}
+
+/// The interface's first IPv4 address and its prefix length (`ip -4 -o addr show dev IFACE`).
+pub fn interface_v4_net(iface: &str) -> Option<(Ipv4Addr, u8)> {
     let out = std::process::Command::new("ip")
         .args(["-4", "-o", "addr", "show", "dev", iface])
         .output()
         .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
-    text.split_whitespace()
+    let cidr = text
+        .split_whitespace()
         .skip_while(|w| *w != "inet")
-        .nth(1)
-        .and_then(|a| a.split('/').next())
-        .and_then(|a| a.parse().ok())
+        .nth(1)?;
+    let (addr, len) = cidr.split_once('/').unwrap_or((cidr, "32"));
+    Some((addr.parse().ok()?, len.parse().ok().filter(|l| *l <= 32)?))
+}
+
+/// Whether `ip` is on the link `(addr, prefix)` (the same subnet).
+pub fn on_link(ip: Ipv4Addr, (addr, prefix): (Ipv4Addr, u8)) -> bool {
+    let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+    u32::from(ip) & mask == u32::from(addr) & mask
 }
 
 /// The MAC of `ip` in the kernel's neighbour table (`/proc/net/arp`), if complete.
@@ -178,6 +190,21 @@ fn default_router() -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn on_link_compares_the_subnet() {
+        let net = (Ipv4Addr::new(10, 77, 1, 1), 24);
+        assert!(on_link(Ipv4Addr::new(10, 77, 1, 200), net));
+        assert!(!on_link(Ipv4Addr::new(10, 77, 2, 1), net));
+        assert!(on_link(
+            Ipv4Addr::new(1, 2, 3, 4),
+            (Ipv4Addr::new(9, 9, 9, 9), 0)
+        ));
+        assert!(!on_link(
+            Ipv4Addr::new(10, 0, 0, 2),
+            (Ipv4Addr::new(10, 0, 0, 1), 32)
+        ));
+    }
 
     #[test]
     fn explicit_identity() {

@@ -261,7 +261,12 @@ fn default_id() -> anyhow::Result<String> {
 
 /// Answers mDNS for `<id>.local` on the default route's interface (once per name per process):
 /// the server's http-01 request and clients find the device by that name (§3.4.3, RFC 6762).
-pub(crate) fn mdns_announce(id: &str) {
+/// Not when the device `listens` on loopback only: nothing on the LAN could reach it there (and
+/// tests on loopback stay off the host's network).
+pub(crate) fn mdns_announce(id: &str, listens: SocketAddr) {
+    if listens.ip().is_loopback() {
+        return;
+    }
     static SERVED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     let name = format!("{}.local", id.to_ascii_lowercase());
     let Ok(mut served) = SERVED.lock() else {
@@ -511,7 +516,7 @@ pub(crate) fn reissue(
 ) -> anyhow::Result<NetworkMeta> {
     let mut m = st.meta(label)?;
     let net = st.net_dir(label);
-    mdns_announce(&m.id);
+    mdns_announce(&m.id, http01_listen);
     let builder =
         CsrBuilder::new(m.id.clone(), m.domains.clone()).algorithm(alg.unwrap_or_default());
     let names = builder.dns_names();

@@ -89,7 +89,7 @@ pub(crate) fn serve(
     renew_every: Option<u64>,
 ) -> anyhow::Result<()> {
     let label = st.current()?;
-    crate::mdns_announce(&st.meta(&label)?.id);
+    crate::mdns_announce(&st.meta(&label)?.id, listen);
     let current = Arc::new(Current(RwLock::new(load(st, &label)?)));
     let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
