@@ -105,7 +105,7 @@ pub fn from_dhcp_packet(bytes: &[u8]) -> anyhow::Result<Discovered> {
     let v6 = AcmeServerHint::from_v6_bytes(bytes, &cfg);
     match (v4, v6) {
         (Ok(Some(h)), _) | (_, Ok(Some(h))) => Ok(Discovered {
-            domain: v4_domain(bytes),
+            domain: v4_domain(bytes).or_else(|| v6_domain(bytes)),
             ..from_hint(&h)
         }),
         (Ok(None), _) | (_, Ok(None)) => {
@@ -198,6 +198,88 @@ pub fn dhcp_inform_ack(iface: &str, timeout: Duration) -> anyhow::Result<Vec<u8>
     }
 }
 
+/// The first domain of a DHCPv6 message's domain search list (option 24, RFC 3646), lower-cased.
+pub fn v6_domain(bytes: &[u8]) -> Option<String> {
+    let (repr, _) = lantrust_dhcp::v6::Repr::parse_bytes_lenient(bytes).ok()?;
+    match repr.option(lantrust_dhcp::v6::code::DOMAIN_LIST)? {
+        lantrust_dhcp::v6::OptionRepr::DomainList(names) => {
+            let d = names.first()?.to_string();
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            (!d.is_empty()).then_some(d)
+        }
+        _ => None,
+    }
+}
+
+/// Sends a DHCPv6 Information-request (RFC 8415 §18.2.6) from UDP port 546 on `iface` to
+/// All_DHCP_Relay_Agents_and_Servers (ff02::1:2) and returns the first Reply with its
+/// transaction ID, as received. Needs an IPv6 link-local address on `iface` and privileges to
+/// bind port 546.
+///
+/// # Errors
+/// When the socket cannot be set up or no Reply arrives within `timeout`.
+pub fn dhcp6_inform_reply(iface: &str, timeout: Duration) -> anyhow::Result<Vec<u8>> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    use std::net::{Ipv6Addr, SocketAddrV6};
+    let mac =
+        crate::network::interface_mac(iface).with_context(|| format!("no interface {iface}"))?;
+    let index: u32 = std::fs::read_to_string(format!("/sys/class/net/{iface}/ifindex"))
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .with_context(|| format!("no interface {iface}"))?;
+    let sock = Socket::new(Domain::IPV6, Type::DGRAM, Some(Protocol::UDP))?;
+    sock.set_only_v6(true)?;
+    sock.set_reuse_address(true)?;
+    sock.bind_device(Some(iface.as_bytes()))
+        .with_context(|| format!("binding to interface {iface}"))?;
+    sock.set_multicast_if_v6(index)?;
+    sock.bind(&SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, 546, 0, 0).into())
+        .context("binding UDP port 546 (needs CAP_NET_BIND_SERVICE)")?;
+    let sock: UdpSocket = sock.into();
+    // RFC 8415 §11.4: DUID-LL (type 3, hardware type 1 = Ethernet) from the interface's MAC.
+    let mut duid = vec![0, 3, 0, 1];
+    duid.extend_from_slice(&mac);
+    let xid = rand::random::<u32>() & 0x00ff_ffff;
+    let request = lantrust_dhcp::v6::Repr::information_request(xid, &duid, None)
+        .to_bytes()
+        .context("building the Information-request")?;
+    let to = SocketAddrV6::new(Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 1, 2), 547, 0, index);
+    let deadline = Instant::now() + timeout;
+    let mut next_send = Instant::now();
+    let mut buf = [0u8; 1500];
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            bail!("no DHCPv6 Reply on {iface} within {timeout:?}");
+        }
+        if now >= next_send {
+            // A link-local address still in duplicate address detection cannot send yet.
+            if let Err(e) = sock.send_to(&request, to) {
+                tracing::debug!(iface, "Information-request not sent: {e}");
+            }
+            next_send = now + Duration::from_secs(1);
+        }
+        sock.set_read_timeout(Some(
+            next_send
+                .min(deadline)
+                .saturating_duration_since(now)
+                .max(Duration::from_millis(10)),
+        ))?;
+        let Ok((n, from)) = sock.recv_from(&mut buf) else {
+            continue;
+        };
+        let Some(pkt) = buf.get(..n) else { continue };
+        let Ok(p) = lantrust_dhcp::v6::Packet::new_checked(pkt) else {
+            continue;
+        };
+        if p.transaction_id() != xid || p.msg_type() != lantrust_dhcp::v6::MessageType::Reply {
+            continue;
+        }
+        tracing::debug!(%from, "DHCPv6 Reply received");
+        return Ok(pkt.to_vec());
+    }
+}
+
 /// What `/etc/resolv.conf` says: the unicast DNS servers and the search domains (which a DHCP
 /// client writes from options 6 and 15/119, or DHCPv6 23 and 24).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -247,7 +329,7 @@ impl SystemResolver {
 }
 
 /// Discovery with nothing configured (§3.3, in its order): a DHCPINFORM on the interface of the
-/// default route (or `iface`), then unicast DNS-SD `_acme-server._tcp.<domain>` through the
+/// default route (or `iface`), a DHCPv6 Information-request there, then unicast DNS-SD `_acme-server._tcp.<domain>` through the
 /// system resolver's name servers, for the DHCP-supplied domain (option 15 of that DHCPACK)
 /// and the resolver's search domains. Never mDNS.
 ///
@@ -276,6 +358,23 @@ pub fn discover_auto(iface: Option<&str>, domain: Option<&str>) -> anyhow::Resul
             }
             Err(e) => errors.push(format!("DHCPINFORM on {iface}: {e:#}")),
         },
+    }
+    if let Some(iface) = &iface {
+        match dhcp6_inform_reply(iface, Duration::from_secs(3)) {
+            Ok(reply) => {
+                let dhcp_domain = v6_domain(&reply);
+                match from_dhcp_packet(&reply) {
+                    Ok(d) => return Ok(d),
+                    Err(e) => errors.push(format!("DHCPv6 Information-request on {iface}: {e:#}")),
+                }
+                if let Some(d) = dhcp_domain {
+                    if !domains.contains(&d) {
+                        domains.push(d);
+                    }
+                }
+            }
+            Err(e) => errors.push(format!("DHCPv6 Information-request on {iface}: {e:#}")),
+        }
     }
     let sys = SystemResolver::system();
     for d in sys.domains {
@@ -413,13 +512,17 @@ pub struct DiscoveryArgs {
     /// Send a DHCPINFORM on this interface and read the hint from the DHCPACK (needs root).
     #[arg(long, value_name = "IFACE", conflicts_with_all = ["directory", "dhcp_packet"])]
     pub dhcp_inform: Option<String>,
+    /// Send a DHCPv6 Information-request on this interface and read the hint from the Reply
+    /// (option 17; needs root).
+    #[arg(long, value_name = "IFACE", conflicts_with_all = ["directory", "dhcp_packet"])]
+    pub dhcp6_inform: Option<String>,
     /// Unicast DNS server for DNS-SD discovery (`_acme-server._tcp.<domain>` SRV); never 5353.
     #[arg(long, value_name = "ADDR:PORT")]
     pub dns: Option<SocketAddr>,
     /// Discover by itself (§3.3): DHCPINFORM on the default route's interface, then DNS-SD
     /// through /etc/resolv.conf's name servers for the DHCP-supplied or search domain. What
     /// `enroll` and `join` do when no other method is given.
-    #[arg(long, conflicts_with_all = ["directory", "dhcp_packet", "dhcp_inform", "dns"])]
+    #[arg(long, conflicts_with_all = ["directory", "dhcp_packet", "dhcp_inform", "dhcp6_inform", "dns"])]
     pub auto: bool,
 }
 
@@ -429,6 +532,7 @@ impl DiscoveryArgs {
         self.directory.is_some()
             || self.dhcp_packet.is_some()
             || self.dhcp_inform.is_some()
+            || self.dhcp6_inform.is_some()
             || self.dns.is_some()
     }
 
@@ -458,6 +562,14 @@ impl DiscoveryArgs {
                 Err(e) => errors.push(format!("DHCPINFORM on {iface}: {e:#}")),
             }
         }
+        if let Some(iface) = &self.dhcp6_inform {
+            match dhcp6_inform_reply(iface, Duration::from_secs(6))
+                .and_then(|r| from_dhcp_packet(&r))
+            {
+                Ok(d) => return Ok(d),
+                Err(e) => errors.push(format!("DHCPv6 Information-request on {iface}: {e:#}")),
+            }
+        }
         if let Some(server) = self.dns {
             let system = SystemResolver::system().domains.into_iter().next();
             match domain.or(system.as_deref()) {
@@ -472,7 +584,7 @@ impl DiscoveryArgs {
         }
         if errors.is_empty() {
             bail!(
-                "no discovery method given: use --auto, --dhcp-packet FILE, --dhcp-inform IFACE, --dns ADDR:PORT --domain D, or --directory URL"
+                "no discovery method given: use --auto, --dhcp-packet FILE, --dhcp-inform IFACE, --dhcp6-inform IFACE, --dns ADDR:PORT --domain D, or --directory URL"
             );
         }
         bail!("discovery failed: {}", errors.join("; "))
@@ -541,6 +653,15 @@ mod tests {
         assert_eq!(d.directory_url, "https://acme.home.arpa/acme/directory");
         assert_eq!(d.domain.as_deref(), Some("home.arpa"));
         assert_eq!(v4_domain(&[0u8; 10]), None);
+    }
+
+    #[test]
+    fn a_real_dnsmasq_v6_reply_gives_the_hint_and_the_domain() {
+        let reply = include_bytes!("../../../crates/dhcp/tests/vectors/dnsmasq-v6-reply.bin");
+        assert_eq!(v6_domain(reply).as_deref(), Some("home.arpa"));
+        let d = from_dhcp_packet(reply).unwrap();
+        assert_eq!(d.server_name, "acme.home.arpa");
+        assert_eq!(d.domain.as_deref(), Some("home.arpa"));
     }
 
     #[test]

@@ -70,6 +70,8 @@ fn the_lab_runs_end_to_end_with_no_overrides() {
         // 1: devices picked their ID and found the server by DHCP.
         "(no --id given)",
         "lantrust.lan1.test (https://lantrust.lan1.test/acme/directory) via dhcp:vendor-specific-info",
+        // …and DHCPv6 carries it too (Information-request, option 17).
+        "[d1]$ lantrust-device discover --dhcp6-inform eth0\nserver:    lantrust.lan1.test\n",
         // 2: http-01 through mDNS and DNS (the script checks each name's "challenge valid").
         "mDNS: answering for device-",
         // 3: the client pinned LAN 1 and trusted both devices, by .local and by DNS name.
