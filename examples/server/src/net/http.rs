@@ -33,16 +33,32 @@ pub(crate) struct App {
     pub(crate) admin_token: Option<AdminToken>,
 }
 
+/// Which routes a listener serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Routes {
+    /// ACME, /roots.pem, /crl and /admin: the one listener of a default `serve`.
+    All,
+    /// Everything but /admin (`--admin-listen` gives /admin a listener of its own).
+    WithoutAdmin,
+    /// /admin only: the `--admin-listen` listener.
+    AdminOnly,
+}
+
 /// The routes of `serve`.
-pub(crate) fn router(app: Arc<App>) -> Router {
-    Router::new()
-        .route("/roots.pem", get(roots))
-        .route("/crl", get(crl))
-        .route("/acme/{*rest}", any(acme))
-        .route("/admin", any(admin))
-        .route("/admin/{*rest}", any(admin))
-        .fallback(not_found)
-        .with_state(app)
+pub(crate) fn router(app: Arc<App>, routes: Routes) -> Router {
+    let mut r = Router::new();
+    if routes != Routes::AdminOnly {
+        r = r
+            .route("/roots.pem", get(roots))
+            .route("/crl", get(crl))
+            .route("/acme/{*rest}", any(acme));
+    }
+    if routes != Routes::WithoutAdmin {
+        r = r
+            .route("/admin", any(admin))
+            .route("/admin/{*rest}", any(admin));
+    }
+    r.fallback(not_found).with_state(app)
 }
 
 async fn not_found() -> HttpResponse {
