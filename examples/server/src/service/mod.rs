@@ -198,6 +198,49 @@ impl<S: Store> AcmeService<S> {
         }
     }
 
+    /// The answer to a challenge POST whose validation `v` finished while the client waited
+    /// (RFC 8555 §7.5.1 lets the server answer with the challenge's current state): `answered`,
+    /// the `processing` answer [`AcmeService::handle`] made, with the challenge as it is now in
+    /// its body and its `Retry-After` only if still processing. Its nonce and links are kept.
+    /// The validation's result is flushed to disk first, so the answer reports nothing that a
+    /// crash could undo; if that fails, `answered` goes out unchanged.
+    pub(crate) fn challenge_answer(
+        &self,
+        v: &Validation,
+        answered: Response,
+        now: Duration,
+    ) -> Response {
+        let current = match self.core.lock() {
+            Ok(mut core) => core.challenge_resource(&v.authz_id, &v.challenge_id, now),
+            Err(_) => return answered,
+        };
+        let current = match current {
+            Ok(Some(r)) => r,
+            Ok(None) => return answered,
+            Err(e) => {
+                tracing::error!(error = %e, "reading a challenge after its validation failed");
+                return answered;
+            }
+        };
+        if let Some(d) = &self.durability
+            && let Err(e) = d.wait()
+        {
+            tracing::error!(error = %e, "flushing the database to disk failed");
+            return answered;
+        }
+        let mut out = answered;
+        out.headers
+            .retain(|(n, _)| !n.eq_ignore_ascii_case("retry-after"));
+        out.headers.extend(
+            current
+                .headers
+                .into_iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case("retry-after")),
+        );
+        out.body = current.body;
+        out
+    }
+
     /// A problem response for a refusal made outside the core (405, 408, 413), with a fresh
     /// nonce so the client can retry at once.
     pub(crate) fn refusal(&self, p: &Problem, now: Duration) -> Response {
