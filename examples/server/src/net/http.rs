@@ -191,6 +191,7 @@ async fn acme(
         }
     };
     let mut response = outcome.response;
+    let mut unflushed = outcome.unflushed;
     let mut running = Vec::new();
     for v in outcome.validations {
         let task = tokio::spawn(challenge::validate(
@@ -221,11 +222,28 @@ async fn acme(
             let service = app.service.clone();
             let answered = response.clone();
             let now = store::now();
+            // challenge_answer flushes the database before it returns.
             match tokio::task::spawn_blocking(move || service.challenge_answer(&v, answered, now))
                 .await
             {
-                Ok(r) => response = r,
+                Ok(r) => {
+                    response = r;
+                    unflushed = false;
+                }
                 Err(e) => tracing::error!(error = %e, "rendering a challenge panicked"),
+            }
+        }
+    }
+    // The `processing` answer of a validation still running: on disk before it leaves.
+    if unflushed {
+        let service = app.service.clone();
+        let answered = response.clone();
+        match tokio::task::spawn_blocking(move || service.make_durable(answered)).await {
+            Ok(r) => response = r,
+            Err(e) => {
+                tracing::error!(error = %e, "flushing the database panicked");
+                let p = Problem::new(ProblemType::ServerInternal, 500, "internal error");
+                return refusal(&app, p, store::now());
             }
         }
     }
