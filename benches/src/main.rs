@@ -94,7 +94,8 @@ struct Cli {
     /// Where the shared http-01 responder listens.
     #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
     http01_listen: SocketAddr,
-    /// Cap on the server's Retry-After, milliseconds (the server asks for 3 s while it validates).
+    /// Cap on the server's Retry-After, milliseconds (lantrust-server answers a challenge once
+    /// its validation is done, and asks for 1 s when a validation takes longer than 2 s).
     #[arg(long, default_value_t = 10_000, value_name = "MS")]
     max_poll_ms: u64,
     /// Give up on one enrollment after this many seconds.

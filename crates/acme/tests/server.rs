@@ -1100,3 +1100,101 @@ fn requests_are_told_apart_by_kind_and_the_job_carries_what_admission_needs() {
     assert_eq!(job.csr_der(), Some(&csr[..]));
     assert_eq!(job.device_id(), None);
 }
+
+/// Retry-After says what is pending: 1 s while a validation runs, the configured human wait
+/// (5 s) while the device awaits approval (§3.4.4); and the challenge resource a caller renders
+/// after validating inline shows the outcome.
+#[test]
+fn retry_after_follows_what_is_pending_and_the_challenge_resource_shows_the_outcome() {
+    let mut server = Server::new(
+        ServerConfig::new(BASE),
+        MemoryStore::default(),
+        Approvals::default(),
+        TestCa::new(),
+    );
+    let mut now = Duration::from_secs(1_700_000_000);
+    let key = AccountKey::generate(Algorithm::Es384, &mut rand::rngs::OsRng).unwrap();
+    let mut client = Client::new(
+        ClientConfig::new(&server.directory_url()),
+        key,
+        issue_op(&["dev-7.local"], None),
+    );
+    let mut rng = rand::rngs::OsRng;
+    let mut served: HashMap<String, String> = HashMap::new();
+    let mut in_flight = Vec::new();
+    let mut waits = Vec::new();
+    let mut certificate = None;
+    for _ in 0..10_000 {
+        if client.is_done() {
+            break;
+        }
+        if let Some(req) = client.poll_request() {
+            let resp = server.handle(&req, now, &mut rng);
+            client.handle_response(resp, now);
+        }
+        while let Some(ev) = client.poll_event() {
+            match ev {
+                Event::ServeChallenges(list) => {
+                    for c in list {
+                        served.insert(c.token.clone(), c.value.clone());
+                    }
+                    client.challenges_ready();
+                }
+                Event::Certificate(c) => certificate = Some(c),
+                Event::Failed(e) => panic!("{e:?}"),
+                _ => {}
+            }
+        }
+        while let Some(v) = server.poll_validation() {
+            in_flight.push(v);
+        }
+        if let Some(at) = client.poll_timeout() {
+            waits.push(at - now);
+            if waits.len() == 1 {
+                // The validation is still running: the challenge is processing, 1 s.
+                let v = in_flight.first().unwrap().clone();
+                let r = server
+                    .challenge_resource(&v.authz_id, &v.challenge_id, now)
+                    .unwrap()
+                    .unwrap();
+                let c: Challenge = from_json(&r.body).unwrap();
+                assert_eq!(c.status, ChallengeStatus::Processing);
+                assert_eq!(r.header("retry-after"), Some("1"));
+                assert!(r.header("link").unwrap().contains("rel=\"up\""));
+                assert!(r.header("replay-nonce").is_none());
+                for v in in_flight.drain(..) {
+                    let body = served.get(&v.token).cloned().unwrap_or_default();
+                    let result = v.check_http01_body(body.as_bytes());
+                    server
+                        .validation_result(&v.authz_id, &v.challenge_id, result, now)
+                        .unwrap();
+                }
+                // Validated; the authorization now waits for a human, the challenge is valid.
+                let r = server
+                    .challenge_resource(&v.authz_id, &v.challenge_id, now)
+                    .unwrap()
+                    .unwrap();
+                let c: Challenge = from_json(&r.body).unwrap();
+                assert_eq!(c.status, ChallengeStatus::Valid);
+                assert_eq!(r.header("retry-after"), None);
+                assert!(
+                    server
+                        .challenge_resource(&v.authz_id, "no-such", now)
+                        .unwrap()
+                        .is_none()
+                );
+            }
+            if waits.len() == 3 {
+                server.policy_mut().approved.insert("dev-7".into());
+            }
+            now = at;
+            client.handle_timeout(now);
+        }
+    }
+    assert!(certificate.is_some(), "no certificate");
+    assert_eq!(waits.first(), Some(&Duration::from_secs(1)), "{waits:?}");
+    assert!(
+        waits.len() >= 3 && waits[1..].iter().all(|w| *w == Duration::from_secs(5)),
+        "the human wait is 5 s: {waits:?}"
+    );
+}

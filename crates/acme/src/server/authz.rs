@@ -2,7 +2,7 @@
 //! (§3.4.4): the [`ApprovalPolicy`] hook, the [`Validation`]s the caller performs, and their
 //! results.
 
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use core::time::Duration;
 
 use super::*;
@@ -253,11 +253,10 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
         }
         let mut r = json_response(200, &self.authz_object(&a));
         if a.status == AuthorizationStatus::Pending {
-            // Validation running or a human has yet to approve (§3.4.4): keep clients polling.
-            r.headers.push((
-                "Retry-After".into(),
-                self.cfg.retry_after.as_secs().to_string(),
-            ));
+            // Validation running, or a human has yet to approve (§3.4.4): keep clients polling,
+            // as often as what is pending warrants.
+            r.headers
+                .push(retry_after_header(self.authz_retry_after(&a)));
         }
         Ok(r)
     }
@@ -315,12 +314,55 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
             ),
         ));
         if c.status == ChallengeStatus::Processing {
-            r.headers.push((
-                "Retry-After".into(),
-                self.cfg.retry_after.as_secs().to_string(),
-            ));
+            r.headers
+                .push(retry_after_header(self.cfg.retry_after_validating));
         }
         Ok(r)
+    }
+
+    /// How long a client should wait before polling a pending authorization again: the human
+    /// wait ([`ServerConfig::retry_after`]) once it awaits approval (§3.4.4), the machine wait
+    /// ([`ServerConfig::retry_after_validating`]) while a validation runs or none was asked for.
+    pub(super) fn authz_retry_after(&self, a: &AuthzRecord) -> Duration {
+        if a.awaiting_approval {
+            self.cfg.retry_after
+        } else {
+            self.cfg.retry_after_validating
+        }
+    }
+
+    /// The challenge resource as its owner would fetch it now (RFC 8555 §7.5.1): the challenge
+    /// object, `Link: rel="up"` to its authorization, and `Retry-After` while it is processing,
+    /// without a nonce or the directory link (the caller merges it into the answer of a request
+    /// that went through [`Server::handle`], which carries those). For a caller that performed
+    /// a [`Validation`] while the client's challenge POST waited, and answers that POST with the
+    /// outcome instead of `processing`. `None` when there is no such challenge.
+    pub fn challenge_resource(
+        &mut self,
+        authz_id: &str,
+        challenge_id: &str,
+        now: Duration,
+    ) -> Result<Option<Response>, StoreError> {
+        let Some(a) = self.store.authz(authz_id)? else {
+            return Ok(None);
+        };
+        let a = self.refresh_authz(a, now)?;
+        let Some(c) = a.challenges.iter().find(|c| c.id == challenge_id) else {
+            return Ok(None);
+        };
+        let mut r = json_response(200, &self.challenge_object(&a, c));
+        r.headers.push((
+            "Link".into(),
+            alloc::format!(
+                "<{}>;rel=\"up\"",
+                self.url(&alloc::format!("authz/{}", a.id))
+            ),
+        ));
+        if c.status == ChallengeStatus::Processing {
+            r.headers
+                .push(retry_after_header(self.cfg.retry_after_validating));
+        }
+        Ok(Some(r))
     }
 
     /// Report the outcome of a [`Validation`]. On success the approval policy is consulted: the

@@ -57,8 +57,13 @@ pub struct ServerConfig {
     pub order_lifetime: Duration,
     /// Lifetime of authorizations.
     pub authz_lifetime: Duration,
-    /// `Retry-After` while waiting for validation or approval.
+    /// `Retry-After` while a human decides (draft §3.4.4: the authorization is validated and
+    /// waits for the network owner's approval).
     pub retry_after: Duration,
+    /// `Retry-After` while only the machine is busy: a challenge validation in flight, or an
+    /// order not yet ready for another reason. Sent in whole seconds (RFC 9110 §10.2.3), at
+    /// least 1, so that no client is told to poll in a tight loop.
+    pub retry_after_validating: Duration,
     /// Most identifiers per order.
     pub max_identifiers: usize,
     /// Directory `meta`.
@@ -66,8 +71,8 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    /// Defaults: strict low-S, 10 000 nonces, 1 h orders, 8 h authorizations, 5 s Retry-After,
-    /// 20 identifiers per order.
+    /// Defaults: strict low-S, 10 000 nonces, 1 h orders, 8 h authorizations, 5 s Retry-After
+    /// while a human decides and 1 s while validating, 20 identifiers per order.
     pub fn new(base_url: &str) -> Self {
         ServerConfig {
             base_url: base_url.trim_end_matches('/').to_string(),
@@ -76,6 +81,7 @@ impl ServerConfig {
             order_lifetime: Duration::from_secs(3600),
             authz_lifetime: Duration::from_secs(8 * 3600),
             retry_after: Duration::from_secs(5),
+            retry_after_validating: Duration::from_secs(1),
             max_identifiers: 20,
             meta: None,
         }
@@ -275,6 +281,13 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
         ));
         resp
     }
+}
+
+/// A `Retry-After` header of `d` in whole seconds, rounded up, at least 1 (RFC 9110 §10.2.3:
+/// delay-seconds; 0 would invite a client to poll without pause).
+fn retry_after_header(d: Duration) -> (String, String) {
+    let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+    ("Retry-After".into(), secs.max(1).to_string())
 }
 
 fn json_response<T: serde::Serialize>(status: u16, body: &T) -> Response {

@@ -264,12 +264,27 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
         let order = self.refresh_order(order, now)?;
         let mut r = json_response(200, &self.order_object(&order));
         if matches!(order.status, OrderStatus::Pending | OrderStatus::Processing) {
-            r.headers.push((
-                "Retry-After".into(),
-                self.cfg.retry_after.as_secs().to_string(),
-            ));
+            r.headers
+                .push(retry_after_header(self.order_retry_after(&order)?));
         }
         Ok(r)
+    }
+
+    /// How long a client should wait before polling a pending or processing order again: the
+    /// human wait when one of its authorizations awaits approval (§3.4.4), the machine wait
+    /// otherwise (validations in flight; finalize itself issues before it answers).
+    fn order_retry_after(&self, order: &OrderRecord) -> Result<Duration, StoreError> {
+        if order.status == OrderStatus::Pending {
+            for id in &order.authz_ids {
+                if let Some(a) = self.store.authz(id)?
+                    && a.status == AuthorizationStatus::Pending
+                    && a.awaiting_approval
+                {
+                    return Ok(self.cfg.retry_after);
+                }
+            }
+        }
+        Ok(self.cfg.retry_after_validating)
     }
 
     pub(super) fn finalize(

@@ -18,6 +18,11 @@ use tokio::net::TcpStream;
 use crate::service::AcmeService;
 use crate::store;
 
+/// How long a challenge POST waits for the validation it started before answering
+/// `processing` (issue 18, time to certificate): long enough for a device on the LAN (a few
+/// milliseconds to a few hundred), short enough that no client's HTTP timeout comes near.
+pub(crate) const INLINE_VALIDATION: Duration = Duration::from_secs(2);
+
 /// Where devices are reached for validation.
 #[derive(Debug, Clone)]
 pub(crate) struct Targets {

@@ -11,6 +11,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method as HttpMethod, StatusCode, Uri};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::{any, get};
+use lantrust_acme::server::RequestKind;
 use lantrust_acme::{Method, Problem, ProblemType, Request, Response};
 
 use super::admin::AdminToken;
@@ -33,16 +34,32 @@ pub(crate) struct App {
     pub(crate) admin_token: Option<AdminToken>,
 }
 
+/// Which routes a listener serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Routes {
+    /// ACME, /roots.pem, /crl and /admin: the one listener of a default `serve`.
+    All,
+    /// Everything but /admin (`--admin-listen` gives /admin a listener of its own).
+    WithoutAdmin,
+    /// /admin only: the `--admin-listen` listener.
+    AdminOnly,
+}
+
 /// The routes of `serve`.
-pub(crate) fn router(app: Arc<App>) -> Router {
-    Router::new()
-        .route("/roots.pem", get(roots))
-        .route("/crl", get(crl))
-        .route("/acme/{*rest}", any(acme))
-        .route("/admin", any(admin))
-        .route("/admin/{*rest}", any(admin))
-        .fallback(not_found)
-        .with_state(app)
+pub(crate) fn router(app: Arc<App>, routes: Routes) -> Router {
+    let mut r = Router::new();
+    if routes != Routes::AdminOnly {
+        r = r
+            .route("/roots.pem", get(roots))
+            .route("/crl", get(crl))
+            .route("/acme/{*rest}", any(acme));
+    }
+    if routes != Routes::WithoutAdmin {
+        r = r
+            .route("/admin", any(admin))
+            .route("/admin/{*rest}", any(admin));
+    }
+    r.fallback(not_found).with_state(app)
 }
 
 async fn not_found() -> HttpResponse {
@@ -173,14 +190,64 @@ async fn acme(
             );
         }
     };
+    let mut response = outcome.response;
+    let mut unflushed = outcome.unflushed;
+    let mut running = Vec::new();
     for v in outcome.validations {
-        tokio::spawn(challenge::validate(
+        let task = tokio::spawn(challenge::validate(
             app.service.clone(),
             app.targets.clone(),
-            v,
+            v.clone(),
         ));
+        running.push((v, task));
     }
-    to_http(outcome.response, m == Method::Head)
+    // Time to certificate: the challenge POST that started a validation waits for it (at
+    // most INLINE_VALIDATION), then answers with the outcome, so a device already approved
+    // (or renewing) goes on at once instead of polling; a slower validation goes on in the
+    // background and the client polls, told to wait 1 s.
+    if kind == RequestKind::Challenge
+        && response.status == 200
+        && let Some((v, _)) = running.first()
+    {
+        let v = v.clone();
+        let deadline = tokio::time::Instant::now() + challenge::INLINE_VALIDATION;
+        let mut finished = true;
+        for (_, task) in &mut running {
+            if tokio::time::timeout_at(deadline, task).await.is_err() {
+                finished = false;
+                break;
+            }
+        }
+        if finished {
+            let service = app.service.clone();
+            let answered = response.clone();
+            let now = store::now();
+            // challenge_answer flushes the database before it returns.
+            match tokio::task::spawn_blocking(move || service.challenge_answer(&v, answered, now))
+                .await
+            {
+                Ok(r) => {
+                    response = r;
+                    unflushed = false;
+                }
+                Err(e) => tracing::error!(error = %e, "rendering a challenge panicked"),
+            }
+        }
+    }
+    // The `processing` answer of a validation still running: on disk before it leaves.
+    if unflushed {
+        let service = app.service.clone();
+        let answered = response.clone();
+        match tokio::task::spawn_blocking(move || service.make_durable(answered)).await {
+            Ok(r) => response = r,
+            Err(e) => {
+                tracing::error!(error = %e, "flushing the database panicked");
+                let p = Problem::new(ProblemType::ServerInternal, 500, "internal error");
+                return refusal(&app, p, store::now());
+            }
+        }
+    }
+    to_http(response, m == Method::Head)
 }
 
 /// The HTTP admin endpoints (token-protected; see `admin`).

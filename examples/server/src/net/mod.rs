@@ -4,11 +4,13 @@
 //! - `http`: the router, body limits, axum ↔ core `Request` (RFC 8555 §6: HTTPS requests);
 //! - `tls`: the HTTPS certificate and its renewal, the accept loop, connection caps;
 //! - `challenge`: http-01 and tls-alpn-01 toward devices (RFC 8555 §8.3, RFC 8737);
-//! - `admin`: the token-protected /admin endpoints (draft §3.4.4 approvals over HTTPS).
+//! - `admin`: the token-protected /admin endpoints (draft §3.4.4 approvals over HTTPS);
+//! - `lan`: which source addresses are served (draft §4.1: the local network only).
 
 mod admin;
 mod challenge;
 mod http;
+mod lan;
 mod tls;
 
 use std::net::SocketAddr;
@@ -71,6 +73,19 @@ pub(crate) struct ServeArgs {
     /// access to the state directory.
     #[arg(long)]
     no_http_admin: bool,
+    /// Serve the /admin endpoints on this address only (e.g. 127.0.0.1:9443, or an address on
+    /// a management VLAN), instead of on --listen, which then answers /admin with 404.
+    #[arg(long, value_name = "ADDR", conflicts_with = "no_http_admin")]
+    admin_listen: Option<SocketAddr>,
+    /// Serve clients from any source address. By default the server answers its local network
+    /// only (draft §4.1): requests from addresses that are not loopback, private (RFC 1918),
+    /// link-local or unique-local (fc00::/7) get a 403 `unauthorized` problem, ACME and /admin
+    /// alike, so a server reachable from the Internet by mistake (port forwarding, a public
+    /// interface) issues nothing and approves nothing there. Use this flag when the devices
+    /// really use other addresses: a routed enterprise network with public addressing, CGNAT
+    /// (100.64.0.0/10) or an overlay VPN using it, or clients behind a proxy with a public address.
+    #[arg(long)]
+    allow_public_clients: bool,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -168,9 +183,9 @@ async fn run(a: ServeArgs) -> Result<()> {
     let cert = Arc::new(tls::ServerCert(std::sync::RwLock::new(tls::server_cert(
         &root, &config,
     )?)));
-    let tls_cfg = tls::tls_config(cert.clone())?;
+    let tls_cfg = Arc::new(tls::tls_config(cert.clone())?);
     let limits = service.admission().limits().clone();
-    let router = http::router(Arc::new(http::App {
+    let app = Arc::new(http::App {
         service,
         targets: Arc::new(challenge::Targets {
             resolve: a.resolve.into_iter().collect(),
@@ -181,18 +196,58 @@ async fn run(a: ServeArgs) -> Result<()> {
         root_pem,
         state: st,
         admin_token,
-    }));
+    });
+    let sources = if a.allow_public_clients {
+        lan::Sources::Any
+    } else {
+        lan::Sources::LocalOnly
+    };
+    let main_routes = if a.admin_listen.is_some() {
+        http::Routes::WithoutAdmin
+    } else {
+        http::Routes::All
+    };
 
     let listener = TcpListener::bind(a.listen)
         .await
         .with_context(|| format!("listening on {}", a.listen))?;
+    let admin_listener = match a.admin_listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("listening on {addr} (--admin-listen)"))?,
+        ),
+        None => None,
+    };
     tracing::info!(
         listen = %listener.local_addr()?,
+        admin_listen = ?admin_listener.as_ref().and_then(|l| l.local_addr().ok()),
         directory = %format!("{origin}/acme/directory"),
         auto_approve = a.auto_approve,
         generic_clients = a.generic_clients,
+        allow_public_clients = a.allow_public_clients,
         "lantrust-server is serving"
     );
     tls::spawn_renewal(cert, root, config);
-    tls::accept_loop(listener, tls_cfg, router, &limits).await
+    let main = tls::accept_loop(
+        listener,
+        tls_cfg.clone(),
+        http::router(app.clone(), main_routes),
+        &limits,
+        sources,
+    );
+    match admin_listener {
+        None => main.await,
+        Some(l) => {
+            let admin = tls::accept_loop(
+                l,
+                tls_cfg,
+                http::router(app, http::Routes::AdminOnly),
+                &limits,
+                sources,
+            );
+            // Both loops end on SIGINT/SIGTERM; an error in either ends the server.
+            tokio::try_join!(main, admin).map(|_| ())
+        }
+    }
 }

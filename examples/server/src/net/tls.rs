@@ -14,6 +14,7 @@ use lantrust_ca::{DeviceRequest, IssuanceOptions, KeyAlgorithm, PrivateKey, Root
 use rand::rngs::OsRng;
 use tokio::net::TcpListener;
 
+use super::lan::{self, Sources};
 use crate::service::admission::{LimitArgs, source};
 use crate::store::{self, Config};
 
@@ -105,14 +106,18 @@ pub(crate) fn spawn_renewal(cert: Arc<ServerCert>, root: Arc<Root>, config: Conf
 pub(crate) struct Peer(pub(crate) SocketAddr);
 
 /// Accept connections until SIGINT/SIGTERM: connection caps before TLS, the handshake under a
-/// timeout, then HTTP/1.1 with a header timeout, each request tagged with its [`Peer`].
+/// timeout, then HTTP/1.1 with a header timeout, each request tagged with its [`Peer`]. A
+/// connection from a source `sources` does not allow is served by [`lan::refused_router`]
+/// instead of `router` (draft §4.1: the server answers its local network only).
 pub(crate) async fn accept_loop(
     listener: TcpListener,
-    tls: rustls::ServerConfig,
+    tls: Arc<rustls::ServerConfig>,
     router: Router,
     limits: &LimitArgs,
+    sources: Sources,
 ) -> Result<()> {
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let refused = lan::refused_router();
     let conns = Connections::new(limits.max_connections, limits.max_connections_per_source);
     let handshake_timeout = Duration::from_secs(limits.handshake_timeout);
     let header_timeout = Duration::from_secs(limits.header_timeout);
@@ -141,7 +146,12 @@ pub(crate) async fn accept_loop(
             }
         };
         let acceptor = acceptor.clone();
-        let router = router.clone();
+        let router = if sources.allows(peer.ip()) {
+            router.clone()
+        } else {
+            tracing::debug!(%peer, "not a local source: every request is refused (§4.1)");
+            refused.clone()
+        };
         tokio::spawn(async move {
             let _guard = guard;
             let tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {

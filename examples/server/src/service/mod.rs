@@ -52,6 +52,10 @@ pub(crate) struct Outcome {
     pub(crate) response: Response,
     /// Challenge validations to perform (report each with [`AcmeService::validation_result`]).
     pub(crate) validations: Vec<Validation>,
+    /// The answer is not on disk yet: a challenge POST that started a validation, whose caller
+    /// waits for the validation and then flushes once for both commits. Send it only through
+    /// [`AcmeService::challenge_answer`] or [`AcmeService::make_durable`].
+    pub(crate) unflushed: bool,
 }
 
 /// A signed CRL: the revocations it lists, when it was signed, its DER.
@@ -145,6 +149,7 @@ impl<S: Store> AcmeService<S> {
             return Outcome {
                 response: self.rate_limited(&r, now),
                 validations: Vec::new(),
+                unflushed: false,
             };
         }
         let checked = job.as_ref().and_then(|j| j.run(&req));
@@ -163,8 +168,26 @@ impl<S: Store> AcmeService<S> {
         if kind == RequestKind::NewOrder {
             self.admission.record_order(peer.ip(), &response, now);
         }
-        if req.method == Method::Post
-            && let Some(d) = &self.durability
+        // A challenge POST that started a validation is flushed once, after the validation the
+        // caller waits for (time to certificate: one disk flush fewer per authorization).
+        let unflushed =
+            kind == RequestKind::Challenge && !validations.is_empty() && self.durability.is_some();
+        let response = if req.method == Method::Post && !unflushed {
+            self.make_durable(response)
+        } else {
+            response
+        };
+        Outcome {
+            response,
+            validations,
+            unflushed,
+        }
+    }
+
+    /// Make every commit so far durable before `response` leaves (group commit, `durable.rs`);
+    /// if the flush fails, a `serverInternal` problem replaces it (keeping nonce and links).
+    pub(crate) fn make_durable(&self, response: Response) -> Response {
+        if let Some(d) = &self.durability
             && let Err(e) = d.wait()
         {
             tracing::error!(error = %e, "flushing the database to disk failed");
@@ -173,15 +196,9 @@ impl<S: Store> AcmeService<S> {
                 500,
                 "the server could not store this request durably; retry later",
             );
-            return Outcome {
-                response: replace_body(response, &p),
-                validations,
-            };
+            return replace_body(response, &p);
         }
-        Outcome {
-            response,
-            validations,
-        }
+        response
     }
 
     /// The outcome of a challenge validation (RFC 8555 §8), at `now`.
@@ -196,6 +213,44 @@ impl<S: Store> AcmeService<S> {
         {
             tracing::error!(error = %e, "could not store a validation result");
         }
+    }
+
+    /// The answer to a challenge POST whose validation `v` finished while the client waited
+    /// (RFC 8555 §7.5.1 lets the server answer with the challenge's current state): `answered`,
+    /// the `processing` answer [`AcmeService::handle`] made, with the challenge as it is now in
+    /// its body and its `Retry-After` only if still processing. Its nonce and links are kept.
+    /// Everything is flushed to disk before it returns ([`AcmeService::make_durable`]), so the
+    /// answer reports nothing a crash could undo; if the challenge cannot be read, `answered`
+    /// goes out.
+    pub(crate) fn challenge_answer(
+        &self,
+        v: &Validation,
+        answered: Response,
+        now: Duration,
+    ) -> Response {
+        let current = match self.core.lock() {
+            Ok(mut core) => core.challenge_resource(&v.authz_id, &v.challenge_id, now),
+            Err(_) => return self.make_durable(answered),
+        };
+        let current = match current {
+            Ok(Some(r)) => r,
+            Ok(None) => return self.make_durable(answered),
+            Err(e) => {
+                tracing::error!(error = %e, "reading a challenge after its validation failed");
+                return self.make_durable(answered);
+            }
+        };
+        let mut out = answered;
+        out.headers
+            .retain(|(n, _)| !n.eq_ignore_ascii_case("retry-after"));
+        out.headers.extend(
+            current
+                .headers
+                .into_iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case("retry-after")),
+        );
+        out.body = current.body;
+        self.make_durable(out)
     }
 
     /// A problem response for a refusal made outside the core (405, 408, 413), with a fresh
@@ -234,6 +289,7 @@ impl<S: Store> AcmeService<S> {
         Outcome {
             response: problem_plain(&p),
             validations: Vec::new(),
+            unflushed: false,
         }
     }
 

@@ -242,6 +242,72 @@ fn pending_caps_do_not_apply_with_auto_approve() {
     }
 }
 
+/// Time to certificate (issue 18): a challenge POST answered after its validation shows the
+/// outcome (valid, no Retry-After) with the nonce and links of the original answer; what is
+/// pending sets Retry-After: 1 s while validating, the human wait while awaiting approval.
+#[test]
+fn the_challenge_answer_shows_the_inline_outcome_and_retry_after_follows_what_is_pending() {
+    use lantrust_acme::{Challenge, ChallengeStatus};
+    let (svc, st, _dir) = service(&[], |s| s);
+    let conn = st.open().unwrap();
+    let d = Device::new(&svc, "192.168.1.40:5000");
+    // Pre-approved: the device never waits for a human.
+    store::decide(&conn, "dev-fast", ApprovalState::Approved, NOW).unwrap();
+    for (device, approved) in [("dev-fast", true), ("dev-new", false)] {
+        let r = d.new_order(&svc, device);
+        let order: Order = lantrust_acme::from_json(&r.body).unwrap();
+        let authz_url = order.authorizations[0].clone();
+        let a: Authorization =
+            lantrust_acme::from_json(&d.post(&svc, &authz_url, None).body).unwrap();
+        let out = d.post_full(&svc, &a.challenges[0].url, Some(b"{}"));
+        let answered = out.response;
+        let c: Challenge = lantrust_acme::from_json(&answered.body).unwrap();
+        assert_eq!(c.status, ChallengeStatus::Processing);
+        assert_eq!(answered.header("retry-after"), Some("1"));
+        // A poll while the validation runs: the machine wait.
+        let polled = d.post(&svc, &authz_url, None);
+        assert_eq!(polled.header("retry-after"), Some("1"), "{device}");
+
+        let v = out.validations.first().unwrap();
+        svc.validation_result(v, Ok(()), NOW);
+        let r = svc.challenge_answer(v, answered.clone(), NOW);
+        assert_eq!(r.status, 200);
+        let c: Challenge = lantrust_acme::from_json(&r.body).unwrap();
+        assert_eq!(c.status, ChallengeStatus::Valid, "{device}");
+        assert_eq!(c.url, a.challenges[0].url);
+        assert_eq!(r.header("retry-after"), None, "nothing left to wait for");
+        assert_eq!(r.header("replay-nonce"), answered.header("replay-nonce"));
+        let links = |r: &Response| {
+            r.headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case("link"))
+                .map(|(_, v)| v.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(links(&r), links(&answered));
+        assert!(links(&r).iter().any(|l| l.contains("rel=\"up\"")));
+
+        let (status, _) = d.authz_status(&svc, &authz_url);
+        let polled = d.post(&svc, &authz_url, None);
+        if approved {
+            assert_eq!(status, AuthorizationStatus::Valid);
+            assert_eq!(polled.header("retry-after"), None);
+        } else {
+            // Validated, waiting for the owner: the human wait (ServerConfig's default 5 s here;
+            // `serve` sets 3 s), and the order says the same.
+            assert_eq!(status, AuthorizationStatus::Pending);
+            assert_eq!(polled.header("retry-after"), Some("5"));
+            let o = d.post(&svc, &order_url(&order), None);
+            assert_eq!(o.header("retry-after"), Some("5"));
+        }
+    }
+}
+
+/// An order's URL, from its finalize URL (`…/order/ID/finalize`).
+fn order_url(order: &Order) -> String {
+    order.finalize.trim_end_matches("/finalize").to_string()
+}
+
 #[test]
 fn approval_states_pending_approved_denied_revoked_and_pre_approval() {
     let (svc, st, _dir) = service(&[], |s| s);
