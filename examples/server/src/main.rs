@@ -8,6 +8,7 @@
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // a binary: std is the point
 
 mod admin;
+mod config;
 mod discovery;
 mod net;
 mod service;
@@ -60,6 +61,9 @@ enum Command {
     DhcpOption(discovery::DhcpArgs),
     /// Print DNS-SD records (SRV/TXT/PTR for `_acme-server._tcp.DOMAIN`) for a DNS server.
     DnsRecords(discovery::DnsArgs),
+    /// Configuration files for `serve --config FILE` (`config check FILE`).
+    #[command(subcommand)]
+    Config(lantrust_cli::config::ConfigCmd),
 }
 
 /// Root key algorithms.
@@ -152,7 +156,8 @@ struct CheckCsrArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // `serve --config FILE`: the file's keys become defaults under the flags (config.rs).
+    let cli: Cli = lantrust_cli::config::parse(&config::SPEC);
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -174,6 +179,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Revoke(a) => admin::revoke(a),
         Command::DhcpOption(a) => discovery::dhcp_option(a),
         Command::DnsRecords(a) => discovery::dns_records(a),
+        Command::Config(c) => config::run(c),
     }
 }
 
