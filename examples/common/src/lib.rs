@@ -2,6 +2,7 @@
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // an I/O crate: std is the point
 
 pub mod acme_http;
+pub mod config;
 pub mod discover;
 pub mod fs;
 pub mod mdns;

@@ -3,6 +3,7 @@
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // a binary: std is the point
 
 mod acme_run;
+mod config;
 mod serve;
 mod state;
 
@@ -95,6 +96,9 @@ enum Cmd {
         #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:80")]
         http01_listen: SocketAddr,
     },
+    /// Configuration files for `serve --config FILE` (`config check FILE`).
+    #[command(subcommand)]
+    Config(lantrust_cli::config::ConfigCmd),
     /// Show the networks and certificates in DIR.
     Status {
         /// State directory.
@@ -164,7 +168,8 @@ fn main() {
         .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
         .with(filter)
         .init();
-    let cli = Cli::parse();
+    // `serve --config FILE`: the file's keys become defaults under the flags (config.rs).
+    let cli: Cli = lantrust_cli::config::parse(&config::SPEC);
     if let Err(e) = run(cli) {
         eprintln!("lantrust-device: error: {e:#}");
         std::process::exit(1);
@@ -210,6 +215,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             http01_listen,
         } => rename(&State::open(&state)?, &new_id, http01_listen),
         Cmd::Status { state, json } => status(&State::open(&state)?, json),
+        Cmd::Config(c) => {
+            if !config::run(c)? {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
     }
 }
 

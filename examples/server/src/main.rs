@@ -8,6 +8,7 @@
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // a binary: std is the point
 
 mod admin;
+mod config;
 mod discovery;
 mod net;
 mod service;
@@ -60,6 +61,16 @@ enum Command {
     DhcpOption(discovery::DhcpArgs),
     /// Print DNS-SD records (SRV/TXT/PTR for `_acme-server._tcp.DOMAIN`) for a DNS server.
     DnsRecords(discovery::DnsArgs),
+    /// Back up a state directory (also while `serve` runs) into one archive, mode 0600: a
+    /// consistent copy of the database (SQLite online backup), the root and its key, the admin
+    /// token; encrypted with age when a passphrase is given.
+    Backup(store::backup::BackupArgs),
+    /// Restore a `backup` archive into a new state directory; a damaged archive or a wrong
+    /// passphrase is refused and leaves nothing behind.
+    Restore(store::backup::RestoreArgs),
+    /// Configuration files for `serve --config FILE` (`config check FILE`).
+    #[command(subcommand)]
+    Config(lantrust_cli::config::ConfigCmd),
 }
 
 /// Root key algorithms.
@@ -152,7 +163,8 @@ struct CheckCsrArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // `serve --config FILE`: the file's keys become defaults under the flags (config.rs).
+    let cli: Cli = lantrust_cli::config::parse(&config::SPEC);
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -174,6 +186,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Revoke(a) => admin::revoke(a),
         Command::DhcpOption(a) => discovery::dhcp_option(a),
         Command::DnsRecords(a) => discovery::dns_records(a),
+        Command::Config(c) => config::run(c),
+        Command::Backup(a) => store::backup::backup(a).map(|()| ExitCode::SUCCESS),
+        Command::Restore(a) => store::backup::restore(a).map(|()| ExitCode::SUCCESS),
     }
 }
 

@@ -12,6 +12,7 @@
 
 mod acme;
 mod approvals;
+pub(crate) mod backup;
 mod certs;
 mod dir;
 mod schema;
