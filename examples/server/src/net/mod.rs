@@ -71,6 +71,12 @@ pub(crate) struct ServeArgs {
     /// access to the state directory.
     #[arg(long)]
     no_http_admin: bool,
+    /// The CRL distribution point written into device certificates, where relying parties
+    /// fetch revocations (draft §4.5, §4.7; default: ORIGIN/crl, this server's /crl). A plain
+    /// http:// URL is fine, the CRL is signed: e.g. a web server publishing STATE/crl.der, which
+    /// `serve` keeps current.
+    #[arg(long, value_name = "URL")]
+    crl_url: Option<String>,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -137,6 +143,12 @@ async fn run(a: ServeArgs) -> Result<()> {
         },
     };
 
+    // RFC 5280 §4.2.1.13: where device certificates say their CRL is.
+    let crl_url = a.crl_url.clone().unwrap_or_else(|| format!("{origin}/crl"));
+    anyhow::ensure!(
+        crl_url.starts_with("http://") || crl_url.starts_with("https://"),
+        "--crl-url {crl_url:?}: must be an http:// or https:// URL"
+    );
     let mut scfg = ServerConfig::new(&format!("{origin}/acme"));
     scfg.allow_high_s = a.generic_clients;
     scfg.retry_after = Duration::from_secs(3);
@@ -150,6 +162,7 @@ async fn run(a: ServeArgs) -> Result<()> {
         IssuanceOptions {
             validity: Duration::from_secs(a.cert_days * 86_400),
             client_auth: false,
+            crl_distribution_point: Some(crl_url.clone()),
         },
     );
     let approval = DbApproval::new(st.open_for_serve()?, a.auto_approve, config.clone());
@@ -165,6 +178,7 @@ async fn run(a: ServeArgs) -> Result<()> {
         Some(st.clone()),
     ));
 
+    let service_for_crl = service.clone();
     let cert = Arc::new(tls::ServerCert(std::sync::RwLock::new(tls::server_cert(
         &root, &config,
     )?)));
@@ -179,9 +193,10 @@ async fn run(a: ServeArgs) -> Result<()> {
         }),
         origin: origin.clone(),
         root_pem,
-        state: st,
+        state: st.clone(),
         admin_token,
     }));
+    spawn_crl_timer(service_for_crl, st);
 
     let listener = TcpListener::bind(a.listen)
         .await
@@ -193,6 +208,41 @@ async fn run(a: ServeArgs) -> Result<()> {
         generic_clients = a.generic_clients,
         "lantrust-server is serving"
     );
+    tracing::info!(crl = %crl_url, "device certificates name this CRL distribution point");
     tls::spawn_renewal(cert, root, config);
     tls::accept_loop(listener, tls_cfg, router, &limits).await
+}
+
+/// How often `serve` looks at the revocations to keep the CRL signed (draft §4.5, §4.7): a
+/// revocation made by another process (`lantrust-server revoke`) is in STATE/crl.der within this
+/// time; /crl itself re-signs at once when the list changed (`AcmeService::crl`).
+const CRL_TIMER: Duration = Duration::from_secs(5 * 60);
+
+/// Re-signs the CRL on time, well before its nextUpdate (`AcmeService::crl`: valid 7 days,
+/// re-signed after 1 day or on any change), and keeps a copy in STATE/crl.der for a plain-HTTP
+/// distribution point. Runs once at start, then every [`CRL_TIMER`].
+fn spawn_crl_timer(service: Arc<AcmeService>, st: StateDir) {
+    tokio::spawn(async move {
+        let path = st.crl_copy();
+        let mut last: Option<Vec<u8>> = None;
+        loop {
+            let svc = service.clone();
+            let now = store::now();
+            match tokio::task::spawn_blocking(move || svc.crl(now)).await {
+                Ok(Ok(der)) if last.as_ref() != Some(&der) => {
+                    match store::write_atomic(&path, &der, 0o644) {
+                        Ok(()) => tracing::info!(path = %path.display(), "CRL signed"),
+                        Err(e) => {
+                            tracing::error!(error = %format!("{e:#}"), "writing the CRL copy failed")
+                        }
+                    }
+                    last = Some(der);
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "signing the CRL failed"),
+                Err(e) => tracing::error!(error = %e, "the CRL task failed"),
+            }
+            tokio::time::sleep(CRL_TIMER).await;
+        }
+    });
 }
