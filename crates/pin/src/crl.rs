@@ -128,7 +128,12 @@ impl fmt::Display for CrlRefusal {
     }
 }
 
-/// A Unix time as `YYYY-MM-DDTHH:MM:SSZ` (for messages people read).
+/// A Unix time as `YYYY-MM-DDTHH:MM:SSZ` (RFC 3339 UTC), as this crate's messages show dates.
+#[must_use]
+pub fn utc_date(unix: u64) -> String {
+    date(unix)
+}
+
 pub(crate) fn date(unix: u64) -> String {
     der::DateTime::from_unix_duration(core::time::Duration::from_secs(unix))
         .map_or_else(|_| alloc::format!("{unix} (Unix time)"), |d| d.to_string())
@@ -394,6 +399,41 @@ impl fmt::Display for Revocation {
             ),
         }
     }
+}
+
+/// The `http://` and `https://` fullName URIs of a certificate's cRLDistributionPoints
+/// (RFC 5280 §4.2.1.13), in order: where to fetch its CRL. Empty when it names none (or the
+/// certificate does not parse). Take them only from a certificate that verified: a forged one
+/// could point anywhere.
+#[must_use]
+pub fn crl_distribution_points(cert_der: &[u8]) -> Vec<String> {
+    use x509_cert::ext::pkix::CrlDistributionPoints;
+    use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
+    let Ok(cert) = Certificate::from_der(cert_der) else {
+        return Vec::new();
+    };
+    let mut urls = Vec::new();
+    for ext in cert.tbs_certificate.extensions.iter().flatten() {
+        if ext.extn_id != ID_CE_CRL_DISTRIBUTION_POINTS {
+            continue;
+        }
+        let Ok(points) = CrlDistributionPoints::from_der(ext.extn_value.as_bytes()) else {
+            continue;
+        };
+        for dp in points.0 {
+            if let Some(DistributionPointName::FullName(names)) = dp.distribution_point {
+                for name in names {
+                    if let GeneralName::UniformResourceIdentifier(uri) = name {
+                        let u = uri.as_str();
+                        if u.starts_with("http://") || u.starts_with("https://") {
+                            urls.push(u.to_string());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    urls
 }
 
 /// Whether a certificate names a CRL distribution point (RFC 5280 §4.2.1.13).

@@ -24,7 +24,10 @@ mod sig;
 mod store;
 
 pub use cert::KeyKind;
-pub use crl::{CRL_CLOCK_SKEW, CRL_GRACE, Crl, CrlRefusal, Revocation, RevokedSerial, verify_crl};
+pub use crl::{
+    CRL_CLOCK_SKEW, CRL_GRACE, Crl, CrlRefusal, Revocation, RevokedSerial, crl_distribution_points,
+    utc_date, verify_crl,
+};
 pub use error::Error;
 pub use network::{
     MacAddress, NetworkFingerprint, NetworkId, NetworkIdBuilder, NetworkKind, PublicKind,

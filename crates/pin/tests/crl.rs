@@ -6,9 +6,9 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
+use core::time::Duration;
 use std::path::Path;
 use std::process::Command;
-use core::time::Duration;
 
 use lantrust_ca::{
     CrlReason, DeviceRequest, IssuanceOptions, KeyAlgorithm, PrivateKey, RevokedCertificate, Root,
@@ -126,6 +126,10 @@ fn a_revoked_device_is_refused_by_the_store_and_the_free_function() {
     let (lost, kept) = (device(&root, "cam-1"), device(&root, "cam-2"));
     let mut store = pinned(&network, &root);
     let fp = network.fingerprint();
+    assert_eq!(
+        lantrust_pin::crl_distribution_points(&lost),
+        [format!("http://{SERVER}.local/crl")]
+    );
     let verify = |store: &PinStore, der: &[u8], host: &str, now: u64| {
         store.verify_device_status(&network, NetworkKind::Private, &[der], host, now)
     };
