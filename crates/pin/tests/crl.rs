@@ -24,8 +24,11 @@ use x509_cert::der::Encode;
 const NOW: u64 = 1_795_392_000;
 const DAY: u64 = 86_400;
 const SERVER: &str = "router-fdb531";
-/// Where `LANTRUST_WRITE_VECTORS=1` saves the real CRLs of these tests: the fuzz seeds.
+/// Where `LANTRUST_WRITE_VECTORS=1` saves the real CRLs of these tests: the fuzz seeds (a
+/// selector byte, 0 = lantrust's root, 1 = openssl's, then the CRL) and the roots and device
+/// certificates the `crl_check` fuzz target checks them against.
 const SEEDS: &str = "../../fuzz/seeds/crl_check";
+const FUZZ_VECTORS: &str = "../../fuzz/fuzz_targets/crl_check";
 
 fn net(ssid: &str) -> NetworkId {
     NetworkId::builder()
@@ -545,8 +548,9 @@ fn openssl_gencrl_and_openssl_verify_agree() {
     let cam1 = der("cam-1.pem", "x509");
     let cam2 = der("cam-2.pem", "x509");
     // Keep a real openssl-made CRL and its root where the fuzz seeds come from.
-    lantrust_test_support::save_vector(SEEDS, "openssl-crl.der", &crl_der);
-    lantrust_test_support::save_vector(SEEDS, "openssl-root.der", &root_der);
+    lantrust_test_support::save_vector(SEEDS, "openssl-crl", &[&[1u8][..], &crl_der].concat());
+    lantrust_test_support::save_vector(FUZZ_VECTORS, "openssl-root.der", &root_der);
+    lantrust_test_support::save_vector(FUZZ_VECTORS, "openssl-cam-1.der", &cam1);
 
     let now = lantrust_test_support::now().as_secs();
     let facts = verify_crl(&root_der, &crl_der, now).unwrap();
@@ -610,8 +614,9 @@ fn openssl_gencrl_and_openssl_verify_agree() {
     std::fs::write(d.join("lcrl.pem"), pem("X509 CRL", &lcrl)).unwrap();
     std::fs::write(d.join("l1.pem"), pem("CERTIFICATE", &l1)).unwrap();
     std::fs::write(d.join("l2.pem"), pem("CERTIFICATE", &l2)).unwrap();
-    lantrust_test_support::save_vector(SEEDS, "lantrust-crl.der", &lcrl);
-    lantrust_test_support::save_vector(SEEDS, "lantrust-root.der", lroot.certificate_der());
+    lantrust_test_support::save_vector(SEEDS, "lantrust-crl", &[&[0u8][..], &lcrl].concat());
+    lantrust_test_support::save_vector(FUZZ_VECTORS, "lantrust-root.der", lroot.certificate_der());
+    lantrust_test_support::save_vector(FUZZ_VECTORS, "lantrust-cam-1.der", &l1);
     let lverify = |cert: &str| {
         openssl(
             d,
