@@ -6,14 +6,16 @@ use core::net::IpAddr;
 use core::time::Duration;
 
 use const_oid::db::rfc5280::{ID_KP_CLIENT_AUTH, ID_KP_SERVER_AUTH};
-use der::asn1::OctetString;
+use der::asn1::{Ia5String, OctetString};
 use lantrust_keys::PublicKey;
 use rand_core::CryptoRngCore;
 use spki::SubjectPublicKeyInfoOwned;
 use x509_cert::certificate::{Certificate, TbsCertificate, Version};
+use x509_cert::ext::pkix::crl::dp::DistributionPoint;
+use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
 use x509_cert::ext::pkix::{
-    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages,
-    SubjectAltName, SubjectKeyIdentifier,
+    AuthorityKeyIdentifier, BasicConstraints, CrlDistributionPoints, ExtendedKeyUsage, KeyUsage,
+    KeyUsages, SubjectAltName, SubjectKeyIdentifier,
 };
 use x509_cert::time::Validity;
 
@@ -45,13 +47,18 @@ pub struct DeviceRequest {
     pub public_key: SubjectPublicKeyInfoOwned,
 }
 
-/// Knobs for issuance; [`Default`] is 30 days, serverAuth only.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Knobs for issuance; [`Default`] is 30 days, serverAuth only, no CRL distribution point.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IssuanceOptions {
     /// Lifetime from notBefore to notAfter; more than zero and at most [`MAX_DEVICE_VALIDITY`].
     pub validity: Duration,
     /// Also allow TLS client authentication (EKU clientAuth).
     pub client_auth: bool,
+    /// Where relying parties fetch this root's CRL (draft §4.5, §4.7: revocation must reach
+    /// them): an `http://` or `https://` URL put in a cRLDistributionPoints extension
+    /// (RFC 5280 §4.2.1.13, one DistributionPoint with a fullName URI, non-critical). A plain
+    /// `http://` URL is fine: the CRL is signed by the root. `None` omits the extension.
+    pub crl_distribution_point: Option<String>,
 }
 
 impl Default for IssuanceOptions {
@@ -59,6 +66,7 @@ impl Default for IssuanceOptions {
         Self {
             validity: DEFAULT_DEVICE_VALIDITY,
             client_auth: false,
+            crl_distribution_point: None,
         }
     }
 }
@@ -72,7 +80,8 @@ impl Root {
     /// - subject `CN=<device ID>`; subjectAltName (non-critical) with the DNS names then IPs;
     /// - keyUsage (critical) digitalSignature, plus keyEncipherment for RSA keys; extKeyUsage
     ///   (non-critical) serverAuth (+ clientAuth); basicConstraints CA:FALSE (critical);
-    ///   subject and authority key identifiers;
+    ///   subject and authority key identifiers; cRLDistributionPoints (non-critical) when
+    ///   `options.crl_distribution_point` is set;
     /// - a random positive 127-bit serial from `rng`.
     ///
     /// `now` is a duration since the Unix epoch; the crate reads no clock.
@@ -94,6 +103,10 @@ impl Root {
         if request.dns_names.is_empty() && request.ip_addrs.is_empty() {
             return Err(Error::NoSubjectAltNames);
         }
+        let crl_dp = match &options.crl_distribution_point {
+            Some(url) => Some(crl_distribution_points(url)?),
+            None => None,
+        };
         let mut sans = Vec::with_capacity(request.dns_names.len() + request.ip_addrs.len());
         for name in &request.dns_names {
             sans.push(dns_general_name(&dns_name("DNS name", name)?)?);
@@ -122,7 +135,7 @@ impl Root {
             .saturating_add(options.validity)
             .saturating_sub(Duration::from_secs(1));
 
-        let extensions = alloc::vec![
+        let mut extensions = alloc::vec![
             extension(
                 true,
                 &BasicConstraints {
@@ -151,6 +164,9 @@ impl Root {
             )?,
             extension(false, &SubjectAltName(sans))?,
         ];
+        if let Some(dp) = crl_dp {
+            extensions.push(extension(false, &dp)?);
+        }
 
         let tbs = TbsCertificate {
             version: Version::V3,
@@ -169,4 +185,33 @@ impl Root {
         };
         sign_certificate(tbs, self.private_key())
     }
+}
+
+/// The cRLDistributionPoints extension value for `url` (RFC 5280 §4.2.1.13): one
+/// DistributionPoint whose fullName is the URI, no reasons (the CRL covers every reason), no
+/// cRLIssuer (the root issues its own CRL).
+fn crl_distribution_points(url: &str) -> Result<CrlDistributionPoints> {
+    let invalid = |reason| Error::InvalidName {
+        what: "CRL distribution point",
+        value: url.into(),
+        reason,
+    };
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| invalid("must be an http:// or https:// URL"))?;
+    // RFC 5280 §4.2.1.13 / §7.4: an IA5String URI; no spaces or control characters.
+    if rest.is_empty() || rest.starts_with('/') || !url.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(invalid(
+            "must be an absolute URL with a host, ASCII, no spaces",
+        ));
+    }
+    let uri = Ia5String::new(url).map_err(|_| invalid("must be ASCII"))?;
+    Ok(CrlDistributionPoints(alloc::vec![DistributionPoint {
+        distribution_point: Some(DistributionPointName::FullName(alloc::vec![
+            GeneralName::UniformResourceIdentifier(uri)
+        ])),
+        reasons: None,
+        crl_issuer: None,
+    }]))
 }

@@ -201,7 +201,7 @@ fn material(base: &Path, profile: NameConstraints) -> Material {
             },
             &IssuanceOptions {
                 validity: MAX_DEVICE_VALIDITY,
-                client_auth: false,
+                ..Default::default()
             },
             now,
             &mut rand::rngs::OsRng,

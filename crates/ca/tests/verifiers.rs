@@ -633,3 +633,79 @@ fn webpki_honours_the_crl() {
     assert_eq!(check(&lost), Err(webpki::Error::CertRevoked));
     assert_eq!(check(&kept), Ok(()));
 }
+
+/// Draft §4.5/§4.7: revocation must reach relying parties, so device certificates name where the
+/// CRL is (RFC 5280 §4.2.1.13). openssl reads the extension back, and a certificate carrying it
+/// still verifies (the extension is non-critical), with and without the CRL it points to.
+#[test]
+fn crl_distribution_point_is_carried_and_openssl_reads_it() {
+    if !openssl_available() {
+        return;
+    }
+    let (dir, root) = root_in_dir(KeyAlgorithm::P384, "cdp");
+    let key = device_key();
+    let url = "http://router-fdb531.local/crl";
+    let opts = IssuanceOptions {
+        crl_distribution_point: Some(url.into()),
+        ..Default::default()
+    };
+    let cert = root
+        .issue(
+            &device_request("cam-1", &key),
+            &opts,
+            NOW,
+            &mut rand::rngs::OsRng,
+        )
+        .unwrap();
+    let file = write_pem(&dir, "cdp.pem", &certificate_to_pem(&cert).unwrap());
+    let (ok, text) = openssl(
+        &dir,
+        &[
+            "x509",
+            "-in",
+            &file,
+            "-noout",
+            "-ext",
+            "crlDistributionPoints",
+        ],
+    );
+    assert!(ok, "{text}");
+    assert!(text.contains(&format!("URI:{url}")), "{text}");
+    let (ok, text) = openssl_verify(&dir, &[], &file);
+    assert!(ok, "{text}");
+    // No extension without the option.
+    let plain = issue(root, &device_request("cam-2", &key));
+    let ext = plain
+        .tbs_certificate
+        .extensions
+        .iter()
+        .flatten()
+        .any(|e| e.extn_id.to_string() == "2.5.29.31");
+    assert!(!ext);
+    // Only absolute http(s) URLs.
+    for bad in [
+        "ftp://x/crl",
+        "http:///crl",
+        "http://a b/crl",
+        "/crl",
+        "http://é/crl",
+    ] {
+        let opts = IssuanceOptions {
+            crl_distribution_point: Some(bad.into()),
+            ..Default::default()
+        };
+        assert!(
+            matches!(
+                root.issue(
+                    &device_request("cam-3", &key),
+                    &opts,
+                    NOW,
+                    &mut rand::rngs::OsRng
+                ),
+                Err(Error::InvalidName { .. })
+            ),
+            "{bad}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

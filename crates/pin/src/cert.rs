@@ -81,7 +81,7 @@ pub(crate) struct CertProblem {
 }
 
 impl CertProblem {
-    fn der(e: der::Error) -> Self {
+    pub(crate) fn der(e: der::Error) -> Self {
         let offset = e
             .position()
             .map_or(0, |p| usize::try_from(u32::from(p)).unwrap_or(0));
@@ -202,10 +202,16 @@ impl CertInfo {
 
     /// The signature algorithm, if it is one we verify and it fits `key`'s type.
     pub(crate) fn self_signature_alg(&self) -> Option<Alg> {
+        self.signature_alg_for(&self.signature_alg)
+    }
+
+    /// The algorithm `oid` names, if it is one we verify and it fits this certificate's key
+    /// (for what the key signed: its own certificate, or a CRL).
+    pub(crate) fn signature_alg_for(&self, oid: &ObjectIdentifier) -> Option<Alg> {
         let key = self.key.alg()?;
         let hash = match key {
-            KeyAlg::Rsa => Hash::from_rsa_oid(&self.signature_alg)?,
-            KeyAlg::P384 | KeyAlg::P521 => Hash::from_ecdsa_oid(&self.signature_alg)?,
+            KeyAlg::Rsa => Hash::from_rsa_oid(oid)?,
+            KeyAlg::P384 | KeyAlg::P521 => Hash::from_ecdsa_oid(oid)?,
         };
         Some(Alg::new(key, hash))
     }

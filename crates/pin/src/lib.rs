@@ -14,6 +14,7 @@
 extern crate alloc;
 
 mod cert;
+mod crl;
 mod error;
 mod names;
 mod network;
@@ -23,16 +24,20 @@ mod sig;
 mod store;
 
 pub use cert::KeyKind;
+pub use crl::{
+    CRL_CLOCK_SKEW, CRL_GRACE, Crl, CrlRefusal, Revocation, RevokedSerial, crl_distribution_points,
+    utc_date, verify_crl,
+};
 pub use error::Error;
 pub use network::{
     MacAddress, NetworkFingerprint, NetworkId, NetworkIdBuilder, NetworkKind, PublicKind,
 };
 pub use root::{Refusal, RootInfo};
-pub use scope::{ScopeRefusal, verify_scoped};
+pub use scope::{ScopeRefusal, verify_scoped, verify_scoped_with_crl};
 pub use sig::ALL as SIGNATURE_ALGORITHMS;
 pub use store::{
-    Candidate, Decision, ManagedNetwork, NetworkPin, Observation, PinStore, STORE_VERSION,
-    TrackedCert,
+    CachedCrl, Candidate, Decision, ManagedNetwork, NetworkPin, Observation, PinStore,
+    STORE_VERSION, TrackedCert,
 };
 
 use alloc::string::String;

@@ -56,6 +56,46 @@ pub enum ScopeRefusal {
     NameConstraintViolation,
     /// Any other path-validation failure (detail from rustls-webpki).
     InvalidChain(String),
+    /// The network's CRL lists the certificate (draft §4.5, §4.7; RFC 5280 §5).
+    Revoked {
+        /// The revoked serial, lower-case hex.
+        serial: String,
+        /// The revocationDate, Unix seconds.
+        revoked_at: u64,
+        /// The reasonCode (RFC 5280 §5.3.1), when the CRL gives one.
+        reason: Option<u8>,
+    },
+    /// The network's cached CRL is past its nextUpdate by more than [`crate::CRL_GRACE`]:
+    /// revocations may be hidden, so no device of the network is trusted until a newer CRL is
+    /// fetched (see [`crate::Revocation`] for the policy).
+    CrlTooOld {
+        /// The cached CRL's nextUpdate, Unix seconds.
+        next_update: u64,
+        /// When the grace period ended, Unix seconds.
+        refused_from: u64,
+    },
+    /// The certificate names a CRL distribution point, but no CRL of the network is known:
+    /// fetch it first.
+    CrlMissing,
+    /// The CRL given to [`verify_scoped_with_crl`] cannot be used.
+    CrlUnusable(crate::CrlRefusal),
+}
+
+/// The RFC 5280 §5.3.1 name of a reasonCode.
+fn reason_name(code: u8) -> &'static str {
+    match code {
+        0 => "unspecified",
+        1 => "keyCompromise",
+        2 => "cACompromise",
+        3 => "affiliationChanged",
+        4 => "superseded",
+        5 => "cessationOfOperation",
+        6 => "certificateHold",
+        8 => "removeFromCRL",
+        9 => "privilegeWithdrawn",
+        10 => "aACompromise",
+        _ => "unknown reason",
+    }
 }
 
 impl fmt::Display for ScopeRefusal {
@@ -108,6 +148,37 @@ impl fmt::Display for ScopeRefusal {
                 f.write_str("the device's names violate the root's name constraints")
             }
             Self::InvalidChain(d) => write!(f, "the certificate chain is invalid: {d}"),
+            Self::Revoked {
+                serial,
+                revoked_at,
+                reason,
+            } => {
+                write!(
+                    f,
+                    "the certificate with serial {serial} was REVOKED on {}",
+                    crate::crl::date(*revoked_at)
+                )?;
+                match reason {
+                    Some(r) => write!(f, " (reason: {}, RFC 5280 §5.3.1)", reason_name(*r)),
+                    None => Ok(()),
+                }
+            }
+            Self::CrlTooOld {
+                next_update,
+                refused_from,
+            } => write!(
+                f,
+                "this network's CRL expired on {} and the {}-day grace period ended on {}: \
+                 revocations may be hidden, fetch a fresh CRL from the network's server",
+                crate::crl::date(*next_update),
+                crate::CRL_GRACE / 86_400,
+                crate::crl::date(*refused_from)
+            ),
+            Self::CrlUnusable(r) => write!(f, "the network's CRL cannot be used: {r}"),
+            Self::CrlMissing => f.write_str(
+                "the certificate names a CRL distribution point but this network's CRL was \
+                 never fetched: fetch it (lantrust-client join) before trusting devices here",
+            ),
         }
     }
 }
@@ -138,6 +209,30 @@ pub fn verify_scoped(
         now,
         RootState::Unchecked,
     )
+}
+
+/// [`verify_scoped`], then revocation (draft §4.5, §4.7) against `crl_der`, a DER CRL of
+/// the same root ([`crate::verify_crl`]), with the policy of [`crate::Revocation`]: a revoked
+/// certificate is [`ScopeRefusal::Revoked`], a CRL more than [`crate::CRL_GRACE`] past its
+/// nextUpdate is [`ScopeRefusal::CrlTooOld`]. `None` means no CRL is known: a certificate that
+/// names a CRL distribution point is then [`ScopeRefusal::CrlMissing`].
+///
+/// # Errors
+/// The first [`ScopeRefusal`] found; an unusable CRL is [`ScopeRefusal::CrlUnusable`].
+pub fn verify_scoped_with_crl(
+    root_der: &[u8],
+    domains: &[String],
+    chain: &[&[u8]],
+    reached_at: &str,
+    crl_der: Option<&[u8]>,
+    now: u64,
+) -> Result<crate::Revocation, ScopeRefusal> {
+    verify_scoped(root_der, domains, chain, reached_at, now)?;
+    let crl = crl_der
+        .map(|der| crate::verify_crl(root_der, der, now))
+        .transpose()
+        .map_err(ScopeRefusal::CrlUnusable)?;
+    crate::crl::check_chain(chain, crl.as_ref(), now)
 }
 
 /// How much of the root is already known good.

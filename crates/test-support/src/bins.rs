@@ -97,7 +97,8 @@ pub struct Network {
 impl Network {
     /// `init` a server named `lantrust` for `home.arpa` in `dir/srv-<tag>`, then `serve` it on a
     /// free port with origin `https://<url_host>:PORT`, reaching each of `devices` (ID, http-01
-    /// port) for validation through `--resolve` of its `.local` and `home.arpa` names.
+    /// port) for validation through `--resolve` of its `.local` and `home.arpa` names (the
+    /// server has one http-01 port: the first device's).
     pub fn start(
         bins: &Binaries,
         dir: &Path,
@@ -132,6 +133,10 @@ impl Network {
         ];
         for (id, http) in devices {
             args.extend(resolve_args(id, *http));
+        }
+        // One http-01 port for the server (it takes the flag once): the first device's, so
+        // several devices given here share it.
+        if let Some((_, http)) = devices.first() {
             args.push("--http01-port".into());
             args.push(http.to_string());
         }

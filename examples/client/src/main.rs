@@ -12,7 +12,9 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use lantrust_cli::fs::{Mode, write_atomic};
 use lantrust_cli::{DiscoveryArgs, NetworkArgs, ResolveOverride};
-use lantrust_pin::{Decision, NetworkFingerprint, NetworkKind, Observation, PinStore};
+use lantrust_pin::{
+    Decision, NetworkFingerprint, NetworkKind, Observation, PinStore, Revocation, ScopeRefusal,
+};
 
 mod nss;
 
@@ -304,16 +306,18 @@ fn join(
             let subject = c.root().subject().to_string();
             let spki = hex::encode(c.root().spki_sha256());
             store.accept(c, now)?;
-            save(&common.state, &store)?;
             println!(
                 "pinned (trust on first use): {subject}, SPKI SHA-256 {spki}, for network {fp}"
             );
+            join_crl(&mut store, &fp, &found.directory_url, &overrides, now);
+            save(&common.state, &store)?;
             Ok(ExitCode::SUCCESS)
         }
         Decision::Trusted(fp) => {
             store.mark_seen(&fp, now);
-            save(&common.state, &store)?;
             println!("root unchanged: network {fp} is trusted");
+            join_crl(&mut store, &fp, &found.directory_url, &overrides, now);
+            save(&common.state, &store)?;
             Ok(ExitCode::SUCCESS)
         }
         Decision::RootChanged { old, new } => {
@@ -337,8 +341,9 @@ fn join(
                 return Ok(ExitCode::from(3));
             }
             store.accept(new, now)?;
-            save(&common.state, &store)?;
             println!("new root pinned for network {fp} (--accept-change)");
+            join_crl(&mut store, &fp, &found.directory_url, &overrides, now);
+            save(&common.state, &store)?;
             Ok(ExitCode::SUCCESS)
         }
         Decision::Refused(r) => bail!("root refused: {r}"),
@@ -347,16 +352,53 @@ fn join(
 
 fn verify(common: &Common, url: &str, now: u64) -> anyhow::Result<ExitCode> {
     let (host, port) = lantrust_cli::discover::url_host_port(url)?;
-    let store = load(&common.state)?;
+    let mut store = load(&common.state)?;
     let net = common.network.network_id()?;
     let chain = lantrust_cli::tls::handshake_capture(&host, port, &common.resolve)?;
     let refs: Vec<&[u8]> = chain.iter().map(Vec::as_slice).collect();
-    match store.verify_device(&net, common.network.kind(), &refs, &host, now) {
-        Ok(()) => {
+    let kind = common.network.kind();
+    let mut result = store.verify_device_status(&net, kind, &refs, &host, now);
+    // Everything but revocation held (the chain verified under the pinned root): refresh a
+    // missing or stale CRL (draft §4.5, §4.7) before deciding, then decide again.
+    let chain_ok = matches!(
+        result,
+        Ok(_)
+            | Err(ScopeRefusal::CrlMissing
+                | ScopeRefusal::CrlTooOld { .. }
+                | ScopeRefusal::Revoked { .. })
+    );
+    let fp = net.fingerprint();
+    if chain_ok && store.crl_needs_refresh(&fp, now, CRL_MAX_AGE) {
+        let mut urls: Vec<String> = store
+            .crl(&fp)
+            .and_then(|c| c.url())
+            .map(String::from)
+            .into_iter()
+            .collect();
+        for u in refs
+            .first()
+            .map(|leaf| lantrust_pin::crl_distribution_points(leaf))
+            .unwrap_or_default()
+        {
+            if !urls.contains(&u) {
+                urls.push(u);
+            }
+        }
+        if refresh_crl(&mut store, &fp, &urls, &common.resolve, now) {
+            save(&common.state, &store)?;
+            result = store.verify_device_status(&net, kind, &refs, &host, now);
+        }
+    }
+    match result {
+        Ok(revocation) => {
             println!(
                 "TRUSTED: {host} presented a certificate from this network's pinned root (scoped: local name, network {})",
                 net.fingerprint()
             );
+            println!("revocation: {revocation}");
+            if matches!(revocation, Revocation::Stale { .. }) {
+                eprintln!("WARNING: {host}: {revocation}");
+            }
             // Show the page over a connection that trusts only the pinned root.
             if let Some(der) = store
                 .pin(&net.fingerprint())
@@ -387,6 +429,104 @@ fn verify(common: &Common, url: &str, now: u64) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// A cached CRL older than this (or past its nextUpdate) is fetched again by `verify`: a
+/// revocation reaches this client within the hour while the server is reachable.
+const CRL_MAX_AGE: u64 = 3600;
+
+/// `join`: fetch the network's CRL from its server (`ORIGIN/crl`, RFC 5280 §5) and cache it in
+/// the pin store. A failure is a warning: `verify` fetches again, and the pin store's policy
+/// decides what an old or missing CRL means (lantrust-pin's `Revocation`).
+fn join_crl(
+    store: &mut PinStore,
+    fp: &NetworkFingerprint,
+    directory_url: &str,
+    overrides: &[ResolveOverride],
+    now: u64,
+) {
+    let url = match crl_url(directory_url) {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("warning: no CRL URL for {directory_url}: {e:#}");
+            return;
+        }
+    };
+    refresh_crl(store, fp, &[url], overrides, now);
+}
+
+/// The server's CRL: `/crl` at the origin of its ACME directory URL.
+fn crl_url(directory_url: &str) -> anyhow::Result<String> {
+    let (host, port) = lantrust_cli::discover::url_host_port(directory_url)?;
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host
+    };
+    Ok(format!("https://{host}:{port}/crl"))
+}
+
+/// Fetches the CRL from the first of `urls` that answers with one the pin store accepts
+/// (signed by the network's pinned root, not older than the cached one). Returns whether the
+/// store changed; every failure is printed.
+fn refresh_crl(
+    store: &mut PinStore,
+    fp: &NetworkFingerprint,
+    urls: &[String],
+    overrides: &[ResolveOverride],
+    now: u64,
+) -> bool {
+    let Some(root) = store
+        .pin(fp)
+        .and_then(|p| store.root_der(p.root_spki_sha256()))
+        .map(<[u8]>::to_vec)
+    else {
+        return false;
+    };
+    if urls.is_empty() {
+        eprintln!("warning: no CRL distribution point known for network {fp}");
+    }
+    for url in urls {
+        // The CRL is signed, so plain HTTP is fine; HTTPS trusts only the pinned root.
+        let fetched =
+            lantrust_cli::tls::agent(std::slice::from_ref(&root), overrides).and_then(|agent| {
+                let resp = agent
+                    .get(url)
+                    .timeout(std::time::Duration::from_secs(10))
+                    .call()?;
+                let mut der = Vec::new();
+                resp.into_reader()
+                    .take(4 * 1024 * 1024)
+                    .read_to_end(&mut der)?;
+                Ok(der)
+            });
+        match fetched.map(|der| store.update_crl(fp, &der, Some(url), now)) {
+            Ok(Ok(crl)) => {
+                println!(
+                    "CRL of network {fp} from {url}: {} revoked, next update {}",
+                    crl.revoked().len(),
+                    date(crl.next_update())
+                );
+                return true;
+            }
+            Ok(Err(refusal)) => eprintln!("warning: CRL from {url} refused: {refusal}"),
+            Err(e) => eprintln!("warning: could not fetch the CRL from {url}: {e:#}"),
+        }
+    }
+    if let Some(c) = store.crl(fp).and_then(|c| c.crl()) {
+        eprintln!(
+            "warning: using the cached CRL of network {fp} (next update {}; devices are refused \
+             {} days after that until a newer CRL is fetched)",
+            date(c.next_update()),
+            lantrust_pin::CRL_GRACE / 86_400
+        );
+    }
+    false
+}
+
+/// A Unix time as RFC 3339 UTC.
+fn date(unix: u64) -> String {
+    lantrust_pin::utc_date(unix)
 }
 
 /// `sync-nss`: the roots the NSS databases should hold on the current network (§3.5), then

@@ -21,7 +21,7 @@ use lantrust_csr::{CsrBuilder, KeyAlgorithm};
 
 use crate::acme_run::{Http01, drive};
 use crate::state::{
-    DeviceConfig, NetworkMeta, State, cert_facts, chain_ders, label, root_names_server,
+    DeviceConfig, HeldCert, NetworkMeta, State, cert_facts, chain_ders, label, root_names_server,
 };
 
 /// A lantrust IoT device: finds the network's local ACME server (DHCP or unicast DNS-SD), gets
@@ -580,6 +580,15 @@ pub(crate) fn reissue(
     let key_pem = key
         .to_pkcs8_pem()
         .map_err(|e| anyhow::anyhow!("encoding the key: {e}"))?;
+    m.hold(
+        HeldCert {
+            serial: facts.serial.clone(),
+            names: names.clone(),
+            not_after: facts.not_after,
+            pem: lantrust_cli::certs_to_pem(std::slice::from_ref(leaf)),
+        },
+        lantrust_cli::unix_now(),
+    );
     m.names = names;
     m.serial = facts.serial;
     m.not_before = facts.not_before;
@@ -629,53 +638,106 @@ fn describe(a: KeyAlgorithm) -> &'static str {
     }
 }
 
-/// Revokes the current certificate of network `label` with its account key (RFC 8555 §7.6).
-fn revoke(st: &State, label: &str, reason: u8) -> anyhow::Result<()> {
-    let m = st.meta(label)?;
+/// The certificates to revoke on network `label` (§4.5, §4.7): every unexpired one the device
+/// holds there — those whose names start with `only_id` when given — plus the current
+/// `chain.pem` if older state did not record it.
+fn to_revoke(st: &State, label: &str, m: &NetworkMeta, only_id: Option<&str>) -> Vec<HeldCert> {
+    let now = lantrust_cli::unix_now();
+    let mut all = m.held.clone();
+    if let Ok(pem) = std::fs::read_to_string(st.net_dir(label).join("chain.pem"))
+        && let Some(leaf) = chain_ders(&pem).ok().and_then(|c| c.into_iter().next())
+        && let Ok(f) = cert_facts(&leaf)
+        && !all.iter().any(|h| h.serial == f.serial)
+    {
+        all.push(HeldCert {
+            serial: f.serial,
+            names: f.dns_names,
+            not_after: f.not_after,
+            pem: lantrust_cli::certs_to_pem(&[leaf]),
+        });
+    }
+    all.retain(|h| {
+        h.not_after > now
+            && only_id.is_none_or(|id| {
+                h.names.iter().any(|n| {
+                    n.split('.')
+                        .next()
+                        .is_some_and(|l| l.eq_ignore_ascii_case(id))
+                })
+            })
+    });
+    all
+}
+
+/// Revokes every certificate [`to_revoke`] lists on network `label` with the network's account
+/// key (RFC 8555 §7.6), forgetting each one the server confirms (or had revoked already).
+/// Returns how many were revoked; fails if any could not be.
+fn revoke_all(st: &State, label: &str, only_id: Option<&str>, reason: u8) -> anyhow::Result<usize> {
+    let mut m = st.meta(label)?;
     let net = st.net_dir(label);
-    let pem = std::fs::read_to_string(net.join("chain.pem"))
-        .with_context(|| format!("no certificate for {label}"))?;
-    let leaf = chain_ders(&pem)?
-        .into_iter()
-        .next()
-        .context("empty chain")?;
     let agent = agent_for(st, label, &m)?;
-    let op = || Operation::Revoke {
-        cert_der: leaf.clone(),
-        reason: Some(reason),
-    };
-    let events = match run_acme(
-        &m,
-        &m.names,
-        &net,
-        &agent,
-        None,
-        Duration::from_secs(120),
-        op,
-    ) {
-        // A revocation killed after the server acted on it: done already (RFC 8555 §7.6).
-        Err(e) if format!("{e:#}").contains("alreadyRevoked") => {
-            eprintln!(
-                "serial {} ({}) was already revoked on {}",
-                m.serial,
-                m.names.join(", "),
-                m.server_name
-            );
-            return Ok(());
+    let mut done = 0;
+    let mut failures = Vec::new();
+    for h in to_revoke(st, label, &m, only_id) {
+        let leaf = chain_ders(&h.pem)?
+            .into_iter()
+            .next()
+            .context("empty certificate")?;
+        let op = || Operation::Revoke {
+            cert_der: leaf.clone(),
+            reason: Some(reason),
+        };
+        let r = run_acme(
+            &m,
+            &m.names,
+            &net,
+            &agent,
+            None,
+            Duration::from_secs(120),
+            op,
+        );
+        let ok = match r {
+            // A revocation killed after the server acted on it: done already (RFC 8555 §7.6).
+            Err(e) if format!("{e:#}").contains("alreadyRevoked") => {
+                eprintln!(
+                    "serial {} ({}) was already revoked on {}",
+                    h.serial,
+                    h.names.join(", "),
+                    m.server_name
+                );
+                true
+            }
+            Err(e) => {
+                failures.push(format!("serial {}: {e:#}", h.serial));
+                false
+            }
+            Ok(events) if events.iter().any(|e| matches!(e, Event::Revoked)) => {
+                eprintln!(
+                    "revoked serial {} ({}) on {}",
+                    h.serial,
+                    h.names.join(", "),
+                    m.server_name
+                );
+                done += 1;
+                true
+            }
+            Ok(_) => {
+                failures.push(format!(
+                    "serial {}: the server did not confirm the revocation",
+                    h.serial
+                ));
+                false
+            }
+        };
+        if ok {
+            m.held.retain(|x| x.serial != h.serial);
+            st.save_meta(label, &m)?;
         }
-        r => r?,
-    };
-    anyhow::ensure!(
-        events.iter().any(|e| matches!(e, Event::Revoked)),
-        "the server did not confirm the revocation"
-    );
-    eprintln!(
-        "revoked serial {} ({}) on {}",
-        m.serial,
-        m.names.join(", "),
-        m.server_name
-    );
-    Ok(())
+    }
+    if !failures.is_empty() {
+        bail!("revocation failed for {}", failures.join("; "));
+    }
+    Ok(done)
 }
 
 fn reset(st: &State, offline: bool) -> anyhow::Result<()> {
@@ -684,11 +746,10 @@ fn reset(st: &State, offline: bool) -> anyhow::Result<()> {
         if offline {
             continue;
         }
-        if st.net_dir(&label).join("chain.pem").exists() {
-            // CRL reason 1 (keyCompromise) is wrong for a reset; 5 = cessationOfOperation.
-            if let Err(e) = revoke(st, &label, 5) {
-                failures.push(format!("{label}: {e:#}"));
-            }
+        // §4.5: every certificate the device still holds on the network, not only the latest.
+        // CRL reason 1 (keyCompromise) is wrong for a reset; 5 = cessationOfOperation.
+        if let Err(e) = revoke_all(st, &label, None, 5) {
+            failures.push(format!("{label}: {e:#}"));
         }
     }
     // Wipe regardless (§4.5: the user asked for a factory reset), but report what stayed valid.
@@ -708,7 +769,7 @@ fn reset(st: &State, offline: bool) -> anyhow::Result<()> {
 
 fn rename(st: &State, new_id: &str, http01_listen: SocketAddr) -> anyhow::Result<()> {
     let label = st.current()?;
-    let mut m = st.meta(&label)?;
+    let m = st.meta(&label)?;
     // A rename killed after the revocation has the new ID saved but the old name's certificate:
     // finish it (the certificate is revoked already) instead of refusing.
     let old_cert_id = m
@@ -727,12 +788,17 @@ fn rename(st: &State, new_id: &str, http01_listen: SocketAddr) -> anyhow::Result
         eprintln!("finishing the interrupted rename {old_cert_id} → {new_id}");
         old_cert_id
     } else {
-        // §4.7: revoke the old name's certificates with the current server only.
-        revoke(st, &label, 4)?; // 4 = superseded
-        let old = std::mem::replace(&mut m.id, new_id.to_string());
-        st.save_meta(&label, &m)?;
-        old
+        m.id.clone()
     };
+    // §4.7: revoke EVERY unexpired certificate for the old name, on the current network only
+    // (renewals leave earlier ones valid). An interrupted rename revokes what is left.
+    let n = revoke_all(st, &label, Some(&old), 4)?; // 4 = superseded
+    eprintln!("revoked {n} certificate(s) for {old} on {}", m.server_name);
+    let mut m = st.meta(&label)?;
+    if !interrupted {
+        m.id = new_id.to_string();
+        st.save_meta(&label, &m)?;
+    }
     let m = reissue(st, &label, None, http01_listen, Duration::from_secs(3600))?;
     println!(
         "renamed {old} → {new_id} on {}: {} (serial {})",

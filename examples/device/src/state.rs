@@ -50,6 +50,33 @@ pub(crate) struct NetworkMeta {
     /// runs it again (§3.6).
     #[serde(default)]
     pub(crate) auto_discovery: bool,
+    /// Every certificate obtained on this network that may still be valid (renewals do not
+    /// revoke the one they replace), so that `rename` and `reset` can revoke them all (§4.5,
+    /// §4.7). Pruned once expired or revoked. Absent in state written before it existed: the
+    /// current `chain.pem` is then the only one known.
+    #[serde(default)]
+    pub(crate) held: Vec<HeldCert>,
+}
+
+/// A certificate the device obtained and has not seen revoked or expire.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct HeldCert {
+    /// Serial number, hex.
+    pub(crate) serial: String,
+    /// Its DNS names.
+    pub(crate) names: Vec<String>,
+    pub(crate) not_after: u64,
+    /// The certificate, PEM (RFC 8555 §7.6 revokeCert needs it).
+    pub(crate) pem: String,
+}
+
+impl NetworkMeta {
+    /// Records a newly issued certificate and forgets the expired ones.
+    pub(crate) fn hold(&mut self, cert: HeldCert, now: u64) {
+        self.held
+            .retain(|h| h.not_after > now && h.serial != cert.serial);
+        self.held.push(cert);
+    }
 }
 
 pub(crate) struct State {

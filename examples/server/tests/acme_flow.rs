@@ -287,6 +287,37 @@ fn full_flow_with_approval_revocation_and_refusals() {
         ],
     );
     assert!(!ok && out.contains("revoked"), "{out}");
+    // Revocation reaches relying parties (draft §4.5, §4.7): the certificate names this server's
+    // /crl as its CRL distribution point (RFC 5280 §4.2.1.13), the CRL is valid for 7 days
+    // (nextUpdate), and `serve` keeps a signed copy in STATE/crl.der.
+    let (ok, cdp) = openssl(
+        dir.path(),
+        &[
+            "x509",
+            "-in",
+            "dev1.pem",
+            "-noout",
+            "-ext",
+            "crlDistributionPoints",
+        ],
+    );
+    assert!(
+        ok && cdp.contains(&format!("URI:{}", srv.url("/crl"))),
+        "{cdp}"
+    );
+    use der::Decode as _;
+    let list = x509_cert::crl::CertificateList::from_der(&crl).unwrap();
+    let this = list.tbs_cert_list.this_update.to_unix_duration();
+    let next = list.tbs_cert_list.next_update.unwrap().to_unix_duration();
+    assert_eq!(next - this, Duration::from_secs(7 * 86_400));
+    let copy = std::path::Path::new(&state).join("crl.der");
+    let start = Instant::now();
+    while !copy.exists() && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let copy = std::fs::read(&copy).unwrap();
+    let signed = x509_cert::crl::CertificateList::from_der(&copy).unwrap();
+    assert_eq!(signed.tbs_cert_list.issuer, list.tbs_cert_list.issuer);
     let (names1, csr1) = device_csr("dev1");
     let mut again = issue_client(&srv.directory(), "dev1", &names1, csr1);
     let eva = drive(&mut again, &agent, &tokens, Duration::from_secs(60));

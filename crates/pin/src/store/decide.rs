@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 
 use super::{H32, NetworkPin, PinStore, StoredRoot, normalize_domains};
 use crate::Error;
+use crate::crl::{Revocation, check_chain, read_trusted};
 use crate::names::{Host, normalize_dns};
 use crate::network::{NetworkFingerprint, NetworkId, NetworkKind};
 use crate::root::{Refusal, RootInfo, check_root, root_facts};
@@ -219,6 +220,26 @@ impl PinStore {
         reached_at: &str,
         now: u64,
     ) -> Result<(), ScopeRefusal> {
+        self.verify_device_status(network, kind, chain, reached_at, now)
+            .map(|_| ())
+    }
+
+    /// [`verify_device`](Self::verify_device), saying how revocation was checked: against the
+    /// network's CRL when one is cached ([`PinStore::update_crl`]), with the policy of
+    /// [`crate::Revocation`] — a revoked certificate is [`ScopeRefusal::Revoked`], a CRL past
+    /// nextUpdate is used for [`crate::CRL_GRACE`] more ([`Revocation::Stale`]: warn and fetch)
+    /// and then every device is refused ([`ScopeRefusal::CrlTooOld`]).
+    ///
+    /// # Errors
+    /// The [`ScopeRefusal`] that explains the refusal.
+    pub fn verify_device_status(
+        &self,
+        network: &NetworkId,
+        kind: NetworkKind,
+        chain: &[&[u8]],
+        reached_at: &str,
+        now: u64,
+    ) -> Result<Revocation, ScopeRefusal> {
         if let NetworkKind::Public(k) = kind {
             return Err(ScopeRefusal::PublicNetwork(k));
         }
@@ -238,7 +259,7 @@ impl PinStore {
                     now,
                     RootState::SignatureChecked,
                 ) {
-                    Ok(()) => return Ok(()),
+                    Ok(()) => return self.revocation(&fp, anchor, chain, now),
                     Err(ScopeRefusal::NotIssuedByNetworkRoot)
                         if best != ScopeRefusal::NoPinForNetwork => {}
                     Err(e) => best = e,
@@ -266,6 +287,25 @@ impl PinStore {
             reached_at,
             now,
             RootState::SignatureChecked,
-        )
+        )?;
+        self.revocation(&fp, &pin.root, chain, now)
+    }
+
+    /// Revocation of a chain that verified under `root` on network `fp`: the network's CRL
+    /// counts only if that root signed it.
+    fn revocation(
+        &self,
+        fp: &NetworkFingerprint,
+        root: &H32,
+        chain: &[&[u8]],
+        now: u64,
+    ) -> Result<Revocation, ScopeRefusal> {
+        let crl = self
+            .body
+            .crls
+            .get(fp)
+            .filter(|c| c.root == *root)
+            .and_then(|c| read_trusted(&c.der).ok());
+        check_chain(chain, crl.as_ref(), now)
     }
 }

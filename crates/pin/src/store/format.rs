@@ -310,6 +310,7 @@ impl Body {
                 used.insert(*anchor);
             }
         }
+        PinStore::validate_crls(self)?;
         if used.len() != self.roots.len() {
             return Err(inconsistent("a stored root is not used by any network"));
         }

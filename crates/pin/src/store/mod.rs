@@ -21,10 +21,12 @@ use crate::network::{NetworkFingerprint, NetworkId};
 use crate::root::check_root_cert;
 use crate::{Error, hex};
 
+mod crl;
 mod decide;
 mod device;
 mod format;
 
+pub use crl::CachedCrl;
 pub use decide::{Candidate, Decision, Observation};
 pub use device::TrackedCert;
 pub use format::STORE_VERSION;
@@ -130,6 +132,11 @@ impl ManagedNetwork {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Body {
+    /// Each network's CRL (RFC 5280 §5). Absent from files written before CRLs were cached
+    /// and from stores that hold none, so those files keep their exact bytes and checksum, and
+    /// older builds still read a store with no CRL.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    crls: BTreeMap<NetworkFingerprint, CachedCrl>,
     device: BTreeMap<NetworkFingerprint, DeviceNetwork>,
     managed: BTreeMap<NetworkFingerprint, ManagedNetwork>,
     networks: BTreeMap<NetworkFingerprint, NetworkPin>,
@@ -301,6 +308,7 @@ impl PinStore {
     }
 
     fn collect_roots(&mut self) {
+        self.collect_crls();
         let used: BTreeSet<H32> = self
             .body
             .networks

@@ -86,6 +86,12 @@ pub(crate) struct ServeArgs {
     /// (100.64.0.0/10) or an overlay VPN using it, or clients behind a proxy with a public address.
     #[arg(long)]
     allow_public_clients: bool,
+    /// The CRL distribution point written into device certificates, where relying parties
+    /// fetch revocations (draft §4.5, §4.7; default: ORIGIN/crl, this server's /crl). A plain
+    /// http:// URL is fine, the CRL is signed: e.g. a web server publishing STATE/crl.der, which
+    /// `serve` keeps current.
+    #[arg(long, value_name = "URL")]
+    crl_url: Option<String>,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -152,6 +158,12 @@ async fn run(a: ServeArgs) -> Result<()> {
         },
     };
 
+    // RFC 5280 §4.2.1.13: where device certificates say their CRL is.
+    let crl_url = a.crl_url.clone().unwrap_or_else(|| format!("{origin}/crl"));
+    anyhow::ensure!(
+        crl_url.starts_with("http://") || crl_url.starts_with("https://"),
+        "--crl-url {crl_url:?}: must be an http:// or https:// URL"
+    );
     let mut scfg = ServerConfig::new(&format!("{origin}/acme"));
     scfg.allow_high_s = a.generic_clients;
     scfg.retry_after = Duration::from_secs(3);
@@ -165,6 +177,7 @@ async fn run(a: ServeArgs) -> Result<()> {
         IssuanceOptions {
             validity: Duration::from_secs(a.cert_days * 86_400),
             client_auth: false,
+            crl_distribution_point: Some(crl_url.clone()),
         },
     );
     let approval = DbApproval::new(st.open_for_serve()?, a.auto_approve, config.clone());
@@ -180,6 +193,7 @@ async fn run(a: ServeArgs) -> Result<()> {
         Some(st.clone()),
     ));
 
+    let service_for_crl = service.clone();
     let cert = Arc::new(tls::ServerCert(std::sync::RwLock::new(tls::server_cert(
         &root, &config,
     )?)));
@@ -194,7 +208,7 @@ async fn run(a: ServeArgs) -> Result<()> {
         }),
         origin: origin.clone(),
         root_pem,
-        state: st,
+        state: st.clone(),
         admin_token,
     });
     let sources = if a.allow_public_clients {
@@ -207,6 +221,7 @@ async fn run(a: ServeArgs) -> Result<()> {
     } else {
         http::Routes::All
     };
+    spawn_crl_timer(service_for_crl, st);
 
     let listener = TcpListener::bind(a.listen)
         .await
@@ -228,6 +243,7 @@ async fn run(a: ServeArgs) -> Result<()> {
         allow_public_clients = a.allow_public_clients,
         "lantrust-server is serving"
     );
+    tracing::info!(crl = %crl_url, "device certificates name this CRL distribution point");
     tls::spawn_renewal(cert, root, config);
     let main = tls::accept_loop(
         listener,
@@ -250,4 +266,38 @@ async fn run(a: ServeArgs) -> Result<()> {
             tokio::try_join!(main, admin).map(|_| ())
         }
     }
+}
+
+/// How often `serve` looks at the revocations to keep the CRL signed (draft §4.5, §4.7): a
+/// revocation made by another process (`lantrust-server revoke`) is in STATE/crl.der within this
+/// time; /crl itself re-signs at once when the list changed (`AcmeService::crl`).
+const CRL_TIMER: Duration = Duration::from_secs(5 * 60);
+
+/// Re-signs the CRL on time, well before its nextUpdate (`AcmeService::crl`: valid 7 days,
+/// re-signed after 1 day or on any change), and keeps a copy in STATE/crl.der for a plain-HTTP
+/// distribution point. Runs once at start, then every [`CRL_TIMER`].
+fn spawn_crl_timer(service: Arc<AcmeService>, st: StateDir) {
+    tokio::spawn(async move {
+        let path = st.crl_copy();
+        let mut last: Option<Vec<u8>> = None;
+        loop {
+            let svc = service.clone();
+            let now = store::now();
+            match tokio::task::spawn_blocking(move || svc.crl(now)).await {
+                Ok(Ok(der)) if last.as_ref() != Some(&der) => {
+                    match store::write_atomic(&path, &der, 0o644) {
+                        Ok(()) => tracing::info!(path = %path.display(), "CRL signed"),
+                        Err(e) => {
+                            tracing::error!(error = %format!("{e:#}"), "writing the CRL copy failed")
+                        }
+                    }
+                    last = Some(der);
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "signing the CRL failed"),
+                Err(e) => tracing::error!(error = %e, "the CRL task failed"),
+            }
+            tokio::time::sleep(CRL_TIMER).await;
+        }
+    });
 }

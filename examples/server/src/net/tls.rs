@@ -53,7 +53,7 @@ pub(crate) fn server_cert(root: &Root, config: &Config) -> Result<Arc<rustls::si
     };
     let opts = IssuanceOptions {
         validity: lantrust_ca::MAX_DEVICE_VALIDITY,
-        client_auth: false,
+        ..Default::default()
     };
     let cert = root.issue(&req, &opts, store::now(), &mut OsRng)?;
     let leaf = lantrust_ca::certificate_to_der(&cert)?;

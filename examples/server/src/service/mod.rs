@@ -58,6 +58,11 @@ pub(crate) struct Outcome {
     pub(crate) unflushed: bool,
 }
 
+/// The CRL's nextUpdate is thisUpdate + 7 days (RFC 5280 §5.1.2.5).
+pub(crate) const CRL_VALIDITY: Duration = Duration::from_secs(7 * 24 * 3600);
+/// An unchanged CRL is re-signed after a day, six days before its nextUpdate.
+pub(crate) const CRL_RESIGN: Duration = Duration::from_secs(24 * 3600);
+
 /// A signed CRL: the revocations it lists, when it was signed, its DER.
 type CachedCrl = (Vec<store::Revoked>, Duration, Vec<u8>);
 
@@ -293,8 +298,10 @@ impl<S: Store> AcmeService<S> {
         }
     }
 
-    /// A DER CRL of every revocation (RFC 5280 §5); re-signed when the list changes or after 12
-    /// hours (nextUpdate is 24 hours), with a cRLNumber that grows in the database.
+    /// A DER CRL of every revocation (RFC 5280 §5); re-signed when the list changes (so every
+    /// revocation is in the next CRL served) or after [`CRL_RESIGN`] (1 day), well before its
+    /// nextUpdate ([`CRL_VALIDITY`], 7 days: relying parties use a CRL up to 7 days past that,
+    /// lantrust-pin's `CRL_GRACE`), with a cRLNumber that grows in the database.
     pub(crate) fn crl(&self, now: Duration) -> Result<Vec<u8>> {
         use lantrust_ca::{CrlReason, RevokedCertificate, SerialNumber};
         let st = self
@@ -309,7 +316,7 @@ impl<S: Store> AcmeService<S> {
             .map_err(|_| anyhow!("CRL cache poisoned"))?;
         if let Some((l, at, der)) = cache.as_ref()
             && *l == list
-            && now.saturating_sub(*at) < Duration::from_secs(12 * 3600)
+            && now.saturating_sub(*at) < CRL_RESIGN
         {
             return Ok(der.clone());
         }
@@ -331,9 +338,7 @@ impl<S: Store> AcmeService<S> {
             })
             .collect::<Result<Vec<_>>>()?;
         let number = store::next_crl_number(&mut conn)?;
-        let crl = self
-            .root
-            .crl(&revoked, number, now, Duration::from_secs(24 * 3600))?;
+        let crl = self.root.crl(&revoked, number, now, CRL_VALIDITY)?;
         let der = der::Encode::to_der(&crl).map_err(|e| anyhow!("encoding the CRL: {e}"))?;
         *cache = Some((list, now, der.clone()));
         Ok(der)

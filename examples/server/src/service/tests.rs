@@ -66,7 +66,7 @@ fn service<S: Store>(
         policy.clone(),
         IssuanceOptions {
             validity: Duration::from_secs(30 * 86_400),
-            client_auth: false,
+            ..Default::default()
         },
     );
     let approval = DbApproval::new(st.open_for_serve().unwrap(), flags.auto_approve, config);

@@ -28,6 +28,10 @@ impl StateDir {
     pub(crate) fn db(&self) -> PathBuf {
         self.dir.join(DB_FILE)
     }
+    /// The latest signed CRL, DER, kept by `serve` for a plain-HTTP distribution point.
+    pub(crate) fn crl_copy(&self) -> PathBuf {
+        self.dir.join("crl.der")
+    }
     pub(crate) fn root_cert(&self) -> PathBuf {
         self.dir.join(ROOT_CERT_FILE)
     }
