@@ -26,6 +26,7 @@ use crate::service::AcmeService;
 use crate::service::admission::{Admission, LimitArgs};
 use crate::service::durable::Durability;
 use crate::service::hooks::{CaIssuer, DbApproval};
+use crate::service::neighbours::{NeighbourArgs, Neighbours};
 use crate::store::{self, SqliteStore, StateDir};
 
 #[derive(clap::Args, Debug)]
@@ -73,6 +74,8 @@ pub(crate) struct ServeArgs {
     no_http_admin: bool,
     #[command(flatten)]
     limits: LimitArgs,
+    #[command(flatten)]
+    neighbours: NeighbourArgs,
 }
 
 pub(crate) fn serve(a: ServeArgs) -> Result<()> {
@@ -152,7 +155,8 @@ async fn run(a: ServeArgs) -> Result<()> {
             client_auth: false,
         },
     );
-    let approval = DbApproval::new(st.open_for_serve()?, a.auto_approve, config.clone());
+    let approval = DbApproval::new(st.open_for_serve()?, a.auto_approve, config.clone())
+        .with_neighbours(Neighbours::new(a.neighbours.dhcp_leases.clone()));
     let admission = Admission::new(&a.limits, a.auto_approve, scfg.order_lifetime, st.open()?);
     let core = Server::new(scfg.clone(), SqliteStore::new(conn), approval, issuer);
     let service = Arc::new(AcmeService::new(

@@ -13,6 +13,7 @@
 pub(crate) mod admission;
 pub(crate) mod durable;
 pub(crate) mod hooks;
+pub(crate) mod neighbours;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -158,7 +159,11 @@ impl<S: Store> AcmeService<S> {
             let Ok(mut core) = self.core.lock() else {
                 return self.poisoned();
             };
-            handle_locked(&mut core, &req, checked.as_ref(), &pre, now)
+            // The approval hook records where a requester asks from (draft §3.4.4).
+            core.policy_mut().set_peer(Some(peer.ip()));
+            let r = handle_locked(&mut core, &req, checked.as_ref(), &pre, now);
+            core.policy_mut().set_peer(None);
+            r
         };
         if kind == RequestKind::NewOrder {
             self.admission.record_order(peer.ip(), &response, now);

@@ -19,9 +19,12 @@ mod schema;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub(crate) use acme::SqliteStore;
+#[cfg(test)]
+pub(crate) use approvals::decide;
 pub(crate) use approvals::{
-    ApprovalRow, ApprovalState, approval_state, approvals, decide, pending_orders,
-    record_order_source, request_approval, revoke_device,
+    ApprovalRow, ApprovalState, Decided, Decision, PendingRow, Requester, RequesterRow, Verdict,
+    approval_state, approvals, decide_with, pending_orders, pending_requests, rebind_key,
+    record_order_source, release_key, request_approval, revoke_device,
 };
 pub(crate) use certs::{CertRow, Revoked, certificates, next_crl_number, revocations};
 pub(crate) use dir::{StateDir, read_token, write_atomic};
