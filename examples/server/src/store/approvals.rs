@@ -596,7 +596,7 @@ pub(crate) fn decide_with(
                 (None, Some(ApprovalState::Approved | ApprovalState::Pending))
                     if !waiting.is_empty() =>
                 {
-                    let mut keys = waiting.clone();
+                    let mut keys = waiting;
                     if let Some(b) = &bound {
                         keys.insert(0, format!("{b} (bound)"));
                     }
@@ -635,7 +635,7 @@ pub(crate) fn decide_with(
         ApprovalState::Denied => {
             let refuse: Vec<String> = match (&d.account, previous) {
                 (Some(t), _) if bound.as_deref() != Some(t.as_str()) => vec![t.clone()],
-                (None, Some(ApprovalState::Approved)) if !waiting.is_empty() => waiting.clone(),
+                (None, Some(ApprovalState::Approved)) if !waiting.is_empty() => waiting,
                 _ => Vec::new(),
             };
             if refuse.is_empty() {
