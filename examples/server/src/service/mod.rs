@@ -145,6 +145,7 @@ impl<S: Store> AcmeService<S> {
             && let Some(r) = self.admission.over_pending_cap(
                 peer.ip(),
                 job.as_ref().and_then(|j| j.device_id()),
+                job.as_ref().map(|j| j.account_thumbprint()).as_deref(),
                 now,
             )
         {

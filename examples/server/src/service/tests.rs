@@ -678,3 +678,20 @@ fn an_old_database_migrates_its_approvals_to_key_bindings() {
     let rows2 = store::approvals(&st.open().unwrap(), false).unwrap();
     assert_eq!(rows2, rows);
 }
+
+#[test]
+fn another_keys_orders_for_an_approved_device_count_toward_the_pending_caps() {
+    let (svc, st, _dir) = service(&["--max-pending-per-source", "2"], |s| s);
+    let owner = Device::new(&svc, "192.168.1.40:5000");
+    owner.validated(&svc, "cam-9");
+    decide(&st, "cam-9", ApprovalState::Approved, None);
+    // A stranger's orders for the approved ID wait for the owner, so they are capped.
+    let stranger = Device::new(&svc, "192.168.1.99:5000");
+    assert_eq!(stranger.new_order(&svc, "cam-9").status, 201);
+    assert_eq!(stranger.new_order(&svc, "cam-9").status, 201);
+    assert_eq!(stranger.new_order(&svc, "cam-9").status, 429);
+    // The bound key's renewals pass, however many.
+    for _ in 0..3 {
+        assert_eq!(owner.new_order(&svc, "cam-9").status, 201);
+    }
+}

@@ -330,6 +330,7 @@ pub(crate) fn pending_requests(conn: &Connection) -> Result<Vec<PendingRow>> {
     Ok(out)
 }
 
+#[cfg(test)]
 pub(crate) fn approval_state(conn: &Connection, device_id: &str) -> Result<Option<ApprovalState>> {
     Ok(conn
         .query_row(
@@ -338,6 +339,20 @@ pub(crate) fn approval_state(conn: &Connection, device_id: &str) -> Result<Optio
             |r| r.get(0),
         )
         .optional()?)
+}
+
+/// Whether an order by `thumbprint` for `device_id` is a renewal: the ID is approved for that
+/// key, or pre-approved for the first key that asks.
+pub(crate) fn is_renewal(conn: &Connection, device_id: &str, thumbprint: &str) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT state = 'approved' AND (account IS NULL OR account = ?2)
+             FROM approvals WHERE device_id = ?1",
+            params![device_id, thumbprint],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(false))
 }
 
 /// The state and bound thumbprint of `device_id`.

@@ -19,13 +19,13 @@ mod schema;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub(crate) use acme::SqliteStore;
-#[cfg(test)]
-pub(crate) use approvals::decide;
 pub(crate) use approvals::{
     ApprovalRow, ApprovalState, Decided, Decision, PendingRow, Requester, RequesterRow, Verdict,
-    approval_state, approvals, decide_with, pending_orders, pending_requests, rebind_key,
+    approvals, decide_with, is_renewal, pending_orders, pending_requests, rebind_key,
     record_order_source, release_key, request_approval, revoke_device,
 };
+#[cfg(test)]
+pub(crate) use approvals::{approval_state, decide};
 pub(crate) use certs::{CertRow, Revoked, certificates, next_crl_number, revocations};
 pub(crate) use dir::{StateDir, read_token, write_atomic};
 pub(crate) use schema::{Config, create_db};
