@@ -299,7 +299,37 @@ fn an_approval_binds_the_key_that_asked_and_a_second_account_waits_as_a_key_chan
     // with the new key without a human.
     let key = AccountKey::generate(Algorithm::Es384, &mut rand::rngs::OsRng).unwrap();
     let tp = key.jwk().thumbprint();
-    cli_ok(&["approve", "--state", &state, "cam2", "--account", &tp]);
+    // Over the admin endpoint (`POST /admin/devices/cam2/approve/account/TP`).
+    let token_file = d.join("token");
+    std::fs::write(&token_file, token.trim()).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let origin = srv.url("");
+    let out = cli_ok(&[
+        "approve",
+        "--remote",
+        &origin,
+        "--token-file",
+        token_file.to_str().unwrap(),
+        "--root",
+        d.join("roots.pem").to_str().unwrap(),
+        "--json",
+        "cam2",
+        "--account",
+        &tp,
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (
+            v["device_id"].as_str(),
+            v["account"].as_str(),
+            v["state"].as_str()
+        ),
+        (Some("cam2"), Some(tp.as_str()), Some("approved")),
+        "{v}"
+    );
     let (events, c) = run(
         client(&srv.directory(), key, "cam2"),
         &tokens,

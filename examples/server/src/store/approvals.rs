@@ -476,7 +476,13 @@ pub(crate) fn request_approval(
                 (ApprovalState::Pending, Some(b)) if b == req.thumbprint => {
                     Verdict::Pending { key_change: false }
                 }
-                (_, Some(_)) if auto_approve => {
+                (_, Some(old)) if auto_approve => {
+                    tracing::warn!(
+                        device = device_id,
+                        old = %old,
+                        new = req.thumbprint,
+                        "a different key asks for {device_id}; --auto-approve moves the approval to it"
+                    );
                     move_binding(&tx, device_id, req.thumbprint, now)?;
                     Verdict::Approved
                 }
