@@ -366,6 +366,16 @@ fn approval(conn: &Connection, device_id: &str) -> Result<Option<(ApprovalState,
         .optional()?)
 }
 
+/// A transaction that reads and then writes: BEGIN IMMEDIATE, so it waits (busy timeout) for
+/// another writer (`serve` and the admin commands share the database) instead of failing with
+/// SQLITE_BUSY when a deferred read transaction cannot be upgraded.
+fn write_transaction(conn: &Connection) -> Result<rusqlite::Transaction<'_>> {
+    Ok(rusqlite::Transaction::new_unchecked(
+        conn,
+        rusqlite::TransactionBehavior::Immediate,
+    )?)
+}
+
 /// The account key asking for a device ID, and where it asks from.
 #[derive(Clone, Debug)]
 pub(crate) struct Requester<'a> {
@@ -405,7 +415,7 @@ pub(crate) fn request_approval(
     auto_approve: bool,
     now: Duration,
 ) -> Result<Verdict> {
-    let tx = conn.unchecked_transaction()?;
+    let tx = write_transaction(conn)?;
     let now = now.as_secs() as i64;
     let append = "CASE WHEN instr(',' || names || ',', ',' || ?3 || ',') > 0 THEN names
                        WHEN names = '' THEN ?3 ELSE names || ',' || ?3 END";
@@ -580,7 +590,7 @@ pub(crate) fn decide_with(
     d: &Decision,
     now: Duration,
 ) -> Result<Decided> {
-    let tx = conn.unchecked_transaction()?;
+    let tx = write_transaction(conn)?;
     let secs = now.as_secs() as i64;
     let before = approval(&tx, device_id)?;
     let (previous, bound) = match &before {
@@ -703,7 +713,7 @@ pub(crate) fn decide(
 
 /// Key rollover (RFC 8555 §7.3.5): approvals and requests bound to `old` now belong to `new`.
 pub(crate) fn rebind_key(conn: &Connection, old: &str, new: &str) -> Result<()> {
-    let tx = conn.unchecked_transaction()?;
+    let tx = write_transaction(conn)?;
     tx.execute(
         "UPDATE approvals SET account = ?2 WHERE account = ?1",
         params![old, new],
@@ -719,7 +729,7 @@ pub(crate) fn rebind_key(conn: &Connection, old: &str, new: &str) -> Result<()> 
 /// Account deactivation (RFC 8555 §7.3.6): the key's bindings are dropped. An approved ID it
 /// held goes back to `pending` with no key bound: the next key to ask waits for the owner.
 pub(crate) fn release_key(conn: &Connection, thumbprint: &str) -> Result<usize> {
-    let tx = conn.unchecked_transaction()?;
+    let tx = write_transaction(conn)?;
     let n = tx.execute(
         "UPDATE approvals SET account = NULL,
                 state = CASE WHEN state = 'approved' THEN 'pending' ELSE state END
