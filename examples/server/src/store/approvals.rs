@@ -243,6 +243,11 @@ fn requesters(
 }
 
 pub(crate) fn approvals(conn: &Connection, only_pending: bool) -> Result<Vec<ApprovalRow>> {
+    // One read transaction: the devices and their requesters from one snapshot. Read apart,
+    // `serve` could bind a pre-approved ID between the two reads and its requester would show
+    // as a key change against the binding read before.
+    let tx = conn.unchecked_transaction()?;
+    let conn = &*tx;
     let sql = format!(
         "SELECT a.device_id, a.state, a.names, a.account, a.requested_at, a.decided_at,
                 (SELECT COUNT(*) FROM certificates c WHERE c.device_id = a.device_id),
@@ -282,6 +287,8 @@ pub(crate) fn approvals(conn: &Connection, only_pending: bool) -> Result<Vec<App
     for row in &mut out {
         row.requesters = requesters(conn, &row.device_id, row.account.as_deref())?;
     }
+    drop(st);
+    tx.commit()?;
     Ok(out)
 }
 
