@@ -1198,3 +1198,152 @@ fn retry_after_follows_what_is_pending_and_the_challenge_resource_shows_the_outc
         "the human wait is 5 s: {waits:?}"
     );
 }
+
+/// Records what the core tells the approval policy about accounts (draft §3.4.4 key binding);
+/// refuses key changes while `fail` is set.
+#[derive(Default)]
+struct Recorder {
+    seen: Vec<String>,
+    fail: bool,
+}
+
+impl ApprovalPolicy for Recorder {
+    fn check(&mut self, req: &ApprovalRequest<'_>, _: Duration) -> Approval {
+        self.seen.push(format!(
+            "check {} {}",
+            req.device_id, req.account.thumbprint
+        ));
+        Approval::Approved
+    }
+
+    fn key_changed(
+        &mut self,
+        account: &AccountRecord,
+        old: &str,
+        _: Duration,
+    ) -> std::result::Result<(), StoreError> {
+        if self.fail {
+            return Err(StoreError::new("refused by the test"));
+        }
+        self.seen
+            .push(format!("rollover {old} -> {}", account.thumbprint));
+        Ok(())
+    }
+
+    fn account_deactivated(
+        &mut self,
+        account: &AccountRecord,
+        _: Duration,
+    ) -> std::result::Result<(), StoreError> {
+        self.seen
+            .push(format!("deactivated {}", account.thumbprint));
+        Ok(())
+    }
+}
+
+#[test]
+fn the_policy_hears_of_key_rollover_and_deactivation_and_dns01_is_not_offered() {
+    let mut s = Server::new(
+        ServerConfig::new(BASE),
+        MemoryStore::default(),
+        Recorder::default(),
+        TestCa::new(),
+    );
+    let mut now = Duration::from_secs(1_700_000_000);
+    let key = AccountKey::generate(Algorithm::Es384, &mut rand::rngs::OsRng).unwrap();
+    let old_tp = key.jwk().thumbprint();
+    let cfg = ClientConfig::new(&s.directory_url());
+    let mut client = Client::new(cfg.clone(), key, issue_op(&["dev-9.local"], None));
+    let r = run(&mut client, &mut s, &mut now, |_, _| {});
+    certificate(&r);
+    assert_eq!(s.policy_mut().seen, vec![format!("check dev-9 {old_tp}")]);
+
+    // Only http-01 and tls-alpn-01 are offered (dns-01 is never validated here).
+    let id = s
+        .store()
+        .account_by_thumbprint(&old_tp)
+        .unwrap()
+        .unwrap()
+        .orders[0]
+        .clone();
+    let o = s.store().order(&id).unwrap().unwrap();
+    let a = s.store().authz(&o.authz_ids[0]).unwrap().unwrap();
+    let kinds: Vec<_> = a.challenges.iter().map(|c| c.kind.clone()).collect();
+    assert_eq!(kinds, vec![ChallengeType::Http01, ChallengeType::TlsAlpn01]);
+
+    // A policy failure fails the key change with serverInternal: the account keeps its key.
+    let new_key = AccountKey::generate(Algorithm::Es384, &mut rand::rngs::OsRng).unwrap();
+    let new_tp = new_key.jwk().thumbprint();
+    s.policy_mut().fail = true;
+    let old = client.into_account_key();
+    let mut kc = Client::new(cfg.clone(), old, Operation::KeyChange { new_key });
+    let r = run(&mut kc, &mut s, &mut now, |_, _| {});
+    assert!(
+        matches!(failure(&r), Error::Problem(p) if p.kind == ProblemType::ServerInternal),
+        "{:?}",
+        r.events
+    );
+    assert!(s.store().account_by_thumbprint(&old_tp).unwrap().is_some());
+    assert!(s.store().account_by_thumbprint(&new_tp).unwrap().is_none());
+
+    // Told with the old and the new thumbprint when it succeeds.
+    s.policy_mut().fail = false;
+    let old = kc.into_account_key();
+    let new_key = AccountKey::generate(Algorithm::Es384, &mut rand::rngs::OsRng).unwrap();
+    let new_tp = new_key.jwk().thumbprint();
+    let mut kc = Client::new(cfg, old, Operation::KeyChange { new_key });
+    let r = run(&mut kc, &mut s, &mut now, |_, _| {});
+    assert!(r.events.iter().any(|e| matches!(e, Event::KeyChanged)));
+    assert_eq!(
+        s.policy_mut().seen.last(),
+        Some(&format!("rollover {old_tp} -> {new_tp}"))
+    );
+
+    // Deactivation (RFC 8555 §7.3.6), with the new key: told once.
+    let key = kc.into_account_key();
+    let id = s
+        .store()
+        .account_by_thumbprint(&new_tp)
+        .unwrap()
+        .unwrap()
+        .id;
+    let url = format!("{BASE}/acct/{id}");
+    for _ in 0..2 {
+        let n = {
+            let r = s.handle(
+                &Request {
+                    method: Method::Head,
+                    url: format!("{BASE}/new-nonce"),
+                    headers: vec![],
+                    body: vec![],
+                },
+                now,
+                &mut rand::rngs::OsRng,
+            );
+            r.header("replay-nonce").unwrap().to_string()
+        };
+        let jws = jose::sign(
+            &key,
+            Some(&url),
+            Some(&n),
+            &url,
+            Some(br#"{"status":"deactivated"}"#),
+        )
+        .unwrap();
+        let req = Request {
+            method: Method::Post,
+            url: url.clone(),
+            headers: vec![("Content-Type".into(), "application/jose+json".into())],
+            body: serde_json::to_vec(&jws).unwrap(),
+        };
+        s.handle(&req, now, &mut rand::rngs::OsRng);
+    }
+    let deactivations = s
+        .policy_mut()
+        .seen
+        .iter()
+        .filter(|e| e.starts_with("deactivated"))
+        .cloned()
+        .collect::<Vec<_>>();
+    assert_eq!(deactivations, vec![format!("deactivated {new_tp}")]);
+}

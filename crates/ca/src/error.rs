@@ -39,6 +39,15 @@ pub enum Error {
         /// Seconds since the Unix epoch.
         seconds: u64,
     },
+    /// A device RSA key outside 3072–8192 bits (draft §3.4.3 sets the floor; lantrust-csr's
+    /// policy the same ceiling), or not a valid RSAPublicKey.
+    #[error(
+        "device RSA key of {bits} bits: this CA issues for RSA keys of 3072 to 8192 bits (draft §3.4.3)"
+    )]
+    DeviceRsaSize {
+        /// The modulus size found (0 when the key does not parse).
+        bits: usize,
+    },
     /// A key problem (unsupported device key, malformed PKCS#8, signing failure).
     #[error(transparent)]
     Key(#[from] lantrust_keys::Error),

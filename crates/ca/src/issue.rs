@@ -7,7 +7,6 @@ use core::time::Duration;
 
 use const_oid::db::rfc5280::{ID_KP_CLIENT_AUTH, ID_KP_SERVER_AUTH};
 use der::asn1::{Ia5String, OctetString};
-use lantrust_keys::PublicKey;
 use rand_core::CryptoRngCore;
 use spki::SubjectPublicKeyInfoOwned;
 use x509_cert::certificate::{Certificate, TbsCertificate, Version};
@@ -97,8 +96,9 @@ impl Root {
                 seconds: options.validity.as_secs(),
             });
         }
-        // Refuses weak or unsupported device keys (draft §3.4.3: P-384, P-521, RSA >= 3072).
-        let public_key = PublicKey::from_spki(request.public_key.clone())?;
+        // Refuses weak or unsupported device keys (draft §3.4.3: P-384, P-521, RSA 3072–8192
+        // with rsaEncryption or id-RSASSA-PSS, as lantrust-csr's policy accepts).
+        let device_key = crate::device_key::check(&request.public_key)?;
 
         if request.dns_names.is_empty() && request.ip_addrs.is_empty() {
             return Err(Error::NoSubjectAltNames);
@@ -121,8 +121,9 @@ impl Root {
         })?;
 
         let mut usages = KeyUsages::DigitalSignature.into();
-        if public_key.algorithm().is_rsa() {
-            // TLS 1.2 RSA key exchange encrypts to the certificate key.
+        if device_key == crate::device_key::DeviceKey::RsaEncryption {
+            // TLS 1.2 RSA key exchange encrypts to the certificate key. An id-RSASSA-PSS key
+            // may only sign (RFC 4055 §1.2), so it gets digitalSignature alone.
             usages |= KeyUsages::KeyEncipherment;
         }
         let mut purposes = alloc::vec![ID_KP_SERVER_AUTH];

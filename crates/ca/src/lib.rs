@@ -14,6 +14,7 @@
 extern crate alloc;
 
 mod crl;
+mod device_key;
 mod encoding;
 mod error;
 mod extensions;

@@ -586,10 +586,8 @@ fn rsa_device_keys_get_key_encipherment_and_weak_keys_are_refused() {
         assert!(
             matches!(
                 err,
-                Error::Key(
-                    lantrust_keys::Error::UnsupportedAlgorithm { .. }
-                        | lantrust_keys::Error::UnsupportedRsaSize { bits: 2048 }
-                )
+                Error::Key(lantrust_keys::Error::UnsupportedAlgorithm { .. })
+                    | Error::DeviceRsaSize { bits: 2048 }
             ),
             "{err}"
         );

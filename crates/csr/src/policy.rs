@@ -19,7 +19,7 @@ use crate::names::{
 };
 use crate::oids::{self, Named};
 use crate::parse::Csr;
-use crate::verify::{self, RSA_MIN_BITS};
+use crate::verify::{self, RSA_MAX_POLICY_BITS, RSA_MIN_BITS};
 
 /// What the server accepts from devices on its network.
 ///
@@ -167,6 +167,11 @@ pub enum Violation {
     },
     /// RSA key shorter than 3072 bits.
     RsaKeyTooSmall {
+        /// The modulus size.
+        bits: usize,
+    },
+    /// RSA key longer than 8192 bits (the CA issues for 3072–8192).
+    RsaKeyTooLarge {
         /// The modulus size.
         bits: usize,
     },
@@ -356,6 +361,10 @@ impl fmt::Display for Violation {
             V::RsaKeyTooSmall { bits } => write!(
                 f,
                 "the RSA key has {bits} bits; §3.4.3 requires at least {RSA_MIN_BITS}: {FIX_KEY}"
+            ),
+            V::RsaKeyTooLarge { bits } => write!(
+                f,
+                "the RSA key has {bits} bits; this CA issues for RSA keys of {RSA_MIN_BITS} to {RSA_MAX_POLICY_BITS} bits: {FIX_KEY}"
             ),
             V::CurveNotAllowed { curve } if *curve == oids::SECP256R1 => write!(
                 f,

@@ -16,6 +16,9 @@ use crate::policy::{KeyKind, Violation};
 const RSA_MAX_BITS: usize = 16384;
 /// The draft's floor for RSA (§3.4.3).
 pub(crate) const RSA_MIN_BITS: usize = 3072;
+/// The largest RSA key the policy accepts: what lantrust-ca issues for (3072–8192 bits), so a
+/// CSR that passes `check-csr` is one the CA can issue.
+pub(crate) const RSA_MAX_POLICY_BITS: usize = 8192;
 
 /// A SHA-2 hash of at least 256 bits, the draft's floor (§3.4.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,6 +150,9 @@ pub(crate) fn classify_key(
             let bits = key.n().bits();
             let kind = if bits < RSA_MIN_BITS {
                 out.push(Violation::RsaKeyTooSmall { bits });
+                None
+            } else if bits > RSA_MAX_POLICY_BITS {
+                out.push(Violation::RsaKeyTooLarge { bits });
                 None
             } else {
                 Some(KeyKind::Rsa { bits, pss_only })

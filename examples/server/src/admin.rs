@@ -10,7 +10,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
-use crate::store::{self, ApprovalRow, ApprovalState, CertRow, StateDir};
+use crate::store::{
+    self, ApprovalRow, ApprovalState, CertRow, Decided, Decision, PendingRow, StateDir,
+};
 
 /// Where the approvals live: the state directory, or a server's /admin endpoints.
 #[derive(clap::Args, Debug)]
@@ -43,6 +45,51 @@ pub(crate) struct ListArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// `approve`: what the approval binds (draft §3.4.4: the owner approves a device, which is
+/// the ACME account key that asks for the ID).
+#[derive(clap::Args, Debug)]
+#[command(after_help = "What an approval binds:\n  \
+  - a device that already asked: the account key that asked (shown by `pending`); renewals by\n    \
+    that key are automatic, any other key asking for the ID waits as a key change;\n  \
+  - `approve ID` before the device asks (pre-approval): the FIRST account that then asks;\n  \
+  - `approve ID --account THUMBPRINT`: only that account key (before or after it asks);\n  \
+  - a waiting key change (a different key asks for an approved ID: factory reset, or impostor):\n    \
+    `approve ID` moves the binding to it when it is the only one waiting, `--account` picks one\n    \
+    when several wait; `--revoke-old` also revokes the certificates issued to the old key.")]
+pub(crate) struct ApproveArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    /// Bind the approval to this account key only (its RFC 7638 JWK thumbprint, as `pending`
+    /// shows it). Without it a pre-approval binds the first account that asks.
+    #[arg(long, value_name = "THUMBPRINT")]
+    account: Option<String>,
+    /// When the binding moves to a new key, revoke every certificate issued for the ID so far
+    /// (the old device's; reason superseded, listed in /crl).
+    #[arg(long)]
+    revoke_old: bool,
+    /// The device ID (the leftmost label of its names, e.g. `thermostat-42`).
+    id: String,
+}
+
+/// `deny`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct DenyArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    /// Refuse only this account key (RFC 7638 thumbprint). Without it: the waiting key changes
+    /// of an approved ID are refused and its approved key keeps it; any other ID is denied.
+    #[arg(long, value_name = "THUMBPRINT")]
+    account: Option<String>,
+    /// The device ID.
+    id: String,
 }
 
 #[derive(clap::Args, Debug)]
@@ -134,11 +181,14 @@ fn fmt_time(t: Option<u64>) -> String {
 }
 
 pub(crate) fn list(a: ListArgs, only_pending: bool) -> Result<ExitCode> {
+    if only_pending {
+        let rows: Vec<PendingRow> = match Remote::new(&a.target)? {
+            Some(r) => serde_json::from_value(r.call("GET", "/admin/pending")?)?,
+            None => store::pending_requests(&local(&a.target)?.open()?)?,
+        };
+        return print_pending(&a, &rows);
+    }
     let (rows, certs): (Vec<ApprovalRow>, Vec<CertRow>) = match Remote::new(&a.target)? {
-        Some(r) if only_pending => (
-            serde_json::from_value(r.call("GET", "/admin/pending")?)?,
-            vec![],
-        ),
         Some(r) => {
             let v = r.call("GET", "/admin/devices")?;
             (
@@ -148,37 +198,20 @@ pub(crate) fn list(a: ListArgs, only_pending: bool) -> Result<ExitCode> {
         }
         None => {
             let conn = local(&a.target)?.open()?;
-            let rows = store::approvals(&conn, only_pending)?;
-            let certs = if only_pending {
-                vec![]
-            } else {
-                store::certificates(&conn)?
-            };
-            (rows, certs)
+            (store::approvals(&conn, false)?, store::certificates(&conn)?)
         }
     };
     if a.json {
-        if only_pending {
-            println!("{}", serde_json::to_string_pretty(&rows)?);
-        } else {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(
-                    &serde_json::json!({"devices": rows, "certificates": certs})
-                )?
-            );
-        }
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"devices": rows, "certificates": certs})
+            )?
+        );
         return Ok(ExitCode::SUCCESS);
     }
     if rows.is_empty() {
-        println!(
-            "{}",
-            if only_pending {
-                "no device is waiting for approval"
-            } else {
-                "no devices yet"
-            }
-        );
+        println!("no devices yet");
         return Ok(ExitCode::SUCCESS);
     }
     println!(
@@ -195,14 +228,90 @@ pub(crate) fn list(a: ListArgs, only_pending: bool) -> Result<ExitCode> {
             r.revoked_certificates,
             r.names.join(",")
         );
-    }
-    if only_pending {
-        println!(
-            "approve with: lantrust-server approve {} DEVICE",
-            state_hint(&a.target)
-        );
+        if r.binding == "first_asker" {
+            println!("    bound to: the first account that asks (pre-approved)");
+        }
+        for q in &r.requesters {
+            print_requester("    ", q);
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn opt(v: &Option<String>) -> &str {
+    v.as_deref().unwrap_or("-")
+}
+
+fn print_requester(indent: &str, q: &store::RequesterRow) {
+    println!("{indent}account {} ({})", q.account, q.status);
+    println!(
+        "{indent}  from {} mac {}  first seen {}  last seen {}",
+        opt(&q.ip),
+        opt(&q.mac),
+        fmt_time(Some(q.first_seen)),
+        fmt_time(Some(q.last_seen))
+    );
+    if q.csr_key_type.is_some() {
+        println!(
+            "{indent}  CSR key {}  SPKI SHA-256 {}",
+            opt(&q.csr_key_type),
+            opt(&q.csr_spki_sha256)
+        );
+    }
+}
+
+fn print_pending(a: &ListArgs, rows: &[PendingRow]) -> Result<ExitCode> {
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if rows.is_empty() {
+        println!("no device is waiting for approval");
+        return Ok(ExitCode::SUCCESS);
+    }
+    for r in rows {
+        let tag = if r.kind == "key_change" {
+            "KEY CHANGE"
+        } else {
+            "NEW DEVICE"
+        };
+        println!("{} [{tag}] {}", r.device_id, r.message);
+        println!("  names: {}", r.requester.names.join(", "));
+        print_requester("  ", &r.requester);
+        if let Some(b) = &r.bound_account {
+            println!("  bound key now: {b}");
+        }
+        let hint = state_hint(&a.target);
+        if r.kind == "key_change" {
+            println!(
+                "  approve (moves the binding): lantrust-server approve {hint} {} --account {} [--revoke-old]",
+                r.device_id, r.requester.account
+            );
+            println!(
+                "  refuse (the bound key keeps it): lantrust-server deny {hint} {} --account {}",
+                r.device_id, r.requester.account
+            );
+        } else {
+            println!(
+                "  approve with: lantrust-server approve {hint} {} --account {}",
+                r.device_id, r.requester.account
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// An RFC 7638 thumbprint as printed: 43 base64url characters (SHA-256).
+pub(crate) fn check_thumbprint(t: &str) -> Result<String> {
+    let ok = t.len() == 43
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !ok {
+        bail!(
+            "{t:?} is not an account key thumbprint (RFC 7638: 43 base64url characters, as `pending` shows it)"
+        );
+    }
+    Ok(t.to_string())
 }
 
 /// A device ID is a DNS label; an order for IP identifiers only is approved by the address text.
@@ -215,40 +324,86 @@ pub(crate) fn check_id(id: &str) -> Result<String> {
     Ok(id)
 }
 
-pub(crate) fn decide(a: DecideArgs, decision: ApprovalState) -> Result<ExitCode> {
-    let id = check_id(&a.id)?;
-    let before = match Remote::new(&a.target)? {
-        Some(r) => {
-            let action = match decision {
-                ApprovalState::Approved => "approve",
-                ApprovalState::Denied => "deny",
-                other => bail!("unknown decision {other}"),
-            };
-            let v = r.call("POST", &format!("/admin/devices/{id}/{action}"))?;
-            serde_json::from_value(v["previous"].clone())?
-        }
-        None => store::decide(&local(&a.target)?.open()?, &id, decision, store::now())?,
+pub(crate) fn approve(a: ApproveArgs) -> Result<ExitCode> {
+    let d = Decision {
+        state: ApprovalState::Approved,
+        account: a.account.as_deref().map(check_thumbprint).transpose()?,
+        revoke_old: a.revoke_old,
     };
-    if a.json {
-        println!(
-            "{}",
-            serde_json::json!({"device_id": id, "state": decision, "previous": before})
-        );
-    } else {
-        match (decision, before) {
-            (ApprovalState::Approved, None) => {
+    decide(&a.target, a.json, &a.id, &d)
+}
+
+pub(crate) fn deny(a: DenyArgs) -> Result<ExitCode> {
+    let d = Decision {
+        state: ApprovalState::Denied,
+        account: a.account.as_deref().map(check_thumbprint).transpose()?,
+        revoke_old: false,
+    };
+    decide(&a.target, a.json, &a.id, &d)
+}
+
+/// The /admin path of a decision: `/admin/devices/ID/ACTION[/account/T][/revoke-old]`.
+pub(crate) fn decision_path(id: &str, d: &Decision) -> Result<String> {
+    let action = match d.state {
+        ApprovalState::Approved => "approve",
+        ApprovalState::Denied => "deny",
+        other => bail!("unknown decision {other}"),
+    };
+    let mut p = format!("/admin/devices/{id}/{action}");
+    if let Some(t) = &d.account {
+        p.push_str(&format!("/account/{t}"));
+    }
+    if d.revoke_old {
+        p.push_str("/revoke-old");
+    }
+    Ok(p)
+}
+
+fn decide(target: &Target, json: bool, id: &str, d: &Decision) -> Result<ExitCode> {
+    let id = check_id(id)?;
+    let done: Decided = match Remote::new(target)? {
+        Some(r) => serde_json::from_value(r.call("POST", &decision_path(&id, d)?)?)?,
+        None => store::decide_with(&local(target)?.open()?, &id, d, store::now())?,
+    };
+    if json {
+        let mut v = serde_json::to_value(&done)?;
+        v["device_id"] = Value::String(id);
+        println!("{v}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let key = |k: &Option<String>| match k {
+        Some(k) => format!("account key {k}"),
+        None => "the first account that asks".to_string(),
+    };
+    match (d.state, done.previous) {
+        _ if !done.denied_accounts.is_empty() => println!(
+            "{id}: refused the key change from {}; {} keeps it",
+            done.denied_accounts.join(", "),
+            key(&done.account)
+        ),
+        _ if done.replaced_account.is_some() => {
+            println!(
+                "{id}: approved; the binding moved from {} to {} (the new key gets its certificate at its next poll; the old key's renewals are refused)",
+                key(&done.replaced_account),
+                key(&done.account)
+            );
+            if d.revoke_old {
                 println!(
-                    "{id}: pre-approved (it has not asked yet; its first request will be issued)"
-                )
+                    "{id}: {} certificate(s) of the old key revoked (listed in /crl)",
+                    done.certificates_revoked
+                );
             }
-            (ApprovalState::Approved, Some(ApprovalState::Pending)) => {
-                println!(
-                    "{id}: approved (the waiting client gets its certificate at its next poll)"
-                )
-            }
-            (d, Some(b)) => println!("{id}: {b} -> {d}"),
-            (d, None) => println!("{id}: {d}"),
         }
+        (ApprovalState::Approved, None) => println!(
+            "{id}: pre-approved for {} (it has not asked yet; that request will be issued)",
+            key(&done.account)
+        ),
+        (ApprovalState::Approved, Some(ApprovalState::Pending)) => println!(
+            "{id}: approved for {} (the waiting client gets its certificate at its next poll)",
+            key(&done.account)
+        ),
+        (s, Some(b)) => println!("{id}: {b} -> {s}"),
+        (s, None) => println!("{id}: {s}"),
     }
     Ok(ExitCode::SUCCESS)
 }

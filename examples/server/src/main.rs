@@ -22,7 +22,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use lantrust_ca::{KeyAlgorithm, Root, RootConfig};
 
-use crate::store::{ApprovalState, Config, StateDir};
+use crate::store::{Config, StateDir};
 
 /// The lantrust local ACME server (draft-sweet-iot-acme-07).
 ///
@@ -51,10 +51,11 @@ enum Command {
     Pending(admin::ListArgs),
     /// List every device with its approval state and certificates.
     List(admin::ListArgs),
-    /// Approve a device ID (also before it has asked: pre-approval).
-    Approve(admin::DecideArgs),
-    /// Deny a device ID (its pending and future requests are refused).
-    Deny(admin::DecideArgs),
+    /// Approve a device ID: binds the account key that asked (before it asked: the first
+    /// account that asks, or `--account THUMBPRINT`); approves a waiting key change.
+    Approve(admin::ApproveArgs),
+    /// Deny a device ID, or refuse a waiting key change (the approved key keeps the ID).
+    Deny(admin::DenyArgs),
     /// Revoke a device's approval and all its certificates (they appear in /crl).
     Revoke(admin::DecideArgs),
     /// Print the DHCP option that points devices at this server (option 125, enterprise 55357).
@@ -181,8 +182,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::CheckCsr(a) => check_csr(a),
         Command::Pending(a) => admin::list(a, true),
         Command::List(a) => admin::list(a, false),
-        Command::Approve(a) => admin::decide(a, ApprovalState::Approved),
-        Command::Deny(a) => admin::decide(a, ApprovalState::Denied),
+        Command::Approve(a) => admin::approve(a),
+        Command::Deny(a) => admin::deny(a),
         Command::Revoke(a) => admin::revoke(a),
         Command::DhcpOption(a) => discovery::dhcp_option(a),
         Command::DnsRecords(a) => discovery::dns_records(a),

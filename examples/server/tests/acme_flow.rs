@@ -213,7 +213,19 @@ fn full_flow_with_approval_revocation_and_refusals() {
         assert!(st.status.success());
         std::fs::read(d.join("weak.der")).unwrap()
     };
-    let mut cweak = issue_client(&srv.directory(), "dev3", &names3, weak);
+    // Sent by dev3's own account: the approval binds that key (another key would wait as a
+    // key change and never reach finalize).
+    let mut cfg = ClientConfig::new(&srv.directory());
+    cfg.default_poll_interval = Duration::from_millis(200);
+    let mut cweak = Client::new(
+        cfg,
+        c3.into_account_key(),
+        Operation::Issue {
+            identifiers: names3.iter().map(|n| Identifier::dns(n)).collect(),
+            csr_der: weak,
+            replaces: None,
+        },
+    );
     let evw = drive(&mut cweak, &agent, &tokens, Duration::from_secs(60));
     let f = failure(&evw);
     assert!(f.contains("badCSR") || f.contains("P-256"), "{f}");

@@ -2,6 +2,7 @@
 //! (§7.1.2.1) and key rollover (§7.3.5); contacts per draft §3.4.2.
 
 use alloc::vec::Vec;
+use core::time::Duration;
 
 use rand_core::CryptoRngCore;
 
@@ -66,7 +67,7 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
         }
     }
 
-    pub(super) fn account_post(&mut self, v: Verified, id: &str) -> Handled {
+    pub(super) fn account_post(&mut self, v: Verified, id: &str, now: Duration) -> Handled {
         let mut account = v.account.ok_or_else(|| malformed("needs kid"))?;
         if account.id != id {
             return Err(problem(
@@ -85,7 +86,13 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
             }
             match upd.status {
                 None => {}
-                Some(AccountStatus::Deactivated) => account.status = AccountStatus::Deactivated,
+                Some(AccountStatus::Deactivated) => {
+                    if account.status == AccountStatus::Valid {
+                        // Draft §3.4.4: an approval bound to this key ends with the account.
+                        self.policy.account_deactivated(&account, now)?;
+                    }
+                    account.status = AccountStatus::Deactivated;
+                }
                 Some(_) => return Err(malformed("clients may only set status to deactivated")),
             }
             self.store.put_account(account.clone())?;
@@ -108,7 +115,7 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
         Ok(json_response(200, &list))
     }
 
-    pub(super) fn key_change(&mut self, v: Verified) -> Handled {
+    pub(super) fn key_change(&mut self, v: Verified, now: Duration) -> Handled {
         let mut account = v.account.ok_or_else(|| malformed("keyChange needs kid"))?;
         let inner = ParsedJws::parse(&v.payload, JwsKind::KeyChangeInner)
             .map_err(|e| malformed(alloc::format!("inner JWS: {e}")))?;
@@ -140,8 +147,10 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
             p.instance = Some(self.url(&alloc::format!("acct/{}", other.id)));
             return Err(Refusal(p));
         }
+        let old_thumbprint = core::mem::replace(&mut account.thumbprint, tp);
         account.jwk = new_jwk.clone();
-        account.thumbprint = tp;
+        // Draft §3.4.4: the approval was for this account's key; it follows the rollover.
+        self.policy.key_changed(&account, &old_thumbprint, now)?;
         self.store.put_account(account.clone())?;
         Ok(json_response(200, &self.account_object(&account)))
     }

@@ -47,6 +47,33 @@ pub trait ApprovalPolicy {
         let _ = identifiers;
         Ok(())
     }
+
+    /// Told when `account` rolled over to a new key (RFC 8555 §7.3.5), before the account is
+    /// stored with it: `account` carries the new key and thumbprint, `old_thumbprint` is the
+    /// RFC 7638 thumbprint of the key it replaces. An approval bound to the old key (§3.4.4)
+    /// moves to the new one here. An error fails the keyChange with `serverInternal` (the
+    /// account keeps its old key, the client may retry). The default does nothing.
+    fn key_changed(
+        &mut self,
+        account: &AccountRecord,
+        old_thumbprint: &str,
+        now: Duration,
+    ) -> Result<(), StoreError> {
+        let _ = (account, old_thumbprint, now);
+        Ok(())
+    }
+
+    /// Told when `account` deactivated itself (RFC 8555 §7.3.6), before the deactivation is
+    /// stored: approvals bound to its key (§3.4.4) are dropped here. An error fails the request
+    /// with `serverInternal` (the account stays valid). The default does nothing.
+    fn account_deactivated(
+        &mut self,
+        account: &AccountRecord,
+        now: Duration,
+    ) -> Result<(), StoreError> {
+        let _ = (account, now);
+        Ok(())
+    }
 }
 
 /// Approve everything (tests and open networks).

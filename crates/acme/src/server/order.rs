@@ -102,10 +102,11 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
         let mut authz_ids = Vec::new();
         for ident in &req.identifiers {
             let mut challenges = Vec::new();
-            let mut kinds = alloc::vec![ChallengeType::Http01, ChallengeType::TlsAlpn01];
-            if ident.kind == IdentifierType::Dns {
-                kinds.push(ChallengeType::Dns01);
-            }
+            // http-01 (RFC 8555 §8.3) and tls-alpn-01 (RFC 8737) only: both are validated
+            // toward the device itself. dns-01 (§8.4) is not offered: `.local` names (draft
+            // §3.4.3) have no DNS zone to publish `_acme-challenge` in, and a challenge the
+            // server does not validate must not be offered.
+            let kinds = [ChallengeType::Http01, ChallengeType::TlsAlpn01];
             for (n, kind) in kinds.into_iter().enumerate() {
                 let mut t = [0u8; 24];
                 rng.fill_bytes(&mut t);

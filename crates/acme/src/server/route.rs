@@ -194,6 +194,14 @@ impl SignatureJob {
         self.device_id.as_deref()
     }
 
+    /// The RFC 7638 thumbprint of the key that would verify the request: its embedded `jwk`, or
+    /// the stored key of the account its `kid` names. Lets admission tell a renewal by the key
+    /// an approval binds (draft §3.4.4) from another account's order for the same device.
+    #[must_use]
+    pub fn account_thumbprint(&self) -> String {
+        self.key.thumbprint()
+    }
+
     /// For a finalize: the CSR (DER) of the payload, so that its signature and policy can be
     /// checked outside the core's lock too. Unverified until [`SignatureJob::run`] succeeds.
     #[must_use]
@@ -306,8 +314,8 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
                     Post::NewAccount => self.new_account(v, rng),
                     Post::NewOrder => self.new_order(v, now, rng),
                     Post::RevokeCert => self.revoke(v, now),
-                    Post::KeyChange => self.key_change(v),
-                    Post::Account(id) => self.account_post(v, id),
+                    Post::KeyChange => self.key_change(v, now),
+                    Post::Account(id) => self.account_post(v, id, now),
                     Post::AccountOrders(id) => self.orders_list(v, id),
                     Post::Order(id) => self.order_get(v, id, now),
                     Post::Finalize(id) => self.finalize(v, id, now, rng, prepared),

@@ -3,9 +3,11 @@
 //! `Authorization: Bearer <token>` with the token `init` wrote to `STATE/admin-token`; anything
 //! else gets 401 with `WWW-Authenticate` (RFC 6750 §3) before any path is looked at.
 //!
-//! - `GET /admin/pending`: devices waiting for approval (as `pending --json`)
+//! - `GET /admin/pending`: requests waiting for approval (as `pending --json`)
 //! - `GET /admin/devices`: every device and certificate (as `list --json`)
-//! - `POST /admin/devices/{id}/approve|deny|revoke`: a decision (as `approve|deny|revoke --json`)
+//! - `POST /admin/devices/{id}/approve|deny|revoke`: a decision (as `approve|deny|revoke --json`);
+//!   `approve` and `deny` take `/account/{thumbprint}` (as `--account`), `approve` also
+//!   `/revoke-old` (as `--revoke-old`), e.g. `POST /admin/devices/cam-1/approve/account/T/revoke-old`
 
 use std::time::Duration;
 
@@ -13,7 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::store::{self, ApprovalState, StateDir};
+use crate::store::{self, ApprovalState, Decision, StateDir};
 
 /// The admin token, compared in constant time.
 pub(crate) struct AdminToken(zeroize::Zeroizing<String>);
@@ -112,24 +114,50 @@ pub(crate) async fn handle(
     let op: Op = match (method.clone(), parts.as_slice()) {
         (Method::GET, ["admin", "pending"]) => Op::List(true),
         (Method::GET, ["admin", "devices"]) => Op::List(false),
-        (Method::POST, ["admin", "devices", id, action]) => {
+        (Method::POST, ["admin", "devices", id, action, rest @ ..]) => {
+            let bad = |e: anyhow::Error| {
+                json_response(
+                    StatusCode::BAD_REQUEST,
+                    &json!({ "error": format!("{e:#}") }),
+                )
+            };
             let id = match crate::admin::check_id(id) {
                 Ok(id) => id,
-                Err(e) => {
-                    return json_response(
-                        StatusCode::BAD_REQUEST,
-                        &json!({ "error": format!("{e:#}") }),
-                    );
+                Err(e) => return bad(e),
+            };
+            // Options as path segments: `/account/THUMBPRINT` and `/revoke-old`.
+            let (mut account, mut revoke_old, mut it) = (None, false, rest.iter());
+            while let Some(seg) = it.next() {
+                match (*seg, it.clone().next()) {
+                    ("account", Some(t)) => {
+                        match crate::admin::check_thumbprint(t) {
+                            Ok(t) => account = Some(t),
+                            Err(e) => return bad(e),
+                        }
+                        it.next();
+                    }
+                    ("revoke-old", _) => revoke_old = true,
+                    _ => return not_found(),
                 }
+            }
+            let decide = |state| {
+                Op::Decide(
+                    id.clone(),
+                    Decision {
+                        state,
+                        account: account.clone(),
+                        revoke_old,
+                    },
+                )
             };
             match *action {
-                "approve" => Op::Decide(id, ApprovalState::Approved),
-                "deny" => Op::Decide(id, ApprovalState::Denied),
-                "revoke" => Op::Revoke(id),
+                "approve" => decide(ApprovalState::Approved),
+                "deny" if !revoke_old => decide(ApprovalState::Denied),
+                "revoke" if rest.is_empty() => Op::Revoke(id),
                 _ => return not_found(),
             }
         }
-        (_, ["admin", "pending"] | ["admin", "devices"] | ["admin", "devices", _, _]) => {
+        (_, ["admin", "pending"] | ["admin", "devices"] | ["admin", "devices", _, _, ..]) => {
             return json_response(
                 StatusCode::METHOD_NOT_ALLOWED,
                 &json!({ "error": "GET /admin/pending and /admin/devices; POST /admin/devices/ID/approve|deny|revoke" }),
@@ -164,22 +192,24 @@ fn not_found() -> Response {
 
 enum Op {
     List(bool),
-    Decide(String, ApprovalState),
+    Decide(String, Decision),
     Revoke(String),
 }
 
 fn run(st: &StateDir, op: Op, now: Duration) -> anyhow::Result<Value> {
     let mut conn = st.open()?;
     Ok(match op {
-        Op::List(true) => serde_json::to_value(store::approvals(&conn, true)?)?,
+        Op::List(true) => serde_json::to_value(store::pending_requests(&conn)?)?,
         Op::List(false) => json!({
             "devices": store::approvals(&conn, false)?,
             "certificates": store::certificates(&conn)?,
         }),
         Op::Decide(id, decision) => {
-            let before = store::decide(&conn, &id, decision, now)?;
-            tracing::info!(device = %id, decision = decision.as_str(), "decided over the admin endpoint");
-            json!({ "device_id": id, "state": decision, "previous": before })
+            let done = store::decide_with(&conn, &id, &decision, now)?;
+            tracing::info!(device = %id, decision = decision.state.as_str(), account = ?done.account, "decided over the admin endpoint");
+            let mut v = serde_json::to_value(&done)?;
+            v["device_id"] = Value::String(id);
+            v
         }
         Op::Revoke(id) => {
             let n = store::revoke_device(&mut conn, &id, now)?;

@@ -28,6 +28,7 @@ use crate::service::AcmeService;
 use crate::service::admission::{Admission, LimitArgs};
 use crate::service::durable::Durability;
 use crate::service::hooks::{CaIssuer, DbApproval};
+use crate::service::neighbours::{NeighbourArgs, Neighbours};
 use crate::store::{self, SqliteStore, StateDir};
 
 #[derive(clap::Args, Debug)]
@@ -94,6 +95,8 @@ pub(crate) struct ServeArgs {
     crl_url: Option<String>,
     #[command(flatten)]
     limits: LimitArgs,
+    #[command(flatten)]
+    neighbours: NeighbourArgs,
 }
 
 pub(crate) fn serve(a: ServeArgs) -> Result<()> {
@@ -180,7 +183,8 @@ async fn run(a: ServeArgs) -> Result<()> {
             crl_distribution_point: Some(crl_url.clone()),
         },
     );
-    let approval = DbApproval::new(st.open_for_serve()?, a.auto_approve, config.clone());
+    let approval = DbApproval::new(st.open_for_serve()?, a.auto_approve, config.clone())
+        .with_neighbours(Neighbours::new(a.neighbours.dhcp_leases.clone()));
     let admission = Admission::new(&a.limits, a.auto_approve, scfg.order_lifetime, st.open()?);
     let core = Server::new(scfg.clone(), SqliteStore::new(conn), approval, issuer);
     let service = Arc::new(AcmeService::new(

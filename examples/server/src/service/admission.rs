@@ -12,7 +12,7 @@ use lantrust_acme::server::RequestKind;
 use lantrust_acme::{Order, Response};
 use rusqlite::Connection;
 
-use crate::store::{self, ApprovalState};
+use crate::store;
 
 /// The `serve` flags for the abuse limits.
 #[derive(clap::Args, Debug, Clone)]
@@ -245,13 +245,16 @@ impl Admission {
 
     /// Whether a newOrder from `peer` would exceed a pending-order cap. A database failure lets
     /// the order through (the caps protect capacity, they are not an access control) and is
-    /// logged. An order for a device that is already approved (a renewal) never waits for a
-    /// human and passes: `device` comes from the core's unverified reading of the JWS payload,
-    /// which is enough here because such an order would not count as pending either.
+    /// logged. A renewal — an order for an approved device by the account key its approval
+    /// binds (§3.4.4), `account` — never waits for a human and passes; another key's order for
+    /// it (a key change) waits and counts. `device` comes from the core's unverified reading of
+    /// the JWS payload, which is enough here because such an order would not count as pending
+    /// either.
     pub(crate) fn over_pending_cap(
         &self,
         peer: IpAddr,
         device: Option<&str>,
+        account: Option<&str>,
         now: Duration,
     ) -> Option<RateLimited> {
         let (per_source, total) = (
@@ -264,8 +267,8 @@ impl Admission {
         let ip = source(peer);
         let counts = (|| {
             let conn = self.db.lock().ok()?;
-            if let Some(d) = device
-                && store::approval_state(&conn, d).ok().flatten() == Some(ApprovalState::Approved)
+            if let (Some(d), Some(a)) = (device, account)
+                && store::is_renewal(&conn, d, a).unwrap_or(false)
             {
                 return Some((0, 0));
             }

@@ -6,26 +6,34 @@
 #![allow(clippy::result_large_err)]
 
 use std::any::Any;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use lantrust_acme::server::{
     AccountRecord, Approval, ApprovalPolicy, ApprovalRequest, Issued, Issuer, OrderRecord,
+    StoreError,
 };
 use lantrust_acme::{IdentifierType, Problem, ProblemType, Subproblem};
 use lantrust_ca::{DeviceRequest, IssuanceOptions, Root};
 use rand::rngs::OsRng;
 use rusqlite::Connection;
 
-use crate::store::{self, ApprovalState, Config};
+use super::neighbours::Neighbours;
+use crate::store::{self, Config, Verdict};
 
 /// Approval decisions from the database (so `approve` in another process takes effect at the
-/// client's next poll).
+/// client's next poll). An approval binds the account key that asked first (draft §3.4.4; RFC
+/// 7638 thumbprint); other keys asking for the same ID wait as key-change requests.
 pub(crate) struct DbApproval {
     conn: Connection,
     auto_approve: bool,
     /// The network's names (§4.2), for refusing foreign identifiers at newOrder.
     scope: lantrust_csr::Policy,
+    /// The source address of the request being handled, if the check runs for one (a poll);
+    /// `None` when it runs for a validation result.
+    peer: Option<IpAddr>,
+    neighbours: Neighbours,
 }
 
 impl DbApproval {
@@ -35,7 +43,20 @@ impl DbApproval {
             conn,
             auto_approve,
             scope: lantrust_csr::Policy::new(config.name, config.domains),
+            peer: None,
+            neighbours: Neighbours::default(),
         }
+    }
+
+    /// Look requesters' MAC addresses up in `neighbours` (a leases file, the neighbour table).
+    pub(crate) fn with_neighbours(mut self, neighbours: Neighbours) -> Self {
+        self.neighbours = neighbours;
+        self
+    }
+
+    /// The source address of the request about to be handled (`None` after it).
+    pub(crate) fn set_peer(&mut self, peer: Option<IpAddr>) {
+        self.peer = peer.map(|p| p.to_canonical());
     }
 }
 
@@ -51,34 +72,78 @@ impl ApprovalPolicy for DbApproval {
     }
 
     fn check(&mut self, req: &ApprovalRequest<'_>, now: Duration) -> Approval {
+        let mac = self.peer.and_then(|ip| self.neighbours.mac(ip));
+        let requester = store::Requester {
+            thumbprint: &req.account.thumbprint,
+            account_id: &req.account.id,
+            ip: self.peer,
+            mac,
+        };
         let r = store::request_approval(
             &self.conn,
             req.device_id,
             &req.identifier.value,
-            &req.account.thumbprint,
+            &requester,
             self.auto_approve,
             now,
         );
         match r {
-            Ok(ApprovalState::Approved) => Approval::Approved,
-            Ok(ApprovalState::Pending) => {
+            Ok(Verdict::Approved) => Approval::Approved,
+            Ok(Verdict::Pending { key_change: false }) => {
                 tracing::info!(
                     device = req.device_id,
                     name = %req.identifier.value,
+                    account = %req.account.thumbprint,
                     "waiting for approval: run `lantrust-server approve {}`",
                     req.device_id
                 );
                 Approval::Pending
             }
-            Ok(ApprovalState::Denied) => {
-                Approval::Denied("denied by the network administrator".into())
+            Ok(Verdict::Pending { key_change: true }) => {
+                tracing::warn!(
+                    device = req.device_id,
+                    name = %req.identifier.value,
+                    account = %req.account.thumbprint,
+                    "a different key asks for {}: factory reset, or impostor; nothing is issued to it unless you run `lantrust-server approve {} --account {}`",
+                    req.device_id,
+                    req.device_id,
+                    req.account.thumbprint
+                );
+                Approval::Pending
             }
-            Ok(ApprovalState::Revoked) => Approval::Denied("its approval was revoked".into()),
+            Ok(Verdict::Denied(why)) => Approval::Denied(why),
             Err(e) => {
-                tracing::error!(error = %e, "approval lookup failed; keeping the device waiting");
+                tracing::error!(error = %format!("{e:#}"), "approval lookup failed; keeping the device waiting");
                 Approval::Pending
             }
         }
+    }
+
+    fn key_changed(
+        &mut self,
+        account: &AccountRecord,
+        old_thumbprint: &str,
+        _now: Duration,
+    ) -> Result<(), StoreError> {
+        store::rebind_key(&self.conn, old_thumbprint, &account.thumbprint).map_err(|e| {
+            tracing::error!(error = %format!("{e:#}"), "moving approvals to a rolled-over key failed");
+            StoreError::new(format!("{e:#}"))
+        })?;
+        tracing::info!(account = %account.id, old = old_thumbprint, new = %account.thumbprint, "account key rolled over; its approvals follow it");
+        Ok(())
+    }
+
+    fn account_deactivated(
+        &mut self,
+        account: &AccountRecord,
+        _now: Duration,
+    ) -> Result<(), StoreError> {
+        let n = store::release_key(&self.conn, &account.thumbprint).map_err(|e| {
+            tracing::error!(error = %format!("{e:#}"), "dropping a deactivated account's approvals failed");
+            StoreError::new(format!("{e:#}"))
+        })?;
+        tracing::info!(account = %account.id, devices = n, "account deactivated; the approvals bound to its key are dropped");
+        Ok(())
     }
 }
 
@@ -246,7 +311,7 @@ pub(crate) fn out_of_scope(
                     }
                 }
             }
-            IdentifierType::Ip => match ident.value.parse::<std::net::IpAddr>() {
+            IdentifierType::Ip => match ident.value.parse::<IpAddr>() {
                 Ok(ip) if lantrust_csr::Policy::ip_in_scope(ip) => None,
                 _ => Some(format!(
                     "{} is not a private, link-local or loopback address",

@@ -13,8 +13,10 @@
 pub(crate) mod admission;
 pub(crate) mod durable;
 pub(crate) mod hooks;
+pub(crate) mod neighbours;
 
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -81,6 +83,9 @@ pub(crate) struct AcmeService<S = SqliteStore> {
     root: Arc<Root>,
     state: Option<StateDir>,
     crl_cache: Mutex<Option<CachedCrl>>,
+    /// Who asked for each validation in flight (authorization id → source address), so the
+    /// approval check that its result triggers records where the requester is (§3.4.4).
+    validation_peers: Mutex<HashMap<String, IpAddr>>,
 }
 
 impl<S: Store> AcmeService<S> {
@@ -103,6 +108,7 @@ impl<S: Store> AcmeService<S> {
             root,
             state,
             crl_cache: Mutex::new(None),
+            validation_peers: Mutex::new(HashMap::new()),
         }
     }
 
@@ -148,6 +154,7 @@ impl<S: Store> AcmeService<S> {
             && let Some(r) = self.admission.over_pending_cap(
                 peer.ip(),
                 job.as_ref().and_then(|j| j.device_id()),
+                job.as_ref().map(|j| j.account_thumbprint()).as_deref(),
                 now,
             )
         {
@@ -168,10 +175,25 @@ impl<S: Store> AcmeService<S> {
             let Ok(mut core) = self.core.lock() else {
                 return self.poisoned();
             };
-            handle_locked(&mut core, &req, checked.as_ref(), &pre, now)
+            // The approval hook records where a requester asks from (draft §3.4.4).
+            core.policy_mut().set_peer(Some(peer.ip()));
+            let r = handle_locked(&mut core, &req, checked.as_ref(), &pre, now);
+            core.policy_mut().set_peer(None);
+            r
         };
         if kind == RequestKind::NewOrder {
             self.admission.record_order(peer.ip(), &response, now);
+        }
+        if !validations.is_empty()
+            && let Ok(mut peers) = self.validation_peers.lock()
+        {
+            // Bounded: a validation whose result never comes must not leak.
+            if peers.len() >= 4096 {
+                peers.clear();
+            }
+            for v in &validations {
+                peers.insert(v.authz_id.clone(), peer.ip());
+            }
         }
         // A challenge POST that started a validation is flushed once, after the validation the
         // caller waits for (time to certificate: one disk flush fewer per authorization).
@@ -213,10 +235,18 @@ impl<S: Store> AcmeService<S> {
         result: Result<(), Problem>,
         now: Duration,
     ) {
-        if let Ok(mut core) = self.core.lock()
-            && let Err(e) = core.validation_result(&v.authz_id, &v.challenge_id, result, now)
-        {
-            tracing::error!(error = %e, "could not store a validation result");
+        let peer = self
+            .validation_peers
+            .lock()
+            .ok()
+            .and_then(|mut p| p.remove(&v.authz_id));
+        if let Ok(mut core) = self.core.lock() {
+            core.policy_mut().set_peer(peer);
+            let r = core.validation_result(&v.authz_id, &v.challenge_id, result, now);
+            core.policy_mut().set_peer(None);
+            if let Err(e) = r {
+                tracing::error!(error = %e, "could not store a validation result");
+            }
         }
     }
 

@@ -501,3 +501,263 @@ fn a_real_sqlite_failure_surfaces_as_a_server_error() {
         (500, ProblemType::ServerInternal)
     );
 }
+
+impl Device {
+    fn thumbprint(&self) -> String {
+        self.key.jwk().thumbprint()
+    }
+
+    /// Roll the account over to `new_key` (RFC 8555 §7.3.5).
+    fn key_change<S: Store>(&mut self, svc: &AcmeService<S>, new_key: AccountKey) -> Response {
+        let url = format!("{BASE}/key-change");
+        let kid = self.kid.clone().unwrap();
+        let inner = jose::key_change_inner(&new_key, &self.key, &kid, &url).unwrap();
+        let r = self.post(svc, &url, Some(&serde_json::to_vec(&inner).unwrap()));
+        if r.status == 200 {
+            self.key = new_key;
+        }
+        r
+    }
+}
+
+fn pending(st: &StateDir) -> Vec<store::PendingRow> {
+    store::pending_requests(&st.open().unwrap()).unwrap()
+}
+
+fn bound(st: &StateDir, device: &str) -> Option<String> {
+    store::approvals(&st.open().unwrap(), false)
+        .unwrap()
+        .into_iter()
+        .find(|r| r.device_id == device)
+        .and_then(|r| r.account)
+}
+
+fn decide(
+    st: &StateDir,
+    device: &str,
+    state: ApprovalState,
+    account: Option<String>,
+) -> store::Decided {
+    let d = store::Decision {
+        state,
+        account,
+        revoke_old: false,
+    };
+    store::decide_with(&st.open().unwrap(), device, &d, NOW).unwrap()
+}
+
+#[test]
+fn approval_binds_the_first_key_and_another_key_is_a_key_change() {
+    let (svc, st, _dir) = service(&[], |s| s);
+    let owner = Device::new(&svc, "192.168.1.30:5000");
+    let url = owner.validated(&svc, "cam-1");
+    assert_eq!(
+        owner.authz_status(&svc, &url).0,
+        AuthorizationStatus::Pending
+    );
+    let p = pending(&st);
+    assert_eq!(p.len(), 1);
+    assert_eq!(
+        (p[0].kind.as_str(), p[0].requester.account.as_str()),
+        ("first_request", owner.thumbprint().as_str())
+    );
+    assert_eq!(p[0].requester.ip.as_deref(), Some("192.168.1.30"));
+    decide(&st, "cam-1", ApprovalState::Approved, None);
+    assert_eq!(owner.authz_status(&svc, &url).0, AuthorizationStatus::Valid);
+    assert_eq!(bound(&st, "cam-1"), Some(owner.thumbprint()));
+
+    // Another account asking for cam-1 waits, flagged as a key change; nothing for it.
+    let other = Device::new(&svc, "192.168.1.66:5000");
+    let ourl = other.validated(&svc, "cam-1");
+    assert_eq!(
+        other.authz_status(&svc, &ourl).0,
+        AuthorizationStatus::Pending
+    );
+    let p = pending(&st);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0].kind, "key_change");
+    assert_eq!(p[0].state, ApprovalState::Approved);
+    assert_eq!(p[0].requester.account, other.thumbprint());
+    assert_eq!(p[0].bound_account, Some(owner.thumbprint()));
+    assert_eq!(p[0].requester.ip.as_deref(), Some("192.168.1.66"));
+    assert!(
+        p[0].message.contains("factory reset, or impostor"),
+        "{}",
+        p[0].message
+    );
+    // The bound key's renewal is automatic meanwhile.
+    let renew = owner.validated(&svc, "cam-1");
+    assert_eq!(
+        owner.authz_status(&svc, &renew).0,
+        AuthorizationStatus::Valid
+    );
+
+    // Denying the key change leaves the binding alone.
+    let d = decide(&st, "cam-1", ApprovalState::Denied, None);
+    assert_eq!(d.denied_accounts, vec![other.thumbprint()]);
+    assert_eq!(d.state, ApprovalState::Approved);
+    let (status, a) = other.authz_status(&svc, &ourl);
+    assert_eq!(status, AuthorizationStatus::Invalid);
+    let why = a.challenges[0]
+        .error
+        .as_ref()
+        .unwrap()
+        .detail
+        .clone()
+        .unwrap();
+    assert!(why.contains("refused this account key"), "{why}");
+    assert_eq!(bound(&st, "cam-1"), Some(owner.thumbprint()));
+    let renew = owner.validated(&svc, "cam-1");
+    assert_eq!(
+        owner.authz_status(&svc, &renew).0,
+        AuthorizationStatus::Valid
+    );
+    assert!(pending(&st).is_empty());
+
+    // A third key (a factory-reset device): approving it moves the binding.
+    let reset = Device::new(&svc, "192.168.1.31:5000");
+    let rurl = reset.validated(&svc, "cam-1");
+    assert_eq!(
+        reset.authz_status(&svc, &rurl).0,
+        AuthorizationStatus::Pending
+    );
+    let d = decide(&st, "cam-1", ApprovalState::Approved, None);
+    assert_eq!(d.replaced_account, Some(owner.thumbprint()));
+    assert_eq!(d.account, Some(reset.thumbprint()));
+    assert_eq!(
+        reset.authz_status(&svc, &rurl).0,
+        AuthorizationStatus::Valid
+    );
+    // Now the old key is the stranger.
+    let old = owner.validated(&svc, "cam-1");
+    assert_eq!(
+        owner.authz_status(&svc, &old).0,
+        AuthorizationStatus::Pending
+    );
+    assert_eq!(pending(&st)[0].requester.account, owner.thumbprint());
+
+    // Two keys waiting: a bare `approve` names them instead of guessing.
+    let fourth = Device::new(&svc, "192.168.1.32:5000");
+    fourth.validated(&svc, "cam-1");
+    let d = store::Decision {
+        state: ApprovalState::Approved,
+        account: None,
+        revoke_old: false,
+    };
+    let e = store::decide_with(&st.open().unwrap(), "cam-1", &d, NOW).unwrap_err();
+    assert!(format!("{e:#}").contains("--account"), "{e:#}");
+}
+
+#[test]
+fn pre_approval_for_a_given_key_and_for_the_first_asker() {
+    let (svc, st, _dir) = service(&[], |s| s);
+    let dev = Device::new(&svc, "10.0.0.5:5000");
+    let stranger = Device::new(&svc, "10.0.0.6:5000");
+    decide(
+        &st,
+        "dev-p",
+        ApprovalState::Approved,
+        Some(dev.thumbprint()),
+    );
+    let s = stranger.validated(&svc, "dev-p");
+    assert_eq!(
+        stranger.authz_status(&svc, &s).0,
+        AuthorizationStatus::Pending
+    );
+    assert_eq!(pending(&st)[0].kind, "key_change");
+    let u = dev.validated(&svc, "dev-p");
+    assert_eq!(dev.authz_status(&svc, &u).0, AuthorizationStatus::Valid);
+
+    // Without --account: the first account that asks.
+    let d = decide(&st, "dev-q", ApprovalState::Approved, None);
+    assert_eq!((d.previous, d.account), (None, None));
+    let u = stranger.validated(&svc, "dev-q");
+    assert_eq!(
+        stranger.authz_status(&svc, &u).0,
+        AuthorizationStatus::Valid
+    );
+    assert_eq!(bound(&st, "dev-q"), Some(stranger.thumbprint()));
+    let u = dev.validated(&svc, "dev-q");
+    assert_eq!(dev.authz_status(&svc, &u).0, AuthorizationStatus::Pending);
+}
+
+#[test]
+fn key_rollover_keeps_the_binding_and_deactivation_drops_it() {
+    let (svc, st, _dir) = service(&[], |s| s);
+    let mut dev = Device::new(&svc, "10.0.0.7:5000");
+    let u = dev.validated(&svc, "dev-r");
+    decide(&st, "dev-r", ApprovalState::Approved, None);
+    assert_eq!(dev.authz_status(&svc, &u).0, AuthorizationStatus::Valid);
+    let old = dev.thumbprint();
+    let r = dev.key_change(
+        &svc,
+        AccountKey::generate(Algorithm::Es384, &mut OsRng).unwrap(),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_ne!(dev.thumbprint(), old);
+    assert_eq!(bound(&st, "dev-r"), Some(dev.thumbprint()));
+    let u = dev.validated(&svc, "dev-r");
+    assert_eq!(dev.authz_status(&svc, &u).0, AuthorizationStatus::Valid);
+
+    // Deactivation: the ID is released and waits for the owner again.
+    let kid = dev.kid.clone().unwrap();
+    let r = dev.post(&svc, &kid, Some(br#"{"status":"deactivated"}"#));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let row = store::approvals(&st.open().unwrap(), false).unwrap();
+    assert_eq!(
+        (row[0].state, row[0].account.clone()),
+        (ApprovalState::Pending, None)
+    );
+    assert!(row[0].requesters.is_empty());
+    let next = Device::new(&svc, "10.0.0.8:5000");
+    let u = next.validated(&svc, "dev-r");
+    assert_eq!(next.authz_status(&svc, &u).0, AuthorizationStatus::Pending);
+    let p = pending(&st);
+    assert_eq!((p.len(), p[0].kind.as_str()), (1, "first_request"));
+}
+
+#[test]
+fn an_old_database_migrates_its_approvals_to_key_bindings() {
+    let (svc, st, _dir) = service(&[], |s| s);
+    let dev = Device::new(&svc, "10.0.0.9:5000");
+    let u = dev.validated(&svc, "dev-m");
+    decide(&st, "dev-m", ApprovalState::Approved, None);
+    assert_eq!(dev.authz_status(&svc, &u).0, AuthorizationStatus::Valid);
+    // Turn the database back into a version-1 one: no requesters table, user_version 0.
+    {
+        let conn = st.open().unwrap();
+        conn.execute_batch("DROP TABLE requesters; PRAGMA user_version = 0;")
+            .unwrap();
+    }
+    // Opening it migrates: the approval is bound to the key that first asked.
+    let conn = st.open().unwrap();
+    let v: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, 2);
+    let rows = store::approvals(&conn, false).unwrap();
+    assert_eq!(rows[0].requesters.len(), 1);
+    assert_eq!(rows[0].requesters[0].account, dev.thumbprint());
+    assert_eq!(rows[0].requesters[0].status, "bound");
+    assert_eq!(bound(&st, "dev-m"), Some(dev.thumbprint()));
+    // A second open finds version 2 and leaves the rows alone.
+    let rows2 = store::approvals(&st.open().unwrap(), false).unwrap();
+    assert_eq!(rows2, rows);
+}
+
+#[test]
+fn another_keys_orders_for_an_approved_device_count_toward_the_pending_caps() {
+    let (svc, st, _dir) = service(&["--max-pending-per-source", "2"], |s| s);
+    let owner = Device::new(&svc, "192.168.1.40:5000");
+    owner.validated(&svc, "cam-9");
+    decide(&st, "cam-9", ApprovalState::Approved, None);
+    // A stranger's orders for the approved ID wait for the owner, so they are capped.
+    let stranger = Device::new(&svc, "192.168.1.99:5000");
+    assert_eq!(stranger.new_order(&svc, "cam-9").status, 201);
+    assert_eq!(stranger.new_order(&svc, "cam-9").status, 201);
+    assert_eq!(stranger.new_order(&svc, "cam-9").status, 429);
+    // The bound key's renewals pass, however many.
+    for _ in 0..3 {
+        assert_eq!(owner.new_order(&svc, "cam-9").status, 201);
+    }
+}

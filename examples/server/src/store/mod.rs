@@ -21,9 +21,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub(crate) use acme::SqliteStore;
 pub(crate) use approvals::{
-    ApprovalRow, ApprovalState, approval_state, approvals, decide, pending_orders,
-    record_order_source, request_approval, revoke_device,
+    ApprovalRow, ApprovalState, Decided, Decision, PendingRow, Requester, RequesterRow, Verdict,
+    approvals, decide_with, is_renewal, pending_orders, pending_requests, rebind_key,
+    record_order_source, release_key, request_approval, revoke_device,
 };
+#[cfg(test)]
+pub(crate) use approvals::{approval_state, decide};
 pub(crate) use certs::{CertRow, Revoked, certificates, next_crl_number, revocations};
 pub(crate) use dir::{StateDir, read_token, write_atomic};
 pub(crate) use schema::{Config, create_db};

@@ -63,6 +63,34 @@ CREATE TABLE IF NOT EXISTS order_sources (
 CREATE INDEX IF NOT EXISTS order_sources_expires ON order_sources (expires);
 ";
 
+/// Schema version 2 (`PRAGMA user_version`): approvals bind an account key (draft §3.4.4).
+/// `approvals.account`, which always held the first requester's key thumbprint, is the bound
+/// key; `requesters` keeps every key that asked for a device ID. Databases from before get the
+/// table, filled with each device's first requester (the key its approval was given for), once,
+/// in one transaction.
+const SCHEMA_VERSION: i64 = 2;
+const MIGRATION_2: &str = "
+CREATE TABLE IF NOT EXISTS requesters (
+    device_id TEXT NOT NULL,
+    thumbprint TEXT NOT NULL,
+    account_id TEXT,
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'denied', 'replaced')),
+    names TEXT NOT NULL DEFAULT '',
+    ip TEXT,
+    mac TEXT,
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    PRIMARY KEY (device_id, thumbprint)
+);
+CREATE INDEX IF NOT EXISTS requesters_thumbprint ON requesters (thumbprint);
+INSERT OR IGNORE INTO requesters (device_id, thumbprint, account_id, names, first_seen, last_seen)
+    SELECT a.device_id, a.account, (SELECT t.id FROM accounts t WHERE t.thumbprint = a.account),
+           a.names, COALESCE(a.requested_at, a.decided_at, 0),
+           COALESCE(a.requested_at, a.decided_at, 0)
+    FROM approvals a WHERE a.account IS NOT NULL;
+PRAGMA user_version = 2;
+";
+
 /// The network configuration written by `init`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub(crate) struct Config {
@@ -125,7 +153,22 @@ pub(crate) fn configure(conn: &Connection) -> Result<()> {
 /// Bring an existing database up to the current schema.
 pub(crate) fn migrate(conn: &Connection) -> Result<()> {
     conn.execute_batch(MIGRATIONS)
-        .context("upgrading the database schema")
+        .context("upgrading the database schema")?;
+    let version = |c: &Connection| -> Result<i64> {
+        Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    };
+    if version(conn)? >= SCHEMA_VERSION {
+        return Ok(());
+    }
+    // BEGIN IMMEDIATE: `serve` and an admin command may open an old database at once; the
+    // second one waits (busy timeout), then sees the new version and does nothing.
+    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
+    if version(&tx)? < SCHEMA_VERSION {
+        tx.execute_batch(MIGRATION_2)
+            .context("upgrading the database schema to version 2 (approvals bind a key)")?;
+    }
+    tx.commit()?;
+    Ok(())
 }
 
 /// Create the database with its schema and configuration (in one transaction). The file is
@@ -146,6 +189,7 @@ pub(crate) fn create_db(path: &Path, config: &Config, now: Duration) -> Result<(
     let tx = conn.transaction()?;
     tx.execute_batch(SCHEMA)?;
     tx.execute_batch(MIGRATIONS)?;
+    tx.execute_batch(MIGRATION_2)?;
     tx.execute(
         "INSERT INTO config (key, value) VALUES ('network', ?1), ('created', ?2), ('crl_number', '0')",
         params![serde_json::to_string(config)?, now.as_secs().to_string()],
