@@ -26,6 +26,16 @@ pub enum Error {
     /// The JWS `alg` is not one ACME accepts (`none` and HMAC are refused by RFC 8555 §6.2).
     #[error("JWS algorithm `{0}` is not accepted; use ES256, ES384, ES512 or RS256")]
     UnsupportedAlgorithm(String),
+    /// An algorithm ACME accepts, but left out of this build (a device build has ES384 only).
+    #[error(
+        "JWS algorithm {alg} is not built into this lantrust-acme (enable the `{feature}` feature)"
+    )]
+    AlgorithmNotBuilt {
+        /// The algorithm.
+        alg: crate::jose::Algorithm,
+        /// The Cargo feature that adds it.
+        feature: &'static str,
+    },
     /// The protected header carries both `jwk` and `kid` (RFC 8555 §6.2 forbids it).
     #[error("JWS protected header has both `jwk` and `kid`; send exactly one")]
     JwkAndKid,

@@ -2,11 +2,13 @@
 //! (RFC 7515 §7.2.2) signing and verification, key authorizations (RFC 8555 §8.1), the dns-01
 //! digest (§8.4) and the tls-alpn-01 `acmeIdentifier` extension value (RFC 8737 §3).
 
+#[cfg(any(feature = "p521", feature = "rsa"))]
 use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
+#[cfg(feature = "p521")]
 use ecdsa::signature::hazmat::PrehashVerifier;
 use ecdsa::signature::{Signer, Verifier};
 use rand_core::CryptoRngCore;
@@ -59,6 +61,34 @@ impl Algorithm {
             "ES512" => Ok(Algorithm::Es512),
             "RS256" => Ok(Algorithm::Rs256),
             other => Err(Error::UnsupportedAlgorithm(other.to_string())),
+        }
+    }
+
+    /// Whether this build signs and verifies `alg`: ES384 always; ES256, ES512 and RS256 with the
+    /// `p256`, `p521` and `rsa` Cargo features (all on by default).
+    pub const fn is_built(self) -> bool {
+        match self {
+            Algorithm::Es256 => cfg!(feature = "p256"),
+            Algorithm::Es384 => true,
+            Algorithm::Es512 => cfg!(feature = "p521"),
+            Algorithm::Rs256 => cfg!(feature = "rsa"),
+        }
+    }
+
+    /// The error for an algorithm this build leaves out.
+    #[cfg_attr(
+        all(feature = "p256", feature = "p521", feature = "rsa"),
+        allow(dead_code)
+    )]
+    fn not_built(self) -> Error {
+        Error::AlgorithmNotBuilt {
+            alg: self,
+            feature: match self {
+                Algorithm::Es256 => "p256",
+                Algorithm::Es384 => "default",
+                Algorithm::Es512 => "p521",
+                Algorithm::Rs256 => "rsa",
+            },
         }
     }
 
@@ -233,21 +263,30 @@ impl Jwk {
                 sec1.extend_from_slice(y);
                 let bad = |_| Error::InvalidKey("EC point is not on the curve");
                 match crv.as_str() {
+                    #[cfg(feature = "p256")]
                     "P-256" => Ok(PublicKey::P256(
                         p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map_err(bad)?,
                     )),
+                    #[cfg(not(feature = "p256"))]
+                    "P-256" => Err(Algorithm::Es256.not_built()),
                     "P-384" => Ok(PublicKey::P384(
                         p384::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map_err(bad)?,
                     )),
+                    #[cfg(feature = "p521")]
                     "P-521" => Ok(PublicKey::P521(Box::new(
                         ecdsa::VerifyingKey::<p521::NistP521>::from_sec1_bytes(&sec1)
                             .map_err(bad)?,
                     ))),
+                    #[cfg(not(feature = "p521"))]
+                    "P-521" => Err(Algorithm::Es512.not_built()),
                     _ => Err(Error::InvalidKey(
                         "unsupported EC curve; use P-256, P-384 or P-521",
                     )),
                 }
             }
+            #[cfg(not(feature = "rsa"))]
+            Jwk::Rsa { .. } => Err(Algorithm::Rs256.not_built()),
+            #[cfg(feature = "rsa")]
             Jwk::Rsa { n, e } => {
                 let bits = n
                     .len()
@@ -303,12 +342,15 @@ impl<'de> Deserialize<'de> for Jwk {
 #[non_exhaustive]
 pub enum PublicKey {
     /// P-256.
+    #[cfg(feature = "p256")]
     P256(p256::ecdsa::VerifyingKey),
     /// P-384.
     P384(p384::ecdsa::VerifyingKey),
     /// P-521.
+    #[cfg(feature = "p521")]
     P521(Box<ecdsa::VerifyingKey<p521::NistP521>>),
     /// RSA (2048..=8192 bits).
+    #[cfg(feature = "rsa")]
     Rsa(Box<rsa::RsaPublicKey>),
 }
 
@@ -328,9 +370,12 @@ impl PublicKey {
             }
         }
         match self {
+            #[cfg(feature = "p256")]
             PublicKey::P256(k) => ec("P-256", k.to_encoded_point(false).as_bytes(), 32),
             PublicKey::P384(k) => ec("P-384", k.to_encoded_point(false).as_bytes(), 48),
+            #[cfg(feature = "p521")]
             PublicKey::P521(k) => ec("P-521", k.to_encoded_point(false).as_bytes(), 66),
+            #[cfg(feature = "rsa")]
             PublicKey::Rsa(k) => {
                 use rsa::traits::PublicKeyParts;
                 Jwk::Rsa {
@@ -343,13 +388,15 @@ impl PublicKey {
 
     /// Whether this key can verify `alg` signatures (the key type and curve must match exactly).
     pub fn supports(&self, alg: Algorithm) -> bool {
-        matches!(
-            (self, alg),
-            (PublicKey::P256(_), Algorithm::Es256)
-                | (PublicKey::P384(_), Algorithm::Es384)
-                | (PublicKey::P521(_), Algorithm::Es512)
-                | (PublicKey::Rsa(_), Algorithm::Rs256)
-        )
+        match self {
+            #[cfg(feature = "p256")]
+            PublicKey::P256(_) => alg == Algorithm::Es256,
+            PublicKey::P384(_) => alg == Algorithm::Es384,
+            #[cfg(feature = "p521")]
+            PublicKey::P521(_) => alg == Algorithm::Es512,
+            #[cfg(feature = "rsa")]
+            PublicKey::Rsa(_) => alg == Algorithm::Rs256,
+        }
     }
 
     /// Verify `signature` over `message` (the JWS signing input) for `alg`.
@@ -372,6 +419,7 @@ impl PublicKey {
             return Err(Error::MalformedSignature);
         }
         match self {
+            #[cfg(feature = "p256")]
             PublicKey::P256(k) => {
                 let sig = p256::ecdsa::Signature::from_slice(signature)
                     .map_err(|_| Error::MalformedSignature)?;
@@ -388,6 +436,7 @@ impl PublicKey {
                 }
                 k.verify(message, &sig).map_err(|_| Error::BadSignature)
             }
+            #[cfg(feature = "p521")]
             PublicKey::P521(k) => {
                 let sig = p521::ecdsa::Signature::from_slice(signature)
                     .map_err(|_| Error::MalformedSignature)?;
@@ -399,6 +448,7 @@ impl PublicKey {
                 k.verify_prehash(&digest, &sig)
                     .map_err(|_| Error::BadSignature)
             }
+            #[cfg(feature = "rsa")]
             PublicKey::Rsa(k) => {
                 use rsa::traits::PublicKeyParts;
                 if signature.len() != k.size() {
@@ -421,12 +471,15 @@ impl PublicKey {
 #[non_exhaustive]
 pub enum AccountKey {
     /// P-256 (ES256).
+    #[cfg(feature = "p256")]
     P256(p256::ecdsa::SigningKey),
     /// P-384 (ES384), the default.
     P384(p384::ecdsa::SigningKey),
     /// P-521 (ES512).
+    #[cfg(feature = "p521")]
     P521(Box<ecdsa::SigningKey<p521::NistP521>>),
     /// RSA (RS256).
+    #[cfg(feature = "rsa")]
     Rsa(Box<rsa::pkcs1v15::SigningKey<Sha256>>),
 }
 
@@ -441,11 +494,17 @@ impl AccountKey {
     /// imported with [`AccountKey::from_rsa`] (generation is slow and not needed by lantrust).
     pub fn generate(alg: Algorithm, rng: &mut impl CryptoRngCore) -> Result<Self> {
         match alg {
+            #[cfg(feature = "p256")]
             Algorithm::Es256 => Ok(AccountKey::P256(p256::ecdsa::SigningKey::random(rng))),
             Algorithm::Es384 => Ok(AccountKey::P384(p384::ecdsa::SigningKey::random(rng))),
+            #[cfg(feature = "p521")]
             Algorithm::Es512 => Ok(AccountKey::P521(Box::new(ecdsa::SigningKey::<
                 p521::NistP521,
             >::random(rng)))),
+            #[cfg(not(feature = "p256"))]
+            Algorithm::Es256 => Err(alg.not_built()),
+            #[cfg(not(feature = "p521"))]
+            Algorithm::Es512 => Err(alg.not_built()),
             Algorithm::Rs256 => Err(Error::Signing(
                 "RSA account keys are imported with AccountKey::from_rsa",
             )),
@@ -456,15 +515,21 @@ impl AccountKey {
     pub fn from_ec_bytes(alg: Algorithm, secret: &[u8]) -> Result<Self> {
         let bad = |_| Error::InvalidKey("EC private scalar is out of range or the wrong length");
         match alg {
+            #[cfg(feature = "p256")]
             Algorithm::Es256 => Ok(AccountKey::P256(
                 p256::ecdsa::SigningKey::from_slice(secret).map_err(bad)?,
             )),
             Algorithm::Es384 => Ok(AccountKey::P384(
                 p384::ecdsa::SigningKey::from_slice(secret).map_err(bad)?,
             )),
+            #[cfg(feature = "p521")]
             Algorithm::Es512 => Ok(AccountKey::P521(Box::new(
                 ecdsa::SigningKey::<p521::NistP521>::from_slice(secret).map_err(bad)?,
             ))),
+            #[cfg(not(feature = "p256"))]
+            Algorithm::Es256 => Err(alg.not_built()),
+            #[cfg(not(feature = "p521"))]
+            Algorithm::Es512 => Err(alg.not_built()),
             Algorithm::Rs256 => Err(Error::InvalidKey(
                 "RS256 needs an RSA key; use AccountKey::from_rsa",
             )),
@@ -474,15 +539,19 @@ impl AccountKey {
     /// The EC private scalar for persistence (zeroized when dropped); `None` for RSA.
     pub fn ec_secret_bytes(&self) -> Option<zeroize::Zeroizing<Vec<u8>>> {
         let v = match self {
+            #[cfg(feature = "p256")]
             AccountKey::P256(k) => k.to_bytes().to_vec(),
             AccountKey::P384(k) => k.to_bytes().to_vec(),
+            #[cfg(feature = "p521")]
             AccountKey::P521(k) => k.to_bytes().to_vec(),
+            #[cfg(feature = "rsa")]
             AccountKey::Rsa(_) => return None,
         };
         Some(zeroize::Zeroizing::new(v))
     }
 
     /// Import an RSA private key (≥ 2048 bits) for RS256.
+    #[cfg(feature = "rsa")]
     pub fn from_rsa(key: rsa::RsaPrivateKey) -> Result<Self> {
         use rsa::traits::PublicKeyParts;
         let bits = key.n().bits();
@@ -497,9 +566,12 @@ impl AccountKey {
     /// The JWS algorithm this key signs with.
     pub fn algorithm(&self) -> Algorithm {
         match self {
+            #[cfg(feature = "p256")]
             AccountKey::P256(_) => Algorithm::Es256,
             AccountKey::P384(_) => Algorithm::Es384,
+            #[cfg(feature = "p521")]
             AccountKey::P521(_) => Algorithm::Es512,
+            #[cfg(feature = "rsa")]
             AccountKey::Rsa(_) => Algorithm::Rs256,
         }
     }
@@ -507,9 +579,12 @@ impl AccountKey {
     /// The public half.
     pub fn public_key(&self) -> PublicKey {
         match self {
+            #[cfg(feature = "p256")]
             AccountKey::P256(k) => PublicKey::P256(*k.verifying_key()),
             AccountKey::P384(k) => PublicKey::P384(*k.verifying_key()),
+            #[cfg(feature = "p521")]
             AccountKey::P521(k) => PublicKey::P521(Box::new(*k.verifying_key())),
+            #[cfg(feature = "rsa")]
             AccountKey::Rsa(k) => {
                 use rsa::signature::Keypair;
                 PublicKey::Rsa(Box::new(k.verifying_key().as_ref().clone()))
@@ -525,6 +600,7 @@ impl AccountKey {
     /// Sign a JWS signing input. ECDSA uses RFC 6979 deterministic nonces and emits low-S `r || s`.
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
         match self {
+            #[cfg(feature = "p256")]
             AccountKey::P256(k) => {
                 let s: p256::ecdsa::Signature = k
                     .try_sign(message)
@@ -537,6 +613,7 @@ impl AccountKey {
                     .map_err(|_| Error::Signing("ECDSA P-384"))?;
                 Ok(s.normalize_s().unwrap_or(s).to_bytes().to_vec())
             }
+            #[cfg(feature = "p521")]
             AccountKey::P521(k) => {
                 // p521 0.13 signs deterministically only with `getrandom`, and ecdsa's RFC 6979 helper
                 // insists the digest be as wide as the field (64 ≠ 66 bytes): derive k with rfc6979
@@ -567,6 +644,7 @@ impl AccountKey {
                 let s: p521::ecdsa::Signature = s;
                 Ok(s.normalize_s().unwrap_or(s).to_bytes().to_vec())
             }
+            #[cfg(feature = "rsa")]
             AccountKey::Rsa(k) => {
                 use rsa::signature::SignatureEncoding;
                 let s = k
@@ -862,4 +940,55 @@ pub fn tls_alpn01_extension_value(key_authorization: &str) -> [u8; 34] {
 /// Whether a challenge token is acceptable: base64url, at least 128 bits (RFC 8555 §8.3).
 pub fn token_is_valid(token: &str) -> bool {
     token.len() >= 22 && token.len() <= 256 && b64::decode(token, "token").is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A device build (`default-features = false`) signs and verifies ES384 only: the other
+    /// algorithms fail with `AlgorithmNotBuilt` (or, for RSA keys, cannot be made at all), both
+    /// for its own keys and for keys it is sent.
+    #[test]
+    fn algorithms_left_out_are_refused() {
+        let mut rng = rand::rngs::OsRng;
+        let built = [
+            (Algorithm::Es256, cfg!(feature = "p256")),
+            (Algorithm::Es384, true),
+            (Algorithm::Es512, cfg!(feature = "p521")),
+            (Algorithm::Rs256, cfg!(feature = "rsa")),
+        ];
+        for (alg, on) in built {
+            assert_eq!(alg.is_built(), on, "{alg}");
+            if alg == Algorithm::Rs256 {
+                continue;
+            }
+            match AccountKey::generate(alg, &mut rng) {
+                Ok(key) => {
+                    assert!(on, "{alg}");
+                    let sig = key.sign(b"input").unwrap();
+                    let jwk = key.jwk();
+                    let public = jwk.to_public_key().unwrap();
+                    public.verify(alg, b"input", &sig, false).unwrap();
+                }
+                Err(Error::AlgorithmNotBuilt { alg: a, .. }) => assert!(!on && a == alg),
+                Err(e) => panic!("{alg}: {e}"),
+            }
+        }
+        // A P-521 JWK sent to a build without P-521 is refused as not built, not as malformed.
+        let jwk = Jwk::Ec {
+            crv: "P-521".into(),
+            x: alloc::vec![0; 66],
+            y: alloc::vec![0; 66],
+        };
+        if !Algorithm::Es512.is_built() {
+            assert!(matches!(
+                jwk.to_public_key(),
+                Err(Error::AlgorithmNotBuilt {
+                    alg: Algorithm::Es512,
+                    feature: "p521"
+                })
+            ));
+        }
+    }
 }

@@ -21,7 +21,8 @@ pub mod jose;
 pub mod objects;
 // The server core runs on a host, never a device: it stays std-only so that it is free to use
 // std (storage errors, locks) while the device side (client core, objects, JWS) is `no_std`.
-#[cfg(feature = "std")]
+// It verifies every JWS algorithm, so the `server` feature turns all of them on.
+#[cfg(feature = "server")]
 pub mod server;
 pub mod time;
 
@@ -32,5 +33,5 @@ pub use error::{Error, Result};
 pub use http::{Method, Request, Response};
 pub use jose::{AccountKey, Algorithm, Jwk, Jws, PublicKey};
 pub use objects::*;
-#[cfg(feature = "std")]
+#[cfg(feature = "server")]
 pub use server::{Server, ServerConfig, Store};

@@ -1,17 +1,21 @@
 //! DNS name syntax (RFC 1035 §2.3.1, RFC 5890 §2.3.2) and IP address ranges (draft §4.2).
 
-use alloc::string::{String, ToString};
+#[cfg(feature = "idna")]
+use alloc::string::String;
+use alloc::string::ToString;
 use alloc::vec::Vec;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+#[cfg(feature = "idna")]
 use idna::uts46::{AsciiDenyList, Hyphens, Uts46};
+#[cfg(feature = "idna")]
 use unicode_script::{Script, UnicodeScript};
 
 use crate::policy::Violation;
 
 /// Longest DNS name in presentation form without the root dot (RFC 1035 §2.3.4: 255 octets on
 /// the wire).
-const MAX_NAME_LEN: usize = 253;
+pub(crate) const MAX_NAME_LEN: usize = 253;
 /// Longest label (RFC 1035 §2.3.4).
 const MAX_LABEL_LEN: usize = 63;
 
@@ -26,8 +30,12 @@ pub(crate) fn check_dns_syntax(raw: &[u8], name: &str, out: &mut Vec<Violation>)
         return false;
     }
     let (mut wildcard, mut empty, mut long, mut non_ldh) = (false, false, None, false);
+    #[cfg(feature = "idna")]
     let mut bad_alabel = None;
+    #[cfg(feature = "idna")]
     let mut mixed = None;
+    #[cfg(not(feature = "idna"))]
+    let mut unchecked_alabel = false;
     for label in raw.split(|&b| b == b'.') {
         if label.is_empty() {
             empty = true;
@@ -49,18 +57,27 @@ pub(crate) fn check_dns_syntax(raw: &[u8], name: &str, out: &mut Vec<Violation>)
                 .get(..4)
                 .is_some_and(|p| p.eq_ignore_ascii_case(b"xn--"))
         {
-            let label_str = String::from_utf8_lossy(label).to_ascii_lowercase();
-            match a_label_to_unicode(&label_str) {
-                None => {
-                    if bad_alabel.is_none() {
-                        bad_alabel = Some(label_str);
+            #[cfg(feature = "idna")]
+            {
+                let label_str = String::from_utf8_lossy(label).to_ascii_lowercase();
+                match a_label_to_unicode(&label_str) {
+                    None => {
+                        if bad_alabel.is_none() {
+                            bad_alabel = Some(label_str);
+                        }
+                    }
+                    Some(u) => {
+                        if mixed.is_none() && is_mixed_script(&u) {
+                            mixed = Some((label_str, u));
+                        }
                     }
                 }
-                Some(u) => {
-                    if mixed.is_none() && is_mixed_script(&u) {
-                        mixed = Some((label_str, u));
-                    }
-                }
+            }
+            // RFC 5891 §5.4 asks the registrant to check an A-label; without the IDNA tables this
+            // build cannot, so it refuses rather than certify an unchecked (maybe homograph) name.
+            #[cfg(not(feature = "idna"))]
+            {
+                unchecked_alabel = true;
             }
         }
     }
@@ -83,17 +100,26 @@ pub(crate) fn check_dns_syntax(raw: &[u8], name: &str, out: &mut Vec<Violation>)
     if non_ldh {
         out.push(Violation::NotLdh { name: name() });
     }
+    #[cfg(feature = "idna")]
     if let Some(label) = bad_alabel {
         out.push(Violation::InvalidALabel {
             name: name(),
             label,
         });
     }
+    #[cfg(feature = "idna")]
     if let Some((label, unicode)) = mixed {
         out.push(Violation::MixedScriptLabel {
             name: name(),
             label,
             unicode,
+        });
+    }
+    #[cfg(not(feature = "idna"))]
+    if unchecked_alabel {
+        out.push(Violation::NotBuilt {
+            what: "IDNA A-labels (xn--)",
+            feature: "idna",
         });
     }
     out.len() == before
@@ -115,6 +141,7 @@ pub(crate) fn is_ldh_label(label: &[u8]) -> bool {
 
 /// Decodes an A-label with UTS #46 (STD3 rules, hyphen checks) and checks it round-trips, i.e.
 /// that it is the canonical A-label of a valid U-label (RFC 5891 §5.4).
+#[cfg(feature = "idna")]
 fn a_label_to_unicode(label: &str) -> Option<String> {
     let uts46 = Uts46::new();
     let (unicode, result) = uts46.to_unicode(label.as_bytes(), AsciiDenyList::STD3, Hyphens::Check);
@@ -137,6 +164,7 @@ fn a_label_to_unicode(label: &str) -> Option<String> {
 /// UTS #39 §5.2 "highly restrictive": one script, or Latin with Han and Japanese kana, or with
 /// Han and Bopomofo, or with Han and Hangul. Common and Inherited characters go with anything.
 /// Catches the classic homograph, Cyrillic "а" inside a Latin name.
+#[cfg(feature = "idna")]
 fn is_mixed_script(s: &str) -> bool {
     let mut scripts: Vec<Script> = Vec::new();
     for c in s.chars() {
@@ -216,6 +244,7 @@ mod tests {
         out
     }
 
+    #[cfg(feature = "idna")]
     #[test]
     fn single_script_and_cjk_combinations_pass() {
         // 日本語 (Han), ドメイン (Katakana), bücher (Latin), пример (Cyrillic).
@@ -232,6 +261,7 @@ mod tests {
         assert_eq!(syntax(&format!("{jp}.local")), []);
     }
 
+    #[cfg(feature = "idna")]
     #[test]
     fn mixed_scripts_are_flagged() {
         // Latin "p" + Greek "ο" + Cyrillic "р": one of each.
@@ -250,6 +280,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "idna")]
     #[test]
     fn every_syntax_problem_of_one_name_is_listed_once() {
         let name = format!("*.{}..b_c.xn--zz.local", "a".repeat(70));
@@ -276,6 +307,21 @@ mod tests {
                 name: String::new()
             }]
         );
+    }
+
+    /// Without the IDNA tables an `xn--` label cannot be checked, so it is refused (never passed
+    /// unchecked); ASCII names are judged as with them.
+    #[cfg(not(feature = "idna"))]
+    #[test]
+    fn a_labels_are_refused_without_idna() {
+        assert_eq!(
+            syntax("xn--bcher-kva.local"),
+            [Violation::NotBuilt {
+                what: "IDNA A-labels (xn--)",
+                feature: "idna"
+            }]
+        );
+        assert_eq!(syntax("device-1.example.com"), []);
     }
 
     #[test]

@@ -50,48 +50,52 @@ pub(crate) const KEY_USAGE: Oid = Oid::new_unwrap("2.5.29.15");
 pub(crate) const EXT_KEY_USAGE: Oid = Oid::new_unwrap("2.5.29.37");
 pub(crate) const SUBJECT_KEY_IDENTIFIER: Oid = Oid::new_unwrap("2.5.29.14");
 
+/// Human names for the OIDs a vendor is likely to meet in a message. A table rather than a
+/// `match`: the match compiled to ~8 KiB of comparisons, linked into every device build through
+/// the error messages.
+const NAMES: [(Oid, &str); 37] = [
+    (EC_PUBLIC_KEY, "id-ecPublicKey"),
+    (RSA_ENCRYPTION, "rsaEncryption"),
+    (RSASSA_PSS, "RSASSA-PSS"),
+    (ED25519, "Ed25519"),
+    (ED448, "Ed448"),
+    (DSA, "DSA"),
+    (SECP256R1, "P-256 (secp256r1)"),
+    (SECP384R1, "P-384 (secp384r1)"),
+    (SECP521R1, "P-521 (secp521r1)"),
+    (SECP256K1, "secp256k1"),
+    (SECP224R1, "P-224 (secp224r1)"),
+    (SECP192R1, "P-192 (secp192r1)"),
+    (ECDSA_WITH_SHA1, "ecdsa-with-SHA1"),
+    (ECDSA_WITH_SHA224, "ecdsa-with-SHA224"),
+    (ECDSA_WITH_SHA256, "ecdsa-with-SHA256"),
+    (ECDSA_WITH_SHA384, "ecdsa-with-SHA384"),
+    (ECDSA_WITH_SHA512, "ecdsa-with-SHA512"),
+    (MD2_WITH_RSA, "md2WithRSAEncryption"),
+    (MD5_WITH_RSA, "md5WithRSAEncryption"),
+    (SHA1_WITH_RSA, "sha1WithRSAEncryption"),
+    (SHA224_WITH_RSA, "sha224WithRSAEncryption"),
+    (SHA256_WITH_RSA, "sha256WithRSAEncryption"),
+    (SHA384_WITH_RSA, "sha384WithRSAEncryption"),
+    (SHA512_WITH_RSA, "sha512WithRSAEncryption"),
+    (DSA_WITH_SHA1, "dsa-with-SHA1"),
+    (SHA1, "SHA-1"),
+    (SHA224, "SHA-224"),
+    (SHA256, "SHA-256"),
+    (SHA384, "SHA-384"),
+    (SHA512, "SHA-512"),
+    (MGF1, "MGF1"),
+    (SUBJECT_ALT_NAME, "subjectAltName"),
+    (BASIC_CONSTRAINTS, "basicConstraints"),
+    (KEY_USAGE, "keyUsage"),
+    (EXT_KEY_USAGE, "extKeyUsage"),
+    (SUBJECT_KEY_IDENTIFIER, "subjectKeyIdentifier"),
+    (EXTENSION_REQUEST, "extensionRequest"),
+];
+
 /// A human name for the OIDs a vendor is likely to meet in a message, else `None`.
 pub(crate) fn name(oid: &Oid) -> Option<&'static str> {
-    Some(match *oid {
-        EC_PUBLIC_KEY => "id-ecPublicKey",
-        RSA_ENCRYPTION => "rsaEncryption",
-        RSASSA_PSS => "RSASSA-PSS",
-        ED25519 => "Ed25519",
-        ED448 => "Ed448",
-        DSA => "DSA",
-        SECP256R1 => "P-256 (secp256r1)",
-        SECP384R1 => "P-384 (secp384r1)",
-        SECP521R1 => "P-521 (secp521r1)",
-        SECP256K1 => "secp256k1",
-        SECP224R1 => "P-224 (secp224r1)",
-        SECP192R1 => "P-192 (secp192r1)",
-        ECDSA_WITH_SHA1 => "ecdsa-with-SHA1",
-        ECDSA_WITH_SHA224 => "ecdsa-with-SHA224",
-        ECDSA_WITH_SHA256 => "ecdsa-with-SHA256",
-        ECDSA_WITH_SHA384 => "ecdsa-with-SHA384",
-        ECDSA_WITH_SHA512 => "ecdsa-with-SHA512",
-        MD2_WITH_RSA => "md2WithRSAEncryption",
-        MD5_WITH_RSA => "md5WithRSAEncryption",
-        SHA1_WITH_RSA => "sha1WithRSAEncryption",
-        SHA224_WITH_RSA => "sha224WithRSAEncryption",
-        SHA256_WITH_RSA => "sha256WithRSAEncryption",
-        SHA384_WITH_RSA => "sha384WithRSAEncryption",
-        SHA512_WITH_RSA => "sha512WithRSAEncryption",
-        DSA_WITH_SHA1 => "dsa-with-SHA1",
-        SHA1 => "SHA-1",
-        SHA224 => "SHA-224",
-        SHA256 => "SHA-256",
-        SHA384 => "SHA-384",
-        SHA512 => "SHA-512",
-        MGF1 => "MGF1",
-        SUBJECT_ALT_NAME => "subjectAltName",
-        BASIC_CONSTRAINTS => "basicConstraints",
-        KEY_USAGE => "keyUsage",
-        EXT_KEY_USAGE => "extKeyUsage",
-        SUBJECT_KEY_IDENTIFIER => "subjectKeyIdentifier",
-        EXTENSION_REQUEST => "extensionRequest",
-        _ => return None,
-    })
+    NAMES.iter().find(|(o, _)| o == oid).map(|(_, n)| *n)
 }
 
 /// Displays an OID as `name (dotted)` when we know its name, else dotted.

@@ -341,6 +341,16 @@ pub enum Violation {
         /// Its OID.
         oid: ObjectIdentifier,
     },
+
+    // --- This build ---
+    /// Something the draft allows that this build of lantrust-csr leaves out (a device build has
+    /// P-384 only), so it cannot be checked and is refused rather than accepted unchecked.
+    NotBuilt {
+        /// What cannot be checked (`"P-521 keys"`, `"RSA keys"`, `"IDNA A-labels"`).
+        what: &'static str,
+        /// The lantrust-csr Cargo feature that adds it.
+        feature: &'static str,
+    },
 }
 
 const FIX_KEY: &str = "generate a fresh P-384 (preferred) or P-521 ECDSA key, or RSA of 3072+ bits";
@@ -499,6 +509,10 @@ impl fmt::Display for Violation {
                 f,
                 "the requested {} does not decode as DER; re-encode it",
                 Named(oid)
+            ),
+            V::NotBuilt { what, feature } => write!(
+                f,
+                "{what} cannot be checked by this build of lantrust-csr (built without its `{feature}` feature), so the request is refused; use a P-384 key and ASCII names, or a server built with `{feature}`"
             ),
         }
     }

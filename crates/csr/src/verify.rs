@@ -3,7 +3,9 @@
 use alloc::vec::Vec;
 
 use const_oid::ObjectIdentifier;
+#[cfg(feature = "rsa")]
 use der::Decode;
+#[cfg(feature = "rsa")]
 use rsa::traits::PublicKeyParts;
 use sha2::{Digest, Sha256, Sha384, Sha512};
 use signature::hazmat::PrehashVerifier;
@@ -13,6 +15,7 @@ use crate::oids;
 use crate::policy::{KeyKind, Violation};
 
 /// Largest RSA modulus we verify with; bigger keys only cost the server time.
+#[cfg(feature = "rsa")]
 const RSA_MAX_BITS: usize = 16384;
 /// The draft's floor for RSA (§3.4.3).
 pub(crate) const RSA_MIN_BITS: usize = 3072;
@@ -50,15 +53,23 @@ impl Hash {
 /// What the signature algorithm identifier asks for.
 enum SigAlg {
     Ecdsa(Hash),
+    #[cfg_attr(not(feature = "rsa"), allow(dead_code))]
     RsaPkcs1(Hash),
-    RsaPss { hash: Hash, salt_len: usize },
+    #[cfg_attr(not(feature = "rsa"), allow(dead_code))]
+    RsaPss {
+        hash: Hash,
+        salt_len: usize,
+    },
 }
 
 /// A public key we can verify with, after the policy has been applied to it.
 pub(crate) enum VerifyingKey {
+    #[cfg(feature = "p256")]
     P256(p256::ecdsa::VerifyingKey),
     P384(p384::ecdsa::VerifyingKey),
+    #[cfg(feature = "p521")]
     P521(p521::ecdsa::VerifyingKey),
+    #[cfg(feature = "rsa")]
     Rsa {
         key: rsa::RsaPublicKey,
         pss_only: bool,
@@ -101,6 +112,7 @@ pub(crate) fn classify_key(
                         (None, None)
                     }
                 },
+                #[cfg(feature = "p521")]
                 oids::SECP521R1 => match p521::ecdsa::VerifyingKey::from_sec1_bytes(bits) {
                     Ok(k) => (Some(KeyKind::P521), Some(VerifyingKey::P521(k))),
                     Err(_) => {
@@ -108,6 +120,17 @@ pub(crate) fn classify_key(
                         (None, None)
                     }
                 },
+                // Allowed by the draft, but this build cannot verify it: refused, never waved
+                // through unchecked.
+                #[cfg(not(feature = "p521"))]
+                oids::SECP521R1 => {
+                    out.push(Violation::NotBuilt {
+                        what: "P-521 keys",
+                        feature: "p521",
+                    });
+                    (None, None)
+                }
+                #[cfg(feature = "p256")]
                 oids::SECP256R1 => {
                     out.push(Violation::CurveNotAllowed { curve });
                     match p256::ecdsa::VerifyingKey::from_sec1_bytes(bits) {
@@ -124,6 +147,15 @@ pub(crate) fn classify_key(
                 }
             }
         }
+        #[cfg(not(feature = "rsa"))]
+        oids::RSA_ENCRYPTION | oids::RSASSA_PSS => {
+            out.push(Violation::NotBuilt {
+                what: "RSA keys",
+                feature: "rsa",
+            });
+            (None, None)
+        }
+        #[cfg(feature = "rsa")]
         oids::RSA_ENCRYPTION | oids::RSASSA_PSS => {
             let pss_only = alg.oid == oids::RSASSA_PSS;
             let Ok(raw) = rsa::pkcs1::RsaPublicKey::from_der(bits) else {
@@ -230,21 +262,25 @@ pub(crate) fn check_signature(
         return;
     };
     let ok = match (&alg, key) {
+        #[cfg(feature = "p256")]
         (SigAlg::Ecdsa(hash), VerifyingKey::P256(k)) => {
             ecdsa_verify!(p256, 32, k, hash, message, sig)
         }
         (SigAlg::Ecdsa(hash), VerifyingKey::P384(k)) => {
             ecdsa_verify!(p384, 48, k, hash, message, sig)
         }
+        #[cfg(feature = "p521")]
         (SigAlg::Ecdsa(hash), VerifyingKey::P521(k)) => {
             ecdsa_verify!(p521, 66, k, hash, message, sig)
         }
+        #[cfg(feature = "rsa")]
         (SigAlg::RsaPkcs1(_), VerifyingKey::Rsa { pss_only: true, .. }) => {
             out.push(Violation::UnverifiableSignature {
                 reason: "the key is an RSASSA-PSS key but the CSR is signed with PKCS#1 v1.5",
             });
             return;
         }
+        #[cfg(feature = "rsa")]
         (SigAlg::RsaPkcs1(hash), VerifyingKey::Rsa { key, .. }) => {
             let digest = hash.digest(message);
             let scheme = match hash {
@@ -254,6 +290,7 @@ pub(crate) fn check_signature(
             };
             key.verify(scheme, &digest, sig).is_ok()
         }
+        #[cfg(feature = "rsa")]
         (SigAlg::RsaPss { hash, salt_len }, VerifyingKey::Rsa { key, .. }) => {
             let digest = hash.digest(message);
             let scheme = match hash {

@@ -45,6 +45,25 @@ impl KeyAlgorithm {
         matches!(self, Self::Rsa3072 | Self::Rsa4096)
     }
 
+    /// Whether this build of the crate can generate, import and verify keys of this algorithm:
+    /// P-384 always, P-521 with the `p521` Cargo feature, RSA with `rsa` (both on by default).
+    pub const fn is_built(self) -> bool {
+        match self {
+            Self::P384 => true,
+            Self::P521 => cfg!(feature = "p521"),
+            Self::Rsa3072 | Self::Rsa4096 => cfg!(feature = "rsa"),
+        }
+    }
+
+    /// The error for an algorithm this build leaves out.
+    #[cfg_attr(all(feature = "p521", feature = "rsa"), allow(dead_code))]
+    pub(crate) fn not_built(self) -> Error {
+        Error::AlgorithmNotBuilt {
+            algorithm: self,
+            feature: if self.is_rsa() { "rsa" } else { "p521" },
+        }
+    }
+
     /// The RSA modulus size in bits, or `None` for elliptic curves.
     pub const fn rsa_bits(self) -> Option<usize> {
         match self {

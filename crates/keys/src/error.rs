@@ -73,6 +73,17 @@ pub enum Error {
     /// Encoding failed (out of memory or a length overflow; not caused by input).
     #[error("encoding failed: {0}")]
     Encoding(String),
+    /// The key's algorithm is supported by lantrust but was left out of this build (a device
+    /// build links P-384 only; see the crate's Cargo features).
+    #[error(
+        "{algorithm} keys are not built into this lantrust-keys (enable the `{feature}` feature)"
+    )]
+    AlgorithmNotBuilt {
+        /// The algorithm asked for or found.
+        algorithm: crate::KeyAlgorithm,
+        /// The Cargo feature that adds it.
+        feature: &'static str,
+    },
     /// An algorithm name did not parse.
     #[error("unknown key algorithm {0:?}: use p384, p521, rsa3072 or rsa4096")]
     UnknownAlgorithmName(String),

@@ -6,13 +6,16 @@ use core::fmt;
 
 use const_oid::db::{rfc5912, rfc5912::ID_EC_PUBLIC_KEY};
 use der::pem::LineEnding;
-use pkcs8::{DecodePrivateKey, EncodePrivateKey, PrivateKeyInfo};
+use pkcs8::{EncodePrivateKey, PrivateKeyInfo};
 use rand_core::CryptoRngCore;
-use rsa::pkcs1v15::Pkcs1v15Sign;
-use rsa::traits::PublicKeyParts;
-use sha2::{Digest, Sha256};
+#[cfg(feature = "rsa")]
+use rsa::{pkcs1v15::Pkcs1v15Sign, traits::PublicKeyParts};
+#[cfg(any(feature = "p521", feature = "rsa"))]
+use sha2::Digest;
 use spki::{AlgorithmIdentifierOwned, EncodePublicKey, SubjectPublicKeyInfoOwned};
-use zeroize::{Zeroize, Zeroizing};
+#[cfg(feature = "p521")]
+use zeroize::Zeroize;
+use zeroize::Zeroizing;
 
 use crate::public::signature_algorithm;
 use crate::{DerSignature, Error, KeyAlgorithm, PublicKey, Result};
@@ -39,7 +42,9 @@ pub struct PrivateKey {
 
 enum Secret {
     P384(p384::ecdsa::SigningKey),
+    #[cfg(feature = "p521")]
     P521(ecdsa::SigningKey<p521::NistP521>),
+    #[cfg(feature = "rsa")]
     Rsa(rsa::RsaPrivateKey),
 }
 
@@ -48,7 +53,9 @@ enum Secret {
 const _: fn() = || {
     fn zeroize_on_drop<T: zeroize::ZeroizeOnDrop>() {}
     zeroize_on_drop::<p384::ecdsa::SigningKey>();
+    #[cfg(feature = "p521")]
     zeroize_on_drop::<ecdsa::SigningKey<p521::NistP521>>();
+    #[cfg(feature = "rsa")]
     zeroize_on_drop::<rsa::RsaPrivateKey>();
 };
 
@@ -62,11 +69,14 @@ impl PrivateKey {
     /// Generates a fresh key from the caller's cryptographic RNG.
     ///
     /// RSA generation is slow (about a second for 3072 bits in release builds, much longer in
-    /// debug builds); P-384 is the default for that reason too.
+    /// debug builds); P-384 is the default for that reason too. An algorithm left out of this
+    /// build ([`KeyAlgorithm::is_built`]) is [`Error::AlgorithmNotBuilt`].
     pub fn generate(algorithm: KeyAlgorithm, rng: &mut impl CryptoRngCore) -> Result<Self> {
         let secret = match algorithm {
             KeyAlgorithm::P384 => Secret::P384(p384::ecdsa::SigningKey::random(rng)),
+            #[cfg(feature = "p521")]
             KeyAlgorithm::P521 => Secret::P521(ecdsa::SigningKey::random(rng)),
+            #[cfg(feature = "rsa")]
             KeyAlgorithm::Rsa3072 | KeyAlgorithm::Rsa4096 => {
                 let bits = algorithm.rsa_bits().unwrap_or(3072);
                 let key = rsa::RsaPrivateKey::new(rng, bits).map_err(|e| Error::Generation {
@@ -75,6 +85,8 @@ impl PrivateKey {
                 })?;
                 Secret::Rsa(key)
             }
+            #[cfg(not(all(feature = "p521", feature = "rsa")))]
+            other => return Err(other.not_built()),
         };
         Self::from_secret(secret)
     }
@@ -82,7 +94,9 @@ impl PrivateKey {
     fn from_secret(secret: Secret) -> Result<Self> {
         let spki_der = match &secret {
             Secret::P384(sk) => sk.verifying_key().to_public_key_der(),
+            #[cfg(feature = "p521")]
             Secret::P521(sk) => sk.verifying_key().to_public_key_der(),
+            #[cfg(feature = "rsa")]
             Secret::Rsa(sk) => sk.to_public_key().to_public_key_der(),
         }
         .map_err(|e| Error::Encoding(alloc::format!("{e}")))?;
@@ -119,14 +133,16 @@ impl PrivateKey {
                     .map_err(|e| Error::Signing(alloc::format!("{e}")))?;
                 Ok(DerSignature::new(sig.to_der().as_bytes()))
             }
+            #[cfg(feature = "p521")]
             Secret::P521(sk) => {
                 let sig = sign_p521(sk, msg)?;
                 Ok(DerSignature::new(sig.to_der().as_bytes()))
             }
+            #[cfg(feature = "rsa")]
             Secret::Rsa(sk) => {
-                let digest = Sha256::digest(msg);
+                let digest = sha2::Sha256::digest(msg);
                 let sig = sk
-                    .sign(Pkcs1v15Sign::new::<Sha256>(), &digest)
+                    .sign(Pkcs1v15Sign::new::<sha2::Sha256>(), &digest)
                     .map_err(|e| Error::Signing(alloc::format!("{e}")))?;
                 Ok(DerSignature::new(sig))
             }
@@ -134,7 +150,8 @@ impl PrivateKey {
     }
 
     /// Imports a PKCS#8 (RFC 5208/5958) DER `PrivateKeyInfo` holding a P-384, P-521 or
-    /// RSA-3072/4096 key. Encrypted PKCS#8 is not accepted.
+    /// RSA-3072/4096 key. Encrypted PKCS#8 is not accepted; an algorithm left out of this build
+    /// is [`Error::AlgorithmNotBuilt`].
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
         const WHAT: &str = "PKCS#8 private key";
         let info = PrivateKeyInfo::try_from(der).map_err(|e| Error::pkcs8(WHAT, e))?;
@@ -147,22 +164,33 @@ impl PrivateKey {
                 let sk = p384::SecretKey::try_from(info).map_err(|e| Error::pkcs8(WHAT, e))?;
                 Secret::P384(p384::ecdsa::SigningKey::from(sk))
             } else if curve == rfc5912::SECP_521_R_1 {
-                let sk = p521::SecretKey::try_from(info).map_err(|e| Error::pkcs8(WHAT, e))?;
-                Secret::P521(ecdsa::SigningKey::from(sk))
+                #[cfg(feature = "p521")]
+                {
+                    let sk = p521::SecretKey::try_from(info).map_err(|e| Error::pkcs8(WHAT, e))?;
+                    Secret::P521(ecdsa::SigningKey::from(sk))
+                }
+                #[cfg(not(feature = "p521"))]
+                return Err(KeyAlgorithm::P521.not_built());
             } else {
                 return Err(Error::UnsupportedAlgorithm { oid: curve });
             }
         } else if info.algorithm.oid == rfc5912::RSA_ENCRYPTION {
-            let sk = rsa::RsaPrivateKey::from_pkcs8_der(der).map_err(|e| Error::pkcs8(WHAT, e))?;
-            let bits = sk.n().bits();
-            if bits != 3072 && bits != 4096 {
-                return Err(Error::UnsupportedRsaSize { bits });
+            #[cfg(feature = "rsa")]
+            {
+                let sk = <rsa::RsaPrivateKey as pkcs8::DecodePrivateKey>::from_pkcs8_der(der)
+                    .map_err(|e| Error::pkcs8(WHAT, e))?;
+                let bits = sk.n().bits();
+                if bits != 3072 && bits != 4096 {
+                    return Err(Error::UnsupportedRsaSize { bits });
+                }
+                sk.validate().map_err(|e| Error::InvalidKey {
+                    what: "RSA",
+                    detail: alloc::format!("{e}"),
+                })?;
+                Secret::Rsa(sk)
             }
-            sk.validate().map_err(|e| Error::InvalidKey {
-                what: "RSA",
-                detail: alloc::format!("{e}"),
-            })?;
-            Secret::Rsa(sk)
+            #[cfg(not(feature = "rsa"))]
+            return Err(KeyAlgorithm::Rsa3072.not_built());
         } else {
             return Err(Error::UnsupportedAlgorithm {
                 oid: info.algorithm.oid,
@@ -207,7 +235,9 @@ impl PrivateKey {
     fn secret_document(&self) -> Result<pkcs8::SecretDocument> {
         match &self.secret {
             Secret::P384(sk) => sk.to_pkcs8_der(),
+            #[cfg(feature = "p521")]
             Secret::P521(sk) => sk.to_pkcs8_der(),
+            #[cfg(feature = "rsa")]
             Secret::Rsa(sk) => sk.to_pkcs8_der(),
         }
         .map_err(|e| Error::Encoding(alloc::format!("{e}")))
@@ -220,6 +250,7 @@ impl PrivateKey {
 /// must not do, and the generic `ecdsa` RFC 6979 path needs a hash as wide as the field (66
 /// bytes). So the nonce is derived here with the `rfc6979` HMAC-DRBG, including the bits2int
 /// truncation of the 528 generated bits to qlen = 521 bits. Checked against RFC 6979 A.2.7.
+#[cfg(feature = "p521")]
 fn sign_p521(
     sk: &ecdsa::SigningKey<p521::NistP521>,
     msg: &[u8],
@@ -291,7 +322,33 @@ impl signature::Signer<DerSignature> for PrivateKey {
 mod tests {
     use super::*;
 
+    /// A device build (`default-features = false`) has P-384 only: the other algorithms fail
+    /// with `AlgorithmNotBuilt`, never with a panic or a wrong key.
+    #[test]
+    fn algorithms_left_out_are_refused() {
+        let mut rng = rand::rngs::OsRng;
+        for alg in KeyAlgorithm::ALL {
+            let built = cfg!(feature = "p521") || alg != KeyAlgorithm::P521;
+            let built = built && (cfg!(feature = "rsa") || !alg.is_rsa());
+            assert_eq!(alg.is_built(), built, "{alg}");
+            if !built {
+                assert!(matches!(
+                    PrivateKey::generate(alg, &mut rng),
+                    Err(Error::AlgorithmNotBuilt { algorithm, .. }) if algorithm == alg
+                ));
+            }
+        }
+        assert!(KeyAlgorithm::P384.is_built());
+        let key = PrivateKey::generate(KeyAlgorithm::P384, &mut rng).unwrap();
+        let der = key.to_pkcs8_der().unwrap();
+        assert_eq!(
+            PrivateKey::from_pkcs8_der(&der).unwrap().public_key(),
+            key.public_key()
+        );
+    }
+
     /// RFC 6979 A.2.7: P-521, SHA-512, message "sample".
+    #[cfg(feature = "p521")]
     #[test]
     fn p521_rfc6979_vector() {
         let x = hex::decode(concat!(

@@ -4,8 +4,8 @@ use alloc::vec::Vec;
 
 use const_oid::db::{rfc5912, rfc5912::ID_EC_PUBLIC_KEY};
 use der::{Decode, Encode};
-use rsa::pkcs1v15::Pkcs1v15Sign;
-use rsa::traits::PublicKeyParts;
+#[cfg(feature = "rsa")]
+use rsa::{pkcs1v15::Pkcs1v15Sign, traits::PublicKeyParts};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 use signature::hazmat::PrehashVerifier;
 use spki::{AlgorithmIdentifierOwned, ObjectIdentifier, SubjectPublicKeyInfoOwned};
@@ -26,7 +26,9 @@ pub struct PublicKey {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Inner {
     P384(p384::ecdsa::VerifyingKey),
+    #[cfg(feature = "p521")]
     P521(ecdsa::VerifyingKey<p521::NistP521>),
+    #[cfg(feature = "rsa")]
     Rsa(rsa::RsaPublicKey),
 }
 
@@ -49,7 +51,8 @@ impl Hash {
 }
 
 impl PublicKey {
-    /// Parses a DER SubjectPublicKeyInfo and checks that it is a P-384, P-521 or RSA-3072/4096 key.
+    /// Parses a DER SubjectPublicKeyInfo and checks that it is a P-384, P-521 or RSA-3072/4096 key
+    /// (an algorithm left out of this build is [`Error::AlgorithmNotBuilt`]).
     pub fn from_public_key_der(der: &[u8]) -> Result<Self> {
         let spki =
             SubjectPublicKeyInfoOwned::from_der(der).map_err(|e| Error::der("public key", e))?;
@@ -75,27 +78,37 @@ impl PublicKey {
                     Inner::P384(p384::ecdsa::VerifyingKey::from_sec1_bytes(point).map_err(bad)?),
                 )
             } else if curve == rfc5912::SECP_521_R_1 {
-                (
-                    KeyAlgorithm::P521,
-                    Inner::P521(
-                        ecdsa::VerifyingKey::<p521::NistP521>::from_sec1_bytes(point)
-                            .map_err(bad)?,
-                    ),
-                )
+                #[cfg(feature = "p521")]
+                {
+                    (
+                        KeyAlgorithm::P521,
+                        Inner::P521(
+                            ecdsa::VerifyingKey::<p521::NistP521>::from_sec1_bytes(point)
+                                .map_err(bad)?,
+                        ),
+                    )
+                }
+                #[cfg(not(feature = "p521"))]
+                return Err(KeyAlgorithm::P521.not_built());
             } else {
                 return Err(Error::UnsupportedAlgorithm { oid: curve });
             }
         } else if spki.algorithm.oid == rfc5912::RSA_ENCRYPTION {
-            let der = spki.to_der().map_err(|e| Error::der("RSA public key", e))?;
-            let key = <rsa::RsaPublicKey as spki::DecodePublicKey>::from_public_key_der(&der)
-                .map_err(|e| Error::spki("RSA public key", e))?;
-            let bits = key.n().bits();
-            let algorithm = match bits {
-                3072 => KeyAlgorithm::Rsa3072,
-                4096 => KeyAlgorithm::Rsa4096,
-                _ => return Err(Error::UnsupportedRsaSize { bits }),
-            };
-            (algorithm, Inner::Rsa(key))
+            #[cfg(feature = "rsa")]
+            {
+                let der = spki.to_der().map_err(|e| Error::der("RSA public key", e))?;
+                let key = <rsa::RsaPublicKey as spki::DecodePublicKey>::from_public_key_der(&der)
+                    .map_err(|e| Error::spki("RSA public key", e))?;
+                let bits = key.n().bits();
+                let algorithm = match bits {
+                    3072 => KeyAlgorithm::Rsa3072,
+                    4096 => KeyAlgorithm::Rsa4096,
+                    _ => return Err(Error::UnsupportedRsaSize { bits }),
+                };
+                (algorithm, Inner::Rsa(key))
+            }
+            #[cfg(not(feature = "rsa"))]
+            return Err(KeyAlgorithm::Rsa3072.not_built());
         } else {
             return Err(Error::UnsupportedAlgorithm {
                 oid: spki.algorithm.oid,
@@ -151,6 +164,7 @@ impl PublicKey {
                 vk.verify_prehash(&hash.digest(msg), &sig)
                     .map_err(|_| Error::BadSignature)
             }
+            #[cfg(feature = "p521")]
             Inner::P521(vk) => {
                 let hash = ecdsa_hash(oid, "P-521")?;
                 let sig =
@@ -158,6 +172,7 @@ impl PublicKey {
                 vk.verify_prehash(&hash.digest(msg), &sig)
                     .map_err(|_| Error::BadSignature)
             }
+            #[cfg(feature = "rsa")]
             Inner::Rsa(pk) => {
                 // RFC 4055 §5: the parameters are NULL (or, tolerated by most verifiers, absent).
                 if let Some(p) = &sig_alg.parameters {
