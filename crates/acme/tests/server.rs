@@ -1169,14 +1169,17 @@ fn retry_after_follows_what_is_pending_and_the_challenge_resource_shows_the_outc
                         .validation_result(&v.authz_id, &v.challenge_id, result, now)
                         .unwrap();
                 }
-                // Validated; the authorization now waits for a human, the challenge is valid.
+                // Validated, but the authorization now waits for a human: the challenge is
+                // still shown processing (a client seeing `valid` would finalize at once and
+                // get orderNotReady), with the human wait, and no `validated` time yet.
                 let r = server
                     .challenge_resource(&v.authz_id, &v.challenge_id, now)
                     .unwrap()
                     .unwrap();
                 let c: Challenge = from_json(&r.body).unwrap();
-                assert_eq!(c.status, ChallengeStatus::Valid);
-                assert_eq!(r.header("retry-after"), None);
+                assert_eq!(c.status, ChallengeStatus::Processing);
+                assert_eq!(c.validated, None);
+                assert_eq!(r.header("retry-after"), Some("5"));
                 assert!(
                     server
                         .challenge_resource(&v.authz_id, "no-such", now)

@@ -345,8 +345,15 @@ fn validate(arg: &Arg, values: &[String]) -> Result<(), String> {
     ) {
         return Ok(()); // a TOML boolean or integer, checked by `values_of`
     }
+    // The flag alone in a scratch command: its relations to other flags (conflicts, requires,
+    // groups) name arguments that are not there, which clap's debug assertions refuse.
     let scratch = arg
         .clone()
+        .conflicts_with(Resettable::Reset)
+        .requires(Resettable::Reset)
+        .overrides_with(Resettable::Reset)
+        .required_unless_present(Resettable::Reset)
+        .group(Resettable::Reset)
         .required(false)
         .env(Resettable::Reset)
         .default_values(Vec::<clap::builder::OsStr>::new())

@@ -249,11 +249,12 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
     }
 
     pub(super) fn challenge_object(&self, a: &AuthzRecord, c: &ChallengeRecord) -> Challenge {
+        let status = shown_status(a, c);
         Challenge {
             kind: c.kind.clone(),
             url: self.url(&alloc::format!("chall/{}/{}", a.id, c.id)),
-            status: c.status,
-            validated: c.validated.map(rfc3339),
+            status,
+            validated: c.validated.filter(|_| status == ChallengeStatus::Valid).map(rfc3339),
             error: c.error.clone(),
             token: Some(c.token.clone()),
             extra: serde_json::Map::new(),
@@ -340,9 +341,8 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
                 self.url(&alloc::format!("authz/{}", a.id))
             ),
         ));
-        if c.status == ChallengeStatus::Processing {
-            r.headers
-                .push(retry_after_header(self.cfg.retry_after_validating));
+        if shown_status(&a, c) == ChallengeStatus::Processing {
+            r.headers.push(retry_after_header(self.authz_retry_after(&a)));
         }
         Ok(r)
     }
@@ -385,9 +385,8 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
                 self.url(&alloc::format!("authz/{}", a.id))
             ),
         ));
-        if c.status == ChallengeStatus::Processing {
-            r.headers
-                .push(retry_after_header(self.cfg.retry_after_validating));
+        if shown_status(&a, c) == ChallengeStatus::Processing {
+            r.headers.push(retry_after_header(self.authz_retry_after(&a)));
         }
         Ok(Some(r))
     }
@@ -426,5 +425,21 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
             }
         }
         self.store.put_authz(a)
+    }
+}
+
+/// The status a client is shown for challenge `c` of authorization `a`. A challenge that passed
+/// validation while its authorization awaits the owner's approval (§3.4.4) is shown as
+/// `processing`, not `valid`: for the client the server has not finished with it, and RFC 8555
+/// §7.1.6 makes a valid challenge mean a valid authorization — clients such as lego stop polling
+/// and finalize as soon as they see `valid`, and would then hit `orderNotReady`.
+fn shown_status(a: &AuthzRecord, c: &ChallengeRecord) -> ChallengeStatus {
+    if c.status == ChallengeStatus::Valid
+        && a.status == AuthorizationStatus::Pending
+        && a.awaiting_approval
+    {
+        ChallengeStatus::Processing
+    } else {
+        c.status
     }
 }
