@@ -334,7 +334,7 @@ fn load_str(
 }
 
 /// Runs the flag's own value parser (and possible values) over `values`, alone in a scratch
-/// command: no environment, no defaults, nothing required.
+/// command: no environment, no defaults, nothing required, no relations to other flags.
 fn validate(arg: &Arg, values: &[String]) -> Result<(), String> {
     let Some(long) = arg.get_long() else {
         return Ok(());
@@ -357,6 +357,10 @@ fn validate(arg: &Arg, values: &[String]) -> Result<(), String> {
         .required(false)
         .env(Resettable::Reset)
         .default_values(Vec::<clap::builder::OsStr>::new())
+        // Alone in the scratch command, relations to other flags name nothing there (clap's
+        // debug assertions refuse that): e.g. `admin-listen` conflicts with `no-http-admin`.
+        .conflicts_with(Resettable::Reset)
+        .requires(Resettable::Reset)
         .action(ArgAction::Append);
     let mut argv: Vec<OsString> = Vec::new();
     for v in values {

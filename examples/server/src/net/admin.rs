@@ -8,6 +8,7 @@
 //! - `POST /admin/devices/{id}/approve|deny|revoke`: a decision (as `approve|deny|revoke --json`);
 //!   `approve` and `deny` take `/account/{thumbprint}` (as `--account`), `approve` also
 //!   `/revoke-old` (as `--revoke-old`), e.g. `POST /admin/devices/cam-1/approve/account/T/revoke-old`
+//! - `GET /metrics`: the Prometheus exposition (`service/metrics.rs`), same token
 
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::service::metrics::{METRICS, Refusal as Refused};
 use crate::store::{self, ApprovalState, Decision, StateDir};
 
 /// The admin token, compared in constant time.
@@ -98,6 +100,54 @@ fn authorize(token: &AdminToken, headers: &HeaderMap) -> Result<(), Refusal> {
     }
 }
 
+/// `GET /metrics`: the Prometheus text exposition (format 0.0.4), behind the admin token like
+/// /admin (counts of refusals and pending requests are for the operator, not the LAN).
+pub(crate) async fn metrics(
+    state: StateDir,
+    token: &AdminToken,
+    method: Method,
+    headers: &HeaderMap,
+    crl_signed: Option<Duration>,
+) -> Response {
+    if let Err((why, invalid)) = authorize(token, headers) {
+        METRICS.refused(Refused::Unauthorized);
+        tracing::warn!(path = "/metrics", "metrics request refused: {why}");
+        return unauthorized(why, invalid);
+    }
+    if method != Method::GET {
+        return json_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &json!({ "error": "GET /metrics" }),
+        );
+    }
+    let now = store::now();
+    match tokio::task::spawn_blocking(move || METRICS.render(&state, now, crl_signed)).await {
+        Ok(Ok(body)) => (
+            StatusCode::OK,
+            [
+                (
+                    header::CONTENT_TYPE,
+                    "text/plain; version=0.0.4; charset=utf-8",
+                ),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            body,
+        )
+            .into_response(),
+        Ok(Err(e)) => {
+            tracing::error!(error = %format!("{e:#}"), "reading the metrics failed");
+            json_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &json!({ "error": format!("{e:#}") }),
+            )
+        }
+        Err(_) => json_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &json!({ "error": "internal error" }),
+        ),
+    }
+}
+
 /// Serve one admin request.
 pub(crate) async fn handle(
     state: StateDir,
@@ -107,6 +157,7 @@ pub(crate) async fn handle(
     headers: &HeaderMap,
 ) -> Response {
     if let Err((why, invalid)) = authorize(token, headers) {
+        METRICS.refused(Refused::Unauthorized);
         tracing::warn!(path, "admin request refused: {why}");
         return unauthorized(why, invalid);
     }

@@ -53,7 +53,12 @@ pub(crate) async fn validate(service: Arc<AcmeService>, targets: Arc<Targets>, v
         }
     }
     let now = store::now();
-    let _ = tokio::task::spawn_blocking(move || service.validation_result(&v, result, now)).await;
+    // In the request's span: the approval check it triggers names the device there.
+    let span = tracing::Span::current();
+    let _ = tokio::task::spawn_blocking(move || {
+        span.in_scope(|| service.validation_result(&v, result, now))
+    })
+    .await;
 }
 
 async fn target_addrs(app: &Targets, host: &str, port: u16) -> Result<Vec<SocketAddr>, Problem> {

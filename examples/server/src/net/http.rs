@@ -3,6 +3,7 @@
 //! timeouts, and the conversion between axum's types and the core's [`Request`]/[`Response`].
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -17,6 +18,9 @@ use lantrust_acme::{Method, Problem, ProblemType, Request, Response};
 use super::admin::AdminToken;
 use super::challenge::{self, Targets};
 use super::tls::Peer;
+use tracing::Instrument as _;
+
+use crate::service::metrics::{self, METRICS};
 use crate::service::{AcmeService, Incoming};
 use crate::store::{self, StateDir};
 
@@ -57,7 +61,8 @@ pub(crate) fn router(app: Arc<App>, routes: Routes) -> Router {
     if routes != Routes::WithoutAdmin {
         r = r
             .route("/admin", any(admin))
-            .route("/admin/{*rest}", any(admin));
+            .route("/admin/{*rest}", any(admin))
+            .route("/metrics", any(metrics));
     }
     r.fallback(not_found).with_state(app)
 }
@@ -105,16 +110,55 @@ fn refusal(app: &App, p: Problem, now: Duration) -> HttpResponse {
     to_http(app.service.refusal(&p, now), false)
 }
 
+/// Numbers the ACME requests for their spans (`request_id`), from 1 at each start.
+static REQUEST_IDS: AtomicU64 = AtomicU64::new(1);
+
+/// One ACME request in its own span (`request_id`, `kind`, `peer`, and `device` once a hook
+/// learns it), timed for the latency histogram of `/metrics`.
 async fn acme(
     State(app): State<Arc<App>>,
     method: HttpMethod,
     uri: Uri,
     headers: HeaderMap,
-    axum::Extension(Peer(peer)): axum::Extension<Peer>,
+    peer: axum::Extension<Peer>,
     body: Body,
 ) -> HttpResponse {
+    let at = Instant::now();
+    let kind = match method {
+        HttpMethod::GET => Some(Method::Get),
+        HttpMethod::HEAD => Some(Method::Head),
+        HttpMethod::POST => Some(Method::Post),
+        _ => None,
+    }
+    .map_or(RequestKind::Unknown, |m| {
+        app.service
+            .request_kind(m, &format!("{}{}", app.origin, uri.path()))
+    });
+    let span = tracing::info_span!(
+        "request",
+        request_id = REQUEST_IDS.fetch_add(1, Ordering::Relaxed),
+        kind = metrics::kind_label(kind),
+        peer = %peer.0.0,
+        device = tracing::field::Empty,
+    );
+    let r = handle_acme(app, method, uri, headers, peer, body, at)
+        .instrument(span)
+        .await;
+    METRICS.observe(kind, at.elapsed());
+    r
+}
+
+async fn handle_acme(
+    app: Arc<App>,
+    method: HttpMethod,
+    uri: Uri,
+    headers: HeaderMap,
+    axum::Extension(Peer(peer)): axum::Extension<Peer>,
+    body: Body,
+    at: Instant,
+) -> HttpResponse {
     // The clock, read once for this request.
-    let (now, at) = (store::now(), Instant::now());
+    let now = store::now();
     let m = match method {
         HttpMethod::GET => Method::Get,
         HttpMethod::HEAD => Method::Head,
@@ -175,30 +219,32 @@ async fn acme(
     };
     let service = app.service.clone();
     let incoming = Incoming { req, peer, now };
-    let outcome = match tokio::task::spawn_blocking(move || service.handle(incoming)).await {
-        Ok(o) => o,
-        Err(e) => {
-            tracing::error!(error = %e, "request handler panicked");
-            let p = Problem::new(ProblemType::ServerInternal, 500, "internal error");
-            return to_http(
-                Response {
-                    status: 500,
-                    headers: vec![("Content-Type".into(), "application/problem+json".into())],
-                    body: lantrust_acme::to_json(&p),
-                },
-                false,
-            );
-        }
-    };
+    let span = tracing::Span::current();
+    let outcome =
+        match tokio::task::spawn_blocking(move || span.in_scope(|| service.handle(incoming))).await
+        {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::error!(error = %e, "request handler panicked");
+                let p = Problem::new(ProblemType::ServerInternal, 500, "internal error");
+                return to_http(
+                    Response {
+                        status: 500,
+                        headers: vec![("Content-Type".into(), "application/problem+json".into())],
+                        body: lantrust_acme::to_json(&p),
+                    },
+                    false,
+                );
+            }
+        };
     let mut response = outcome.response;
     let mut unflushed = outcome.unflushed;
     let mut running = Vec::new();
     for v in outcome.validations {
-        let task = tokio::spawn(challenge::validate(
-            app.service.clone(),
-            app.targets.clone(),
-            v.clone(),
-        ));
+        let task = tokio::spawn(
+            challenge::validate(app.service.clone(), app.targets.clone(), v.clone())
+                .in_current_span(),
+        );
         running.push((v, task));
     }
     // Time to certificate: the challenge POST that started a validation waits for it (at
@@ -248,6 +294,19 @@ async fn acme(
         }
     }
     to_http(response, m == Method::Head)
+}
+
+/// `/metrics`, where /admin is served and behind its token (see `admin::metrics`).
+async fn metrics(
+    State(app): State<Arc<App>>,
+    method: HttpMethod,
+    headers: HeaderMap,
+) -> HttpResponse {
+    let Some(token) = &app.admin_token else {
+        return not_found().await;
+    };
+    let crl = app.service.crl_signed_at();
+    super::admin::metrics(app.state.clone(), token, method, &headers, crl).await
 }
 
 /// The HTTP admin endpoints (token-protected; see `admin`).

@@ -70,12 +70,14 @@ pub(crate) struct ServeArgs {
     /// bounded however many nonces clients ask for).
     #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     nonce_capacity: u64,
-    /// Turn off the HTTP admin endpoints (/admin/...); the approval commands then need local
-    /// access to the state directory.
+    /// Turn off the HTTP admin endpoints (/admin/... and /metrics); the approval commands then
+    /// need local access to the state directory. By default /metrics (Prometheus text format:
+    /// issuances, pending approvals, refusals by kind, request latencies, certificate expiries,
+    /// CRL age) is served with /admin and needs the same `Authorization: Bearer` admin token.
     #[arg(long)]
     no_http_admin: bool,
-    /// Serve the /admin endpoints on this address only (e.g. 127.0.0.1:9443, or an address on
-    /// a management VLAN), instead of on --listen, which then answers /admin with 404.
+    /// Serve the /admin endpoints and /metrics on this address only (e.g. 127.0.0.1:9443, or an
+    /// address on a management VLAN), instead of on --listen, which then answers them with 404.
     #[arg(long, value_name = "ADDR", conflicts_with = "no_http_admin")]
     admin_listen: Option<SocketAddr>,
     /// Serve clients from any source address. By default the server answers its local network
@@ -93,21 +95,42 @@ pub(crate) struct ServeArgs {
     /// `serve` keeps current.
     #[arg(long, value_name = "URL")]
     crl_url: Option<String>,
+    /// Log lines on stderr: `text` for people, `json` (one object per line: timestamp, level,
+    /// target, fields, and the request's span with its request_id, kind, peer and device) for a
+    /// log collector. RUST_LOG filters either (default: info).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(flatten)]
     limits: LimitArgs,
     #[command(flatten)]
     neighbours: NeighbourArgs,
 }
 
+/// The format of `serve`'s log lines.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines (colours on a terminal).
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
 pub(crate) fn serve(a: ServeArgs) -> Result<()> {
-    tracing_subscriber::fmt()
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let fmt = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+        .with_env_filter(filter);
+    match a.log_format {
+        LogFormat::Text => fmt
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => fmt
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 
 use super::lan::{self, Sources};
 use crate::service::admission::{LimitArgs, source};
+use crate::service::metrics::{METRICS, Refusal};
 use crate::store::{self, Config};
 
 /// How often the HTTPS certificate (valid 90 days) is replaced while serving.
@@ -140,6 +141,7 @@ pub(crate) async fn accept_loop(
         let guard = match conns.try_open(peer.ip()) {
             Ok(g) => g,
             Err(why) => {
+                METRICS.refused(Refusal::ConnectionCap);
                 tracing::debug!(%peer, ?why, "connection refused: over the connection cap");
                 drop(tcp);
                 continue;
@@ -149,6 +151,7 @@ pub(crate) async fn accept_loop(
         let router = if sources.allows(peer.ip()) {
             router.clone()
         } else {
+            METRICS.refused(Refusal::NonLocalSource);
             tracing::debug!(%peer, "not a local source: every request is refused (§4.1)");
             refused.clone()
         };

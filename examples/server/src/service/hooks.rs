@@ -72,6 +72,8 @@ impl ApprovalPolicy for DbApproval {
     }
 
     fn check(&mut self, req: &ApprovalRequest<'_>, now: Duration) -> Approval {
+        // The request's span (net/http.rs) learns which device it is about.
+        tracing::Span::current().record("device", req.device_id);
         let mac = self.peer.and_then(|ip| self.neighbours.mac(ip));
         let requester = store::Requester {
             thumbprint: &req.account.thumbprint,
@@ -247,6 +249,7 @@ impl Issuer for CaIssuer {
                     identifier: None,
                 })
                 .collect();
+            super::metrics::METRICS.refused(super::metrics::Refusal::RejectedCsr);
             tracing::info!(account = %account.id, "CSR refused: {e}");
             p
         })?;
@@ -264,6 +267,8 @@ impl Issuer for CaIssuer {
             .map_err(|e| Problem::new(ProblemType::ServerInternal, 500, e.to_string()))?;
         let leaf_der = lantrust_ca::certificate_to_der(&cert)
             .map_err(|e| Problem::new(ProblemType::ServerInternal, 500, e.to_string()))?;
+        super::metrics::METRICS.issued();
+        tracing::Span::current().record("device", accepted.device_id());
         tracing::info!(
             device = accepted.device_id(),
             names = ?accepted.dns_names(),

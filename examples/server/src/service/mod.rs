@@ -13,6 +13,7 @@
 pub(crate) mod admission;
 pub(crate) mod durable;
 pub(crate) mod hooks;
+pub(crate) mod metrics;
 pub(crate) mod neighbours;
 
 use std::collections::HashMap;
@@ -300,6 +301,7 @@ impl<S: Store> AcmeService<S> {
 
     /// RFC 8555 §6.6: `rateLimited` (429) with Retry-After.
     fn rate_limited(&self, r: &RateLimited, now: Duration) -> Response {
+        metrics::METRICS.refused(metrics::Refusal::RateLimited);
         let p = Problem::new(ProblemType::RateLimited, 429, r.detail.clone());
         let mut resp = self.refusal(&p, now);
         let secs = r.retry_after.as_secs().max(1);
@@ -326,6 +328,11 @@ impl<S: Store> AcmeService<S> {
             validations: Vec::new(),
             unflushed: false,
         }
+    }
+
+    /// When the CRL being served was signed (its thisUpdate), if one was signed yet.
+    pub(crate) fn crl_signed_at(&self) -> Option<Duration> {
+        self.crl_cache.lock().ok()?.as_ref().map(|(_, at, _)| *at)
     }
 
     /// A DER CRL of every revocation (RFC 5280 §5); re-signed when the list changes (so every
