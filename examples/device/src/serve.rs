@@ -101,7 +101,7 @@ pub(crate) fn serve(
     let listener = TcpListener::bind(listen).with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr()?;
     let m = st.meta(&label)?;
-    println!(
+    lantrust_cli::outln!(
         "serving https://{}:{}/ ({}) with serial {}; renewal at unix {}",
         m.names.first().map(String::as_str).unwrap_or("device"),
         addr.port(),
@@ -142,7 +142,7 @@ pub(crate) fn serve(
                             *slot = k;
                         }
                         let serial = st.meta(&label).map(|m| m.serial).unwrap_or_default();
-                        println!("renewed: now serving serial {serial}");
+                        lantrust_cli::outln!("renewed: now serving serial {serial}");
                     }
                     Err(e) => {
                         eprintln!("renewal failed, retrying in 30s: {e:#}");
