@@ -177,7 +177,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let pem_text = lantrust_cli::certs_to_pem(&[der.to_vec()]);
             if let Some(p) = pem {
                 write_atomic(&p, pem_text.as_bytes(), Mode::Public)?;
-                println!("wrote the root of {} to {}", pin.server_name(), p.display());
+                lantrust_cli::outln!("wrote the root of {} to {}", pin.server_name(), p.display());
             }
             if let Some(dir) = nss {
                 nss::add(
@@ -185,7 +185,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     &format!("{}{}", nss::PREFIX, pin.server_name()),
                     &pem_text,
                 )?;
-                println!(
+                lantrust_cli::outln!(
                     "added the root of {} to NSS db {}",
                     pin.server_name(),
                     dir.display()
@@ -226,7 +226,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     "last_seen": pin.last_seen(),
                 }));
                 if !json {
-                    println!(
+                    lantrust_cli::outln!(
                         "{fp}  server={} domains={} root-spki-sha256={}",
                         pin.server_name(),
                         pin.domains().join(","),
@@ -235,7 +235,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             if json {
-                println!("{}", serde_json::Value::Array(rows));
+                lantrust_cli::outln!("{}", serde_json::Value::Array(rows));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -254,7 +254,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 bail!("no pin for network {fp}");
             }
             save(&common.state, &store)?;
-            println!("forgot network {fp}");
+            lantrust_cli::outln!("forgot network {fp}");
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -270,7 +270,7 @@ fn join(
     let net = common.network.network_id()?;
     // With no discovery flag, discovery runs by itself (§3.3: DHCP, then DNS-SD).
     let found = discovery.discover_or_auto(domains.first().map(String::as_str))?;
-    println!(
+    lantrust_cli::outln!(
         "ACME server {} ({}) via {}",
         found.server_name, found.directory_url, found.source
     );
@@ -306,7 +306,7 @@ fn join(
             let subject = c.root().subject().to_string();
             let spki = hex::encode(c.root().spki_sha256());
             store.accept(c, now)?;
-            println!(
+            lantrust_cli::outln!(
                 "pinned (trust on first use): {subject}, SPKI SHA-256 {spki}, for network {fp}"
             );
             join_crl(&mut store, &fp, &found.directory_url, &overrides, now);
@@ -315,7 +315,7 @@ fn join(
         }
         Decision::Trusted(fp) => {
             store.mark_seen(&fp, now);
-            println!("root unchanged: network {fp} is trusted");
+            lantrust_cli::outln!("root unchanged: network {fp} is trusted");
             join_crl(&mut store, &fp, &found.directory_url, &overrides, now);
             save(&common.state, &store)?;
             Ok(ExitCode::SUCCESS)
@@ -341,7 +341,7 @@ fn join(
                 return Ok(ExitCode::from(3));
             }
             store.accept(new, now)?;
-            println!("new root pinned for network {fp} (--accept-change)");
+            lantrust_cli::outln!("new root pinned for network {fp} (--accept-change)");
             join_crl(&mut store, &fp, &found.directory_url, &overrides, now);
             save(&common.state, &store)?;
             Ok(ExitCode::SUCCESS)
@@ -391,11 +391,11 @@ fn verify(common: &Common, url: &str, now: u64) -> anyhow::Result<ExitCode> {
     }
     match result {
         Ok(revocation) => {
-            println!(
+            lantrust_cli::outln!(
                 "TRUSTED: {host} presented a certificate from this network's pinned root (scoped: local name, network {})",
                 net.fingerprint()
             );
-            println!("revocation: {revocation}");
+            lantrust_cli::outln!("revocation: {revocation}");
             if matches!(revocation, Revocation::Stale { .. }) {
                 eprintln!("WARNING: {host}: {revocation}");
             }
@@ -415,7 +415,7 @@ fn verify(common: &Common, url: &str, now: u64) -> anyhow::Result<ExitCode> {
                             .nth(1)
                             .and_then(|t| t.split("</title>").next())
                             .unwrap_or("");
-                        println!(
+                        lantrust_cli::outln!(
                             "GET {url}: HTTP {status} over verified TLS, page title {title:?}"
                         );
                     }
@@ -425,7 +425,7 @@ fn verify(common: &Common, url: &str, now: u64) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(refusal) => {
-            println!("NOT TRUSTED: {host}: {refusal}");
+            lantrust_cli::outln!("NOT TRUSTED: {host}: {refusal}");
             Ok(ExitCode::from(1))
         }
     }
@@ -502,7 +502,7 @@ fn refresh_crl(
             });
         match fetched.map(|der| store.update_crl(fp, &der, Some(url), now)) {
             Ok(Ok(crl)) => {
-                println!(
+                lantrust_cli::outln!(
                     "CRL of network {fp} from {url}: {} revoked, next update {}",
                     crl.revoked().len(),
                     date(crl.next_update())
@@ -543,7 +543,7 @@ fn sync_nss(state: &Path, network: &NetworkArgs, dbs: Vec<PathBuf>) -> anyhow::R
     let explicit = network.router_mac.is_some() || network.ssid.is_some();
     let wanted = match network.network_id() {
         _ if matches!(network.kind(), NetworkKind::Public(_)) => {
-            println!("public network: no lantrust root is trusted here (§4.9)");
+            lantrust_cli::outln!("public network: no lantrust root is trusted here (§4.9)");
             Vec::new()
         }
         Ok(net) => {
@@ -553,14 +553,14 @@ fn sync_nss(state: &Path, network: &NetworkArgs, dbs: Vec<PathBuf>) -> anyhow::R
                     let der = store
                         .root_der(pin.root_spki_sha256())
                         .context("pin store inconsistent: root missing")?;
-                    println!("network {fp}: pinned root of {}", pin.server_name());
+                    lantrust_cli::outln!("network {fp}: pinned root of {}", pin.server_name());
                     vec![nss::Root {
                         nickname: nss::nickname(&fp.0, pin.root_spki_sha256(), pin.server_name()),
                         der: der.to_vec(),
                     }]
                 }
                 None => {
-                    println!("network {fp}: nothing pinned; no lantrust root is trusted here");
+                    lantrust_cli::outln!("network {fp}: nothing pinned; no lantrust root is trusted here");
                     Vec::new()
                 }
             }
@@ -569,7 +569,7 @@ fn sync_nss(state: &Path, network: &NetworkArgs, dbs: Vec<PathBuf>) -> anyhow::R
         // (link down, no default router) is simply not a pinned one.
         Err(e) if explicit => return Err(e),
         Err(e) => {
-            println!("{e:#}: no lantrust root is trusted here");
+            lantrust_cli::outln!("{e:#}: no lantrust root is trusted here");
             Vec::new()
         }
     };
@@ -577,21 +577,21 @@ fn sync_nss(state: &Path, network: &NetworkArgs, dbs: Vec<PathBuf>) -> anyhow::R
         let c = nss::sync(db, &wanted)?;
         let d = db.display();
         for n in &c.removed {
-            println!("NSS db {d}: removed {n}");
+            lantrust_cli::outln!("NSS db {d}: removed {n}");
         }
         for n in &c.added {
-            println!("NSS db {d}: added {n} (trusted for TLS servers: C,,)");
+            lantrust_cli::outln!("NSS db {d}: added {n} (trusted for TLS servers: C,,)");
         }
         for n in &c.foreign {
-            println!(
+            lantrust_cli::outln!(
                 "NSS db {d}: NOT added {n}: the database already holds this certificate under a nickname that is not lantrust's; its trust there is its own (remove it with certutil -D to let sync-nss manage it)"
             );
         }
         for n in &c.kept {
-            println!("NSS db {d}: kept {n}");
+            lantrust_cli::outln!("NSS db {d}: kept {n}");
         }
         if c.removed.is_empty() && c.added.is_empty() {
-            println!("NSS db {d}: unchanged");
+            lantrust_cli::outln!("NSS db {d}: unchanged");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -7,6 +7,7 @@ pub mod discover;
 pub mod fs;
 pub mod mdns;
 pub mod network;
+pub mod out;
 pub mod tls;
 
 pub use discover::{Discovered, DiscoveryArgs};

@@ -22,8 +22,8 @@ pub(crate) fn run(cmd: ConfigCmd) -> anyhow::Result<bool> {
 fn check(file: &Path) -> bool {
     match lantrust_cli::config::check::<crate::Cli>(&SPEC, file) {
         Ok(settings) => {
-            println!("{}: OK; `serve --config` would run with:", file.display());
-            print!("{settings}");
+            lantrust_cli::outln!("{}: OK; `serve --config` would run with:", file.display());
+            lantrust_cli::out!("{settings}");
             true
         }
         Err(ParseError::Clap(e)) => {

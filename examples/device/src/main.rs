@@ -201,7 +201,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let label = st.current()?;
             rediscover(&st, &label)?;
             let m = reissue(&st, &label, None, http01_listen, Duration::from_secs(3600))?;
-            println!(
+            lantrust_cli::outln!(
                 "renewed: serial {} valid until {}",
                 m.serial,
                 date(m.not_after)
@@ -226,14 +226,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn print_discovered(d: &Discovered, json: bool) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(d)?);
+        lantrust_cli::outln!("{}", serde_json::to_string_pretty(d)?);
     } else {
-        println!("server:    {}", d.server_name);
-        println!("directory: {}", d.directory_url);
-        println!("source:    {}", d.source);
+        lantrust_cli::outln!("server:    {}", d.server_name);
+        lantrust_cli::outln!("directory: {}", d.directory_url);
+        lantrust_cli::outln!("source:    {}", d.source);
         if !d.addresses.is_empty() {
             let a: Vec<String> = d.addresses.iter().map(|a| a.to_string()).collect();
-            println!("addresses: {}", a.join(", "));
+            lantrust_cli::outln!("addresses: {}", a.join(", "));
         }
     }
     Ok(())
@@ -415,7 +415,7 @@ fn enroll(args: EnrollArgs) -> anyhow::Result<()> {
         Duration::from_secs(args.timeout),
     )?;
     st.set_current(&label)?;
-    println!(
+    lantrust_cli::outln!(
         "enrolled {} on {}: serial {}, valid until {}, chain in {}",
         meta.names.join(", "),
         meta.server_name,
@@ -757,7 +757,7 @@ fn reset(st: &State, offline: bool) -> anyhow::Result<()> {
     // all keys or none, never a network with half its files.
     st.clear_current()?;
     lantrust_cli::fs::remove_dir_atomic(&st.dir.join("networks"))?;
-    println!(
+    lantrust_cli::outln!(
         "factory reset: keys and certificates wiped from {}",
         st.dir.display()
     );
@@ -800,7 +800,7 @@ fn rename(st: &State, new_id: &str, http01_listen: SocketAddr) -> anyhow::Result
         st.save_meta(&label, &m)?;
     }
     let m = reissue(st, &label, None, http01_listen, Duration::from_secs(3600))?;
-    println!(
+    lantrust_cli::outln!(
         "renamed {old} → {new_id} on {}: {} (serial {})",
         m.server_name,
         m.names.join(", "),
@@ -825,7 +825,7 @@ fn status(st: &State, json: bool) -> anyhow::Result<()> {
             "not_after": m.not_after,
         }));
         if !json {
-            println!(
+            lantrust_cli::outln!(
                 "{}{} id={} names={} serial={} not_after={}",
                 if current.as_deref() == Some(label.as_str()) {
                     "* "
@@ -841,7 +841,7 @@ fn status(st: &State, json: bool) -> anyhow::Result<()> {
         }
     }
     if json {
-        println!("{}", serde_json::Value::Array(all));
+        lantrust_cli::outln!("{}", serde_json::Value::Array(all));
     }
     Ok(())
 }

@@ -13,13 +13,58 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::state::{NetworkMeta, State};
 
+/// The certificates the device serves (§4.9: one per network it enrolled on). The current
+/// network's is the default and follows renewals; another network's is chosen when the client
+/// asks (SNI) for a name only that network's certificate carries, `<id>.<that network's domain>`:
+/// a device that moved back to a network it enrolled on earlier shows that network's
+/// certificate to its clients. `.local` names are shared by every network and get the current one.
 #[derive(Debug)]
-struct Current(RwLock<Arc<CertifiedKey>>);
+struct Current {
+    current: RwLock<Arc<CertifiedKey>>,
+    others: Vec<(Vec<String>, Arc<CertifiedKey>)>,
+}
 
 impl ResolvesServerCert for Current {
-    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        self.0.read().ok().map(|k| k.clone())
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        if let Some(k) = pick(hello.server_name(), &self.others) {
+            return Some(k.clone());
+        }
+        self.current.read().ok().map(|k| k.clone())
     }
+}
+
+/// The certificate among `others` (names, certificate) whose names hold `sni`, ignoring
+/// `.local` names (every network's certificate has the same ones).
+fn pick<'a, T>(sni: Option<&str>, others: &'a [(Vec<String>, T)]) -> Option<&'a T> {
+    let sni = sni?.trim_end_matches('.');
+    if sni.to_ascii_lowercase().ends_with(".local") {
+        return None;
+    }
+    others
+        .iter()
+        .find(|(names, _)| names.iter().any(|n| n.eq_ignore_ascii_case(sni)))
+        .map(|(_, k)| k)
+}
+
+/// Every other network's unexpired certificate, for [`Current`] (a network whose files do not
+/// load is left out with a message: the current one is what must work).
+fn other_networks(st: &State, current: &str) -> Vec<(Vec<String>, Arc<CertifiedKey>)> {
+    let now = lantrust_cli::unix_now();
+    let mut out = Vec::new();
+    for label in st.networks() {
+        if label == current {
+            continue;
+        }
+        let Ok(m) = st.meta(&label) else { continue };
+        if m.not_after <= now {
+            continue;
+        }
+        match load(st, &label) {
+            Ok(k) => out.push((m.names, k)),
+            Err(e) => eprintln!("not serving the certificate for network {label}: {e:#}"),
+        }
+    }
+    out
 }
 
 fn load(st: &State, label: &str) -> anyhow::Result<Arc<CertifiedKey>> {
@@ -90,7 +135,10 @@ pub(crate) fn serve(
 ) -> anyhow::Result<()> {
     let label = st.current()?;
     crate::mdns_announce(&st.meta(&label)?.id, listen);
-    let current = Arc::new(Current(RwLock::new(load(st, &label)?)));
+    let current = Arc::new(Current {
+        current: RwLock::new(load(st, &label)?),
+        others: other_networks(st, &label),
+    });
     let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -101,7 +149,7 @@ pub(crate) fn serve(
     let listener = TcpListener::bind(listen).with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr()?;
     let m = st.meta(&label)?;
-    println!(
+    lantrust_cli::outln!(
         "serving https://{}:{}/ ({}) with serial {}; renewal at unix {}",
         m.names.first().map(String::as_str).unwrap_or("device"),
         addr.port(),
@@ -138,11 +186,11 @@ pub(crate) fn serve(
                 {
                     Ok(k) => {
                         last = lantrust_cli::unix_now();
-                        if let Ok(mut slot) = current.0.write() {
+                        if let Ok(mut slot) = current.current.write() {
                             *slot = k;
                         }
                         let serial = st.meta(&label).map(|m| m.serial).unwrap_or_default();
-                        println!("renewed: now serving serial {serial}");
+                        lantrust_cli::outln!("renewed: now serving serial {serial}");
                     }
                     Err(e) => {
                         eprintln!("renewal failed, retrying in 30s: {e:#}");
@@ -200,4 +248,31 @@ pub(crate) fn serve(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pick;
+
+    #[test]
+    fn sni_picks_the_network_whose_domain_name_it_asks_for() {
+        let others = vec![
+            (
+                vec!["cam-1.local".to_string(), "cam-1.home.arpa".to_string()],
+                "home",
+            ),
+            (
+                vec!["cam-1.local".to_string(), "cam-1.office.example".to_string()],
+                "office",
+            ),
+        ];
+        assert_eq!(pick(Some("cam-1.office.example"), &others), Some(&"office"));
+        assert_eq!(pick(Some("CAM-1.Home.Arpa."), &others), Some(&"home"));
+        // `.local` is every network's name: the current network's certificate answers it.
+        assert_eq!(pick(Some("cam-1.local"), &others), None);
+        assert_eq!(pick(Some("cam-1.LOCAL."), &others), None);
+        // Unknown names and no SNI at all (an IP address): the current certificate too.
+        assert_eq!(pick(Some("cam-2.home.arpa"), &others), None);
+        assert_eq!(pick(None, &others), None);
+    }
 }

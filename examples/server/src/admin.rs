@@ -202,7 +202,7 @@ pub(crate) fn list(a: ListArgs, only_pending: bool) -> Result<ExitCode> {
         }
     };
     if a.json {
-        println!(
+        lantrust_cli::outln!(
             "{}",
             serde_json::to_string_pretty(
                 &serde_json::json!({"devices": rows, "certificates": certs})
@@ -211,15 +211,15 @@ pub(crate) fn list(a: ListArgs, only_pending: bool) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if rows.is_empty() {
-        println!("no devices yet");
+        lantrust_cli::outln!("no devices yet");
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    lantrust_cli::outln!(
         "{:<24} {:<9} {:<21} {:>5} {:>7}  NAMES",
         "DEVICE", "STATE", "REQUESTED", "CERTS", "REVOKED"
     );
     for r in &rows {
-        println!(
+        lantrust_cli::outln!(
             "{:<24} {:<9} {:<21} {:>5} {:>7}  {}",
             r.device_id,
             r.state,
@@ -229,7 +229,7 @@ pub(crate) fn list(a: ListArgs, only_pending: bool) -> Result<ExitCode> {
             r.names.join(",")
         );
         if r.binding == "first_asker" {
-            println!("    bound to: the first account that asks (pre-approved)");
+            lantrust_cli::outln!("    bound to: the first account that asks (pre-approved)");
         }
         for q in &r.requesters {
             print_requester("    ", q);
@@ -243,8 +243,8 @@ fn opt(v: &Option<String>) -> &str {
 }
 
 fn print_requester(indent: &str, q: &store::RequesterRow) {
-    println!("{indent}account {} ({})", q.account, q.status);
-    println!(
+    lantrust_cli::outln!("{indent}account {} ({})", q.account, q.status);
+    lantrust_cli::outln!(
         "{indent}  from {} mac {}  first seen {}  last seen {}",
         opt(&q.ip),
         opt(&q.mac),
@@ -252,7 +252,7 @@ fn print_requester(indent: &str, q: &store::RequesterRow) {
         fmt_time(Some(q.last_seen))
     );
     if q.csr_key_type.is_some() {
-        println!(
+        lantrust_cli::outln!(
             "{indent}  CSR key {}  SPKI SHA-256 {}",
             opt(&q.csr_key_type),
             opt(&q.csr_spki_sha256)
@@ -262,11 +262,11 @@ fn print_requester(indent: &str, q: &store::RequesterRow) {
 
 fn print_pending(a: &ListArgs, rows: &[PendingRow]) -> Result<ExitCode> {
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        lantrust_cli::outln!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(ExitCode::SUCCESS);
     }
     if rows.is_empty() {
-        println!("no device is waiting for approval");
+        lantrust_cli::outln!("no device is waiting for approval");
         return Ok(ExitCode::SUCCESS);
     }
     for r in rows {
@@ -275,24 +275,24 @@ fn print_pending(a: &ListArgs, rows: &[PendingRow]) -> Result<ExitCode> {
         } else {
             "NEW DEVICE"
         };
-        println!("{} [{tag}] {}", r.device_id, r.message);
-        println!("  names: {}", r.requester.names.join(", "));
+        lantrust_cli::outln!("{} [{tag}] {}", r.device_id, r.message);
+        lantrust_cli::outln!("  names: {}", r.requester.names.join(", "));
         print_requester("  ", &r.requester);
         if let Some(b) = &r.bound_account {
-            println!("  bound key now: {b}");
+            lantrust_cli::outln!("  bound key now: {b}");
         }
         let hint = state_hint(&a.target);
         if r.kind == "key_change" {
-            println!(
+            lantrust_cli::outln!(
                 "  approve (moves the binding): lantrust-server approve {hint} {} --account {} [--revoke-old]",
                 r.device_id, r.requester.account
             );
-            println!(
+            lantrust_cli::outln!(
                 "  refuse (the bound key keeps it): lantrust-server deny {hint} {} --account {}",
                 r.device_id, r.requester.account
             );
         } else {
-            println!(
+            lantrust_cli::outln!(
                 "  approve with: lantrust-server approve {hint} {} --account {}",
                 r.device_id, r.requester.account
             );
@@ -368,7 +368,7 @@ fn decide(target: &Target, json: bool, id: &str, d: &Decision) -> Result<ExitCod
     if json {
         let mut v = serde_json::to_value(&done)?;
         v["device_id"] = Value::String(id);
-        println!("{v}");
+        lantrust_cli::outln!("{v}");
         return Ok(ExitCode::SUCCESS);
     }
     let key = |k: &Option<String>| match k {
@@ -376,34 +376,34 @@ fn decide(target: &Target, json: bool, id: &str, d: &Decision) -> Result<ExitCod
         None => "the first account that asks".to_string(),
     };
     match (d.state, done.previous) {
-        _ if !done.denied_accounts.is_empty() => println!(
+        _ if !done.denied_accounts.is_empty() => lantrust_cli::outln!(
             "{id}: refused the key change from {}; {} keeps it",
             done.denied_accounts.join(", "),
             key(&done.account)
         ),
         _ if done.replaced_account.is_some() => {
-            println!(
+            lantrust_cli::outln!(
                 "{id}: approved; the binding moved from {} to {} (the new key gets its certificate at its next poll; the old key's renewals are refused)",
                 key(&done.replaced_account),
                 key(&done.account)
             );
             if d.revoke_old {
-                println!(
+                lantrust_cli::outln!(
                     "{id}: {} certificate(s) of the old key revoked (listed in /crl)",
                     done.certificates_revoked
                 );
             }
         }
-        (ApprovalState::Approved, None) => println!(
+        (ApprovalState::Approved, None) => lantrust_cli::outln!(
             "{id}: pre-approved for {} (it has not asked yet; that request will be issued)",
             key(&done.account)
         ),
-        (ApprovalState::Approved, Some(ApprovalState::Pending)) => println!(
+        (ApprovalState::Approved, Some(ApprovalState::Pending)) => lantrust_cli::outln!(
             "{id}: approved for {} (the waiting client gets its certificate at its next poll)",
             key(&done.account)
         ),
-        (s, Some(b)) => println!("{id}: {b} -> {s}"),
-        (s, None) => println!("{id}: {s}"),
+        (s, Some(b)) => lantrust_cli::outln!("{id}: {b} -> {s}"),
+        (s, None) => lantrust_cli::outln!("{id}: {s}"),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -420,12 +420,12 @@ pub(crate) fn revoke(a: DecideArgs) -> Result<ExitCode> {
         None => store::revoke_device(&mut local(&a.target)?.open()?, &id, store::now())?,
     };
     if a.json {
-        println!(
+        lantrust_cli::outln!(
             "{}",
             serde_json::json!({"device_id": id, "state": "revoked", "certificates_revoked": n})
         );
     } else {
-        println!(
+        lantrust_cli::outln!(
             "{id}: approval revoked; {n} certificate(s) revoked (listed in /crl from now on); renewals are refused"
         );
     }

@@ -26,8 +26,8 @@ pub(crate) fn run(cmd: ConfigCmd) -> Result<ExitCode> {
 fn check(file: &Path) -> Result<ExitCode> {
     match lantrust_cli::config::check::<Cli>(&SPEC, file) {
         Ok(settings) => {
-            println!("{}: OK; `serve --config` would run with:", file.display());
-            print!("{settings}");
+            lantrust_cli::outln!("{}: OK; `serve --config` would run with:", file.display());
+            lantrust_cli::out!("{settings}");
             Ok(ExitCode::SUCCESS)
         }
         Err(ParseError::Clap(e)) => {

@@ -123,18 +123,18 @@ pub(crate) fn dhcp_option(a: DhcpArgs) -> Result<ExitCode> {
     let url = directory_url(&fqdn, a.port);
     match a.format {
         DhcpFormat::Dnsmasq => {
-            println!(
+            lantrust_cli::outln!(
                 "# lantrust ACME server hint (draft-sweet-iot-acme §3.3 form 2: RFC 3925 V-I vendor-specific, enterprise 55357)"
             );
-            println!("dhcp-option=vi-encap:55357,1,{fqdn}");
-            println!("dhcp-option=vi-encap:55357,2,{url}");
-            println!("dhcp-option=vi-encap:55357,option6:1,{fqdn}");
-            println!("dhcp-option=vi-encap:55357,option6:2,{url}");
+            lantrust_cli::outln!("dhcp-option=vi-encap:55357,1,{fqdn}");
+            lantrust_cli::outln!("dhcp-option=vi-encap:55357,2,{url}");
+            lantrust_cli::outln!("dhcp-option=vi-encap:55357,option6:1,{fqdn}");
+            lantrust_cli::outln!("dhcp-option=vi-encap:55357,option6:2,{url}");
         }
         DhcpFormat::Raw => {
             let bytes = option125(&fqdn, &url)?;
             let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
-            println!("{}", hex.join(""));
+            lantrust_cli::outln!("{}", hex.join(""));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -157,43 +157,43 @@ pub(crate) fn dns_records(a: DnsArgs) -> Result<ExitCode> {
         let inst = format!("{name}._acme-server._tcp.{d}");
         match a.format {
             DnsFormat::Zone => {
-                println!(
+                lantrust_cli::outln!(
                     "; lantrust ACME server discovery for {d} (draft §3.3, RFC 2782, RFC 6763)"
                 );
-                println!("{svc}. {ttl} IN SRV 0 0 {port} {target}.");
-                println!("{svc}. {ttl} IN TXT \"{txt}\"");
-                println!("{svc}. {ttl} IN PTR {inst}.");
-                println!("{inst}. {ttl} IN SRV 0 0 {port} {target}.");
-                println!("{inst}. {ttl} IN TXT \"{txt}\"");
-                println!("_services._dns-sd._udp.{d}. {ttl} IN PTR {svc}.");
+                lantrust_cli::outln!("{svc}. {ttl} IN SRV 0 0 {port} {target}.");
+                lantrust_cli::outln!("{svc}. {ttl} IN TXT \"{txt}\"");
+                lantrust_cli::outln!("{svc}. {ttl} IN PTR {inst}.");
+                lantrust_cli::outln!("{inst}. {ttl} IN SRV 0 0 {port} {target}.");
+                lantrust_cli::outln!("{inst}. {ttl} IN TXT \"{txt}\"");
+                lantrust_cli::outln!("_services._dns-sd._udp.{d}. {ttl} IN PTR {svc}.");
                 for ip in &cfg.ips {
                     let t = if ip.is_ipv4() { "A" } else { "AAAA" };
-                    println!("{target}. {ttl} IN {t} {ip}");
+                    lantrust_cli::outln!("{target}. {ttl} IN {t} {ip}");
                 }
             }
             DnsFormat::Unbound => {
-                println!("# lantrust ACME server discovery for {d}");
-                println!("local-data: \"{svc}. {ttl} IN SRV 0 0 {port} {target}.\"");
-                println!("local-data: '{svc}. {ttl} IN TXT \"{txt}\"'");
-                println!("local-data: \"{svc}. {ttl} IN PTR {inst}.\"");
-                println!("local-data: \"{inst}. {ttl} IN SRV 0 0 {port} {target}.\"");
-                println!("local-data: '{inst}. {ttl} IN TXT \"{txt}\"'");
-                println!("local-data: \"_services._dns-sd._udp.{d}. {ttl} IN PTR {svc}.\"");
+                lantrust_cli::outln!("# lantrust ACME server discovery for {d}");
+                lantrust_cli::outln!("local-data: \"{svc}. {ttl} IN SRV 0 0 {port} {target}.\"");
+                lantrust_cli::outln!("local-data: '{svc}. {ttl} IN TXT \"{txt}\"'");
+                lantrust_cli::outln!("local-data: \"{svc}. {ttl} IN PTR {inst}.\"");
+                lantrust_cli::outln!("local-data: \"{inst}. {ttl} IN SRV 0 0 {port} {target}.\"");
+                lantrust_cli::outln!("local-data: '{inst}. {ttl} IN TXT \"{txt}\"'");
+                lantrust_cli::outln!("local-data: \"_services._dns-sd._udp.{d}. {ttl} IN PTR {svc}.\"");
                 for ip in &cfg.ips {
                     let t = if ip.is_ipv4() { "A" } else { "AAAA" };
-                    println!("local-data: \"{target}. {ttl} IN {t} {ip}\"");
+                    lantrust_cli::outln!("local-data: \"{target}. {ttl} IN {t} {ip}\"");
                 }
             }
             DnsFormat::Dnsmasq => {
-                println!("# lantrust ACME server discovery for {d}");
-                println!("srv-host={svc},{target},{port},0,0");
-                println!("txt-record={svc},\"{txt}\"");
-                println!("ptr-record={svc},{inst}");
-                println!("srv-host={inst},{target},{port},0,0");
-                println!("txt-record={inst},\"{txt}\"");
-                println!("ptr-record=_services._dns-sd._udp.{d},{svc}");
+                lantrust_cli::outln!("# lantrust ACME server discovery for {d}");
+                lantrust_cli::outln!("srv-host={svc},{target},{port},0,0");
+                lantrust_cli::outln!("txt-record={svc},\"{txt}\"");
+                lantrust_cli::outln!("ptr-record={svc},{inst}");
+                lantrust_cli::outln!("srv-host={inst},{target},{port},0,0");
+                lantrust_cli::outln!("txt-record={inst},\"{txt}\"");
+                lantrust_cli::outln!("ptr-record=_services._dns-sd._udp.{d},{svc}");
                 for ip in &cfg.ips {
-                    println!("host-record={target},{ip}");
+                    lantrust_cli::outln!("host-record={target},{ip}");
                 }
             }
         }

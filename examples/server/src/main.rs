@@ -258,8 +258,8 @@ fn init(a: InitArgs) -> Result<()> {
     let root = lantrust_cli::fs::create_dir_atomic(&a.state, |staging| {
         init_into(&a, &name, &domains, &StateDir::new(staging))
     })?;
-    println!("created {}", a.state.display());
-    println!(
+    lantrust_cli::outln!("created {}", a.state.display());
+    lantrust_cli::outln!(
         "  root:     {} ({})",
         st.root_cert().display(),
         root.subject()
@@ -268,17 +268,17 @@ fn init(a: InitArgs) -> Result<()> {
         lantrust_ca::NameConstraints::Off => "none: the root can vouch for any name",
         _ => ".local, the domains and private addresses only",
     };
-    println!("  name constraints: {} ({scope})", a.name_constraints);
-    println!("  root key: {} (mode 0600)", st.root_key().display());
-    println!("  database: {} (mode 0600)", st.db().display());
-    println!(
+    lantrust_cli::outln!("  name constraints: {} ({scope})", a.name_constraints);
+    lantrust_cli::outln!("  root key: {} (mode 0600)", st.root_key().display());
+    lantrust_cli::outln!("  database: {} (mode 0600)", st.db().display());
+    lantrust_cli::outln!(
         "  admin token: {} (mode 0600; for the /admin HTTP endpoints)",
         st.admin_token().display()
     );
     let mut names = vec![format!("{name}.local")];
     names.extend(domains.iter().map(|d| format!("{name}.{d}")));
-    println!("  names:    {}", names.join(", "));
-    println!(
+    lantrust_cli::outln!("  names:    {}", names.join(", "));
+    lantrust_cli::outln!(
         "next: lantrust-server serve --state {} --listen 0.0.0.0:443",
         a.state.display()
     );
@@ -333,16 +333,16 @@ fn check_csr(a: CheckCsrArgs) -> Result<ExitCode> {
                     "ip_addrs": acc.ip_addrs().iter().map(|i| i.to_string()).collect::<Vec<_>>(),
                     "key": format!("{:?}", acc.key_kind()),
                 });
-                println!("{v}");
+                lantrust_cli::outln!("{v}");
             } else {
-                println!("OK: the CSR passes the device policy");
-                println!("  device ID: {}", acc.device_id());
-                println!("  DNS names: {}", acc.dns_names().join(", "));
+                lantrust_cli::outln!("OK: the CSR passes the device policy");
+                lantrust_cli::outln!("  device ID: {}", acc.device_id());
+                lantrust_cli::outln!("  DNS names: {}", acc.dns_names().join(", "));
                 if !acc.ip_addrs().is_empty() {
                     let ips: Vec<String> = acc.ip_addrs().iter().map(|i| i.to_string()).collect();
-                    println!("  IPs:       {}", ips.join(", "));
+                    lantrust_cli::outln!("  IPs:       {}", ips.join(", "));
                 }
-                println!("  key:       {:?}", acc.key_kind());
+                lantrust_cli::outln!("  key:       {:?}", acc.key_kind());
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -353,14 +353,14 @@ fn check_csr(a: CheckCsrArgs) -> Result<ExitCode> {
                 e.violations().iter().map(|v| v.to_string()).collect()
             };
             if a.json {
-                println!(
+                lantrust_cli::outln!(
                     "{}",
                     serde_json::json!({"ok": false, "violations": violations})
                 );
             } else {
-                println!("REJECTED: {} problem(s)", violations.len());
+                lantrust_cli::outln!("REJECTED: {} problem(s)", violations.len());
                 for v in &violations {
-                    println!("  - {v}");
+                    lantrust_cli::outln!("  - {v}");
                 }
             }
             Ok(ExitCode::from(1))

@@ -317,3 +317,29 @@ fn discovery_output_is_accepted_by_dnsmasq_and_unbound() {
         );
     }
 }
+
+/// A reader that went away (`lantrust-server pending | grep -q cam-1`, `... | head -1`) ends the
+/// command quietly with status 0; `println!` used to panic on the broken pipe.
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let dir = temp_dir("pipe");
+    let s = init(dir.path());
+    // The read end is closed before the command starts: its first write gets EPIPE.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    for args in [
+        vec!["dns-records", "--state", &s, "--format", "zone"],
+        vec!["list", "--state", &s],
+        vec!["pending", "--state", &s, "--json"],
+    ] {
+        let out = std::process::Command::new(BIN)
+            .args(&args)
+            .stdout(writer.try_clone().unwrap())
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+    }
+}

@@ -267,7 +267,7 @@ pub(crate) fn backup(a: BackupArgs) -> Result<()> {
     };
     lantrust_cli::fs::write_atomic(&a.out, &bytes, lantrust_cli::fs::Mode::Secret)
         .with_context(|| format!("writing {}", a.out.display()))?;
-    println!(
+    lantrust_cli::outln!(
         "backed up {} to {} ({} bytes{}; mode 0600)",
         a.state.display(),
         a.out.display(),
@@ -279,7 +279,7 @@ pub(crate) fn backup(a: BackupArgs) -> Result<()> {
         }
     );
     for f in &manifest.files {
-        println!("  {} ({} bytes, sha256 {})", f.name, f.size, f.sha256);
+        lantrust_cli::outln!("  {} ({} bytes, sha256 {})", f.name, f.size, f.sha256);
     }
     Ok(())
 }
@@ -461,14 +461,14 @@ pub(crate) fn restore(a: RestoreArgs) -> Result<()> {
         verify_staged(&StateDir::new(staging))
     })
     .with_context(|| format!("restoring into {}", a.state.display()))?;
-    println!(
+    lantrust_cli::outln!(
         "restored {} from {} (backup made {}): {} files",
         a.state.display(),
         a.archive.display(),
         lantrust_acme::time::rfc3339(Duration::from_secs(created)),
         files.len()
     );
-    println!(
+    lantrust_cli::outln!(
         "next: lantrust-server serve --state {} ... (devices keep their certificates)",
         a.state.display()
     );
