@@ -346,7 +346,8 @@ fn validate(arg: &Arg, values: &[String]) -> Result<(), String> {
         return Ok(()); // a TOML boolean or integer, checked by `values_of`
     }
     // The flag alone in a scratch command: its relations to other flags (conflicts, requires,
-    // groups) name arguments that are not there, which clap's debug assertions refuse.
+    // groups) name arguments that are not there, which clap's debug assertions refuse (e.g.
+    // `admin-listen` conflicts with `no-http-admin`).
     let scratch = arg
         .clone()
         .conflicts_with(Resettable::Reset)
@@ -357,10 +358,6 @@ fn validate(arg: &Arg, values: &[String]) -> Result<(), String> {
         .required(false)
         .env(Resettable::Reset)
         .default_values(Vec::<clap::builder::OsStr>::new())
-        // Alone in the scratch command, relations to other flags name nothing there (clap's
-        // debug assertions refuse that): e.g. `admin-listen` conflicts with `no-http-admin`.
-        .conflicts_with(Resettable::Reset)
-        .requires(Resettable::Reset)
         .action(ArgAction::Append);
     let mut argv: Vec<OsString> = Vec::new();
     for v in values {
