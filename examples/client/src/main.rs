@@ -272,7 +272,9 @@ fn join(
     let found = discovery.discover_or_auto(domains.first().map(String::as_str))?;
     lantrust_cli::outln!(
         "ACME server {} ({}) via {}",
-        found.server_name, found.directory_url, found.source
+        found.server_name,
+        found.directory_url,
+        found.source
     );
     // The network's domain: `--domain`, else the one the network gave with the answer.
     let learned: Vec<String>;
@@ -560,7 +562,9 @@ fn sync_nss(state: &Path, network: &NetworkArgs, dbs: Vec<PathBuf>) -> anyhow::R
                     }]
                 }
                 None => {
-                    lantrust_cli::outln!("network {fp}: nothing pinned; no lantrust root is trusted here");
+                    lantrust_cli::outln!(
+                        "network {fp}: nothing pinned; no lantrust root is trusted here"
+                    );
                     Vec::new()
                 }
             }

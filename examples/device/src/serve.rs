@@ -262,7 +262,10 @@ mod tests {
                 "home",
             ),
             (
-                vec!["cam-1.local".to_string(), "cam-1.office.example".to_string()],
+                vec![
+                    "cam-1.local".to_string(),
+                    "cam-1.office.example".to_string(),
+                ],
                 "office",
             ),
         ];

@@ -216,7 +216,11 @@ pub(crate) fn list(a: ListArgs, only_pending: bool) -> Result<ExitCode> {
     }
     lantrust_cli::outln!(
         "{:<24} {:<9} {:<21} {:>5} {:>7}  NAMES",
-        "DEVICE", "STATE", "REQUESTED", "CERTS", "REVOKED"
+        "DEVICE",
+        "STATE",
+        "REQUESTED",
+        "CERTS",
+        "REVOKED"
     );
     for r in &rows {
         lantrust_cli::outln!(
@@ -285,16 +289,19 @@ fn print_pending(a: &ListArgs, rows: &[PendingRow]) -> Result<ExitCode> {
         if r.kind == "key_change" {
             lantrust_cli::outln!(
                 "  approve (moves the binding): lantrust-server approve {hint} {} --account {} [--revoke-old]",
-                r.device_id, r.requester.account
+                r.device_id,
+                r.requester.account
             );
             lantrust_cli::outln!(
                 "  refuse (the bound key keeps it): lantrust-server deny {hint} {} --account {}",
-                r.device_id, r.requester.account
+                r.device_id,
+                r.requester.account
             );
         } else {
             lantrust_cli::outln!(
                 "  approve with: lantrust-server approve {hint} {} --account {}",
-                r.device_id, r.requester.account
+                r.device_id,
+                r.requester.account
             );
         }
     }

@@ -178,7 +178,9 @@ pub(crate) fn dns_records(a: DnsArgs) -> Result<ExitCode> {
                 lantrust_cli::outln!("local-data: \"{svc}. {ttl} IN PTR {inst}.\"");
                 lantrust_cli::outln!("local-data: \"{inst}. {ttl} IN SRV 0 0 {port} {target}.\"");
                 lantrust_cli::outln!("local-data: '{inst}. {ttl} IN TXT \"{txt}\"'");
-                lantrust_cli::outln!("local-data: \"_services._dns-sd._udp.{d}. {ttl} IN PTR {svc}.\"");
+                lantrust_cli::outln!(
+                    "local-data: \"_services._dns-sd._udp.{d}. {ttl} IN PTR {svc}.\""
+                );
                 for ip in &cfg.ips {
                     let t = if ip.is_ipv4() { "A" } else { "AAAA" };
                     lantrust_cli::outln!("local-data: \"{target}. {ttl} IN {t} {ip}\"");

@@ -254,11 +254,32 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
             kind: c.kind.clone(),
             url: self.url(&alloc::format!("chall/{}/{}", a.id, c.id)),
             status,
-            validated: c.validated.filter(|_| status == ChallengeStatus::Valid).map(rfc3339),
+            validated: c
+                .validated
+                .filter(|_| status == ChallengeStatus::Valid)
+                .map(rfc3339),
             error: c.error.clone(),
             token: Some(c.token.clone()),
             extra: serde_json::Map::new(),
         }
+    }
+
+    /// A challenge's answer (RFC 8555 §7.5.1): the object, `Link: rel="up"` to its
+    /// authorization, and `Retry-After` while it is shown processing.
+    fn challenge_response(&self, a: &AuthzRecord, c: &ChallengeRecord) -> Response {
+        let mut r = json_response(200, &self.challenge_object(a, c));
+        r.headers.push((
+            "Link".into(),
+            alloc::format!(
+                "<{}>;rel=\"up\"",
+                self.url(&alloc::format!("authz/{}", a.id))
+            ),
+        ));
+        if shown_status(a, c) == ChallengeStatus::Processing {
+            r.headers
+                .push(retry_after_header(self.authz_retry_after(a)));
+        }
+        r
     }
 
     pub(super) fn authz_post(&mut self, v: Verified, id: &str, now: Duration) -> Handled {
@@ -333,18 +354,7 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
             .challenges
             .get(idx)
             .ok_or_else(|| malformed("no such challenge"))?;
-        let mut r = json_response(200, &self.challenge_object(&a, c));
-        r.headers.push((
-            "Link".into(),
-            alloc::format!(
-                "<{}>;rel=\"up\"",
-                self.url(&alloc::format!("authz/{}", a.id))
-            ),
-        ));
-        if shown_status(&a, c) == ChallengeStatus::Processing {
-            r.headers.push(retry_after_header(self.authz_retry_after(&a)));
-        }
-        Ok(r)
+        Ok(self.challenge_response(&a, c))
     }
 
     /// How long a client should wait before polling a pending authorization again: the human
@@ -377,18 +387,7 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
         let Some(c) = a.challenges.iter().find(|c| c.id == challenge_id) else {
             return Ok(None);
         };
-        let mut r = json_response(200, &self.challenge_object(&a, c));
-        r.headers.push((
-            "Link".into(),
-            alloc::format!(
-                "<{}>;rel=\"up\"",
-                self.url(&alloc::format!("authz/{}", a.id))
-            ),
-        ));
-        if shown_status(&a, c) == ChallengeStatus::Processing {
-            r.headers.push(retry_after_header(self.authz_retry_after(&a)));
-        }
-        Ok(Some(r))
+        Ok(Some(self.challenge_response(&a, c)))
     }
 
     /// Report the outcome of a [`Validation`]. On success the approval policy is consulted: the
