@@ -60,7 +60,11 @@ fuzz_target!(|data: &[u8]| {
     store.accept(c, NOW).expect("accept");
     let fp = network.fingerprint();
     let cached = store.update_crl(&fp, crl_der, Some("http://x.local/crl"), NOW);
-    assert_eq!(cached.is_ok(), free.is_ok(), "store and verify_crl disagree");
+    assert_eq!(
+        cached.is_ok(),
+        free.is_ok(),
+        "store and verify_crl disagree"
+    );
     let Ok(crl) = cached else {
         return;
     };
@@ -70,15 +74,27 @@ fuzz_target!(|data: &[u8]| {
 
     let listed = crl.revocation_of(&serial(device)).is_some();
     let next = crl.next_update();
-    for now in [NOW, next.saturating_add(1), next.saturating_add(CRL_GRACE).saturating_add(1)] {
-        let r = store.verify_device_status(&network, NetworkKind::Private, &[device], "cam-1.local", now);
+    for now in [
+        NOW,
+        next.saturating_add(1),
+        next.saturating_add(CRL_GRACE).saturating_add(1),
+    ] {
+        let r = store.verify_device_status(
+            &network,
+            NetworkKind::Private,
+            &[device],
+            "cam-1.local",
+            now,
+        );
         if listed {
             assert!(matches!(r, Err(ScopeRefusal::Revoked { .. })), "{r:?}");
             continue;
         }
         match r {
             Ok(Revocation::Current { .. }) => assert!(now <= next),
-            Ok(Revocation::Stale { .. }) => assert!(now > next && now <= next.saturating_add(CRL_GRACE)),
+            Ok(Revocation::Stale { .. }) => {
+                assert!(now > next && now <= next.saturating_add(CRL_GRACE))
+            }
             Err(ScopeRefusal::CrlTooOld { .. }) => assert!(now > next.saturating_add(CRL_GRACE)),
             Ok(Revocation::NotChecked) | Err(ScopeRefusal::Revoked { .. }) => {
                 panic!("{r:?} with a cached CRL that does not list the device")
