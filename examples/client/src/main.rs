@@ -269,7 +269,14 @@ fn join(
 ) -> anyhow::Result<ExitCode> {
     let net = common.network.network_id()?;
     // With no discovery flag, discovery runs by itself (§3.3: DHCP, then DNS-SD).
-    let found = discovery.discover_or_auto(domains.first().map(String::as_str))?;
+    let found = discovery
+        .discover_or_auto(domains.first().map(String::as_str))?
+        // RFC 2782: try every SRV target in order, moving on when one does not answer.
+        .first_answering(
+            &common.resolve,
+            std::time::Duration::from_secs(5),
+            &mut |line| lantrust_cli::outln!("{line}"),
+        )?;
     lantrust_cli::outln!(
         "ACME server {} ({}) via {}",
         found.server_name,

@@ -28,6 +28,30 @@ pub struct Discovered {
     /// or the DNS-SD domain that answered): what a device requests `<id>.<domain>` for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
+    /// Every target to try, in RFC 2782 order (priority ascending, weighted random within a
+    /// priority); the first is the one above. Only DNS-SD gives more than one.
+    pub candidates: Vec<Candidate>,
+}
+
+/// One place the ACME server may be reached at (one SRV target, RFC 2782).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Candidate {
+    /// The target's host name (TLS and the root's SANs are checked against it, §3.5).
+    pub server_name: String,
+    /// Its ACME directory URL.
+    pub directory_url: String,
+    /// Its addresses from the DNS answer; empty when the system resolver must find them.
+    pub addresses: Vec<IpAddr>,
+}
+
+impl Candidate {
+    fn of(d: &Discovered) -> Self {
+        Candidate {
+            server_name: d.server_name.clone(),
+            directory_url: d.directory_url.clone(),
+            addresses: d.addresses.clone(),
+        }
+    }
 }
 
 impl Discovered {
@@ -43,8 +67,101 @@ impl Discovered {
             source: "directory-flag".into(),
             addresses: Vec::new(),
             domain: None,
-        })
+            candidates: Vec::new(),
+        }
+        .with_self_candidate())
     }
+
+    /// Sets [`Discovered::candidates`] to this one target.
+    fn with_self_candidate(mut self) -> Self {
+        self.candidates = vec![Candidate::of(&self)];
+        self
+    }
+
+    /// This result with `c` as its target (the other fields kept).
+    fn on(&self, c: &Candidate) -> Self {
+        Discovered {
+            server_name: c.server_name.clone(),
+            directory_url: c.directory_url.clone(),
+            addresses: c.addresses.clone(),
+            ..self.clone()
+        }
+    }
+
+    /// RFC 2782 failover: the first of [`Discovered::candidates`] that answers (accepts a TCP
+    /// connection on its directory's port within `timeout`), tried in order; `progress` gets
+    /// one line per target that did not answer. `overrides` give addresses for names the
+    /// answer carried none for; else the system resolver is asked. With one candidate there
+    /// is nothing to fail over to and it is returned untried (its own fetch reports errors).
+    ///
+    /// # Errors
+    /// When no candidate answers; the message lists why each did not.
+    pub fn first_answering(
+        &self,
+        overrides: &[crate::tls::ResolveOverride],
+        timeout: Duration,
+        progress: &mut dyn FnMut(String),
+    ) -> anyhow::Result<Discovered> {
+        if self.candidates.len() <= 1 {
+            return Ok(self.clone());
+        }
+        let mut errors = Vec::new();
+        let mut iter = self.candidates.iter().peekable();
+        while let Some(c) = iter.next() {
+            match answers(c, overrides, timeout) {
+                Ok(()) => return Ok(self.on(c)),
+                Err(e) => {
+                    let next = match iter.peek() {
+                        Some(n) => {
+                            format!("failing over to the next SRV target, {}", n.directory_url)
+                        }
+                        None => "no SRV target left".into(),
+                    };
+                    progress(format!(
+                        "ACME server {} does not answer ({e:#}): {next} (RFC 2782)",
+                        c.directory_url
+                    ));
+                    errors.push(format!("{}: {e:#}", c.directory_url));
+                }
+            }
+        }
+        bail!("no discovered ACME server answers: {}", errors.join("; "))
+    }
+}
+
+/// Whether `c` accepts a TCP connection on its directory's port: at an address from the DNS
+/// answer, else from `overrides`, else from the system resolver.
+fn answers(
+    c: &Candidate,
+    overrides: &[crate::tls::ResolveOverride],
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let (host, port) = url_host_port(&c.directory_url)?;
+    let mut addrs: Vec<SocketAddr> = c
+        .addresses
+        .iter()
+        .map(|a| SocketAddr::new(*a, port))
+        .collect();
+    if addrs.is_empty() {
+        addrs = overrides
+            .iter()
+            .filter(|o| o.name.eq_ignore_ascii_case(&host))
+            .map(|o| o.addr)
+            .collect();
+    }
+    if addrs.is_empty() {
+        addrs = std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
+            .with_context(|| format!("resolving {host}"))?
+            .collect();
+    }
+    let mut last = anyhow::anyhow!("{host} has no address");
+    for a in addrs {
+        match TcpStream::connect_timeout(&a, timeout) {
+            Ok(_) => return Ok(()),
+            Err(e) => last = anyhow::anyhow!("{a}: {e}"),
+        }
+    }
+    Err(last)
 }
 
 /// `https://host[:port]/…` → (host, port). IPv6 literals in brackets are unwrapped.
@@ -92,7 +209,9 @@ fn from_hint(hint: &AcmeServerHint) -> Discovered {
         source: source_name(hint.source).into(),
         addresses: Vec::new(),
         domain: None,
+        candidates: Vec::new(),
     }
+    .with_self_candidate()
 }
 
 /// The hint in a saved DHCPv4 or DHCPv6 message (a DHCPACK/OFFER/REPLY as captured on the wire).
@@ -394,8 +513,7 @@ pub fn discover_auto(iface: Option<&str>, domain: Option<&str>) -> anyhow::Resul
     for server in &sys.nameservers {
         for d in &domains {
             match dns_srv(*server, d, Duration::from_secs(3)) {
-                Ok(mut list) if !list.is_empty() => return Ok(list.remove(0)),
-                Ok(_) => errors.push(format!("DNS-SD {d} via {server}: no targets")),
+                Ok(found) => return Ok(found),
                 Err(e) => errors.push(format!("DNS-SD {d} via {server}: {e:#}")),
             }
         }
@@ -404,15 +522,12 @@ pub fn discover_auto(iface: Option<&str>, domain: Option<&str>) -> anyhow::Resul
 }
 
 /// Unicast DNS-SD (§3.3 method 2): `SRV _acme-server._tcp.<domain>` to `server`, over UDP, and
-/// over TCP when the answer is truncated. Returns the directory URLs in RFC 2782 order.
+/// over TCP when the answer is truncated. The result's primary target is the first in RFC 2782
+/// order; [`Discovered::candidates`] holds them all, in that order, for failover.
 ///
 /// # Errors
 /// mDNS (port 5353 or a `.local` domain) is refused; no answer, NXDOMAIN, no service.
-pub fn dns_srv(
-    server: SocketAddr,
-    domain: &str,
-    timeout: Duration,
-) -> anyhow::Result<Vec<Discovered>> {
+pub fn dns_srv(server: SocketAddr, domain: &str, timeout: Duration) -> anyhow::Result<Discovered> {
     ensure!(
         server.port() != 5353,
         "DNS-SD discovery must not use mDNS (draft §3.3): port 5353 refused; give the network's unicast DNS server"
@@ -455,26 +570,44 @@ pub fn dns_srv(
         }
     }
     let bytes = answer.unwrap_or_default();
+    targets(&query, &bytes, server, domain, &mut rand::thread_rng())
+}
+
+/// The targets of a validated answer to `query`, in RFC 2782 order drawn with `rng` (priority
+/// ascending, weighted random within a priority; a lone `.` target means "no service").
+fn targets(
+    query: &Query<'_>,
+    bytes: &[u8],
+    server: SocketAddr,
+    domain: &str,
+    rng: &mut dyn rand::RngCore,
+) -> anyhow::Result<Discovered> {
     let resp = query
-        .check_response(&bytes, server)
+        .check_response(bytes, server)
         .map_err(|e| anyhow::anyhow!("bad answer from {server}: {e}"))?;
-    let found = resolve(&[resp], &mut rand::thread_rng())
-        .map_err(|e| anyhow::anyhow!("_acme-server._tcp.{domain}: {e}"))?;
-    ensure!(
-        !found.urls.is_empty(),
-        "_acme-server._tcp.{domain}: no usable SRV target"
-    );
-    Ok(found
+    let found =
+        resolve(&[resp], rng).map_err(|e| anyhow::anyhow!("_acme-server._tcp.{domain}: {e}"))?;
+    let candidates: Vec<Candidate> = found
         .urls
         .into_iter()
-        .map(|u| Discovered {
+        .map(|u| Candidate {
             server_name: u.host,
             directory_url: u.url,
-            source: "dns-srv".into(),
             addresses: u.addresses,
-            domain: Some(domain.trim_end_matches('.').to_ascii_lowercase()),
         })
-        .collect())
+        .collect();
+    let first = candidates
+        .first()
+        .cloned()
+        .with_context(|| format!("_acme-server._tcp.{domain}: no usable SRV target"))?;
+    Ok(Discovered {
+        server_name: first.server_name,
+        directory_url: first.directory_url,
+        source: "dns-srv".into(),
+        addresses: first.addresses,
+        domain: Some(domain.trim_end_matches('.').to_ascii_lowercase()),
+        candidates,
+    })
 }
 
 fn tcp_query(query: &Query<'_>, server: SocketAddr, timeout: Duration) -> anyhow::Result<Vec<u8>> {
@@ -576,8 +709,7 @@ impl DiscoveryArgs {
                 None => errors
                     .push("DNS-SD needs --domain (or a search line in /etc/resolv.conf)".into()),
                 Some(domain) => match dns_srv(server, domain, Duration::from_secs(5)) {
-                    Ok(mut list) if !list.is_empty() => return Ok(list.remove(0)),
-                    Ok(_) => errors.push("DNS-SD: no targets".into()),
+                    Ok(found) => return Ok(found),
                     Err(e) => errors.push(format!("DNS-SD via {server}: {e:#}")),
                 },
             }
@@ -607,6 +739,102 @@ impl DiscoveryArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::SeedableRng;
+
+    /// A response to `query` answering with SRV records `(priority, weight, port, target)`
+    /// (RFC 2782 RDATA; the owner is a pointer to the question's name, RFC 1035 §4.1.4).
+    fn srv_answer(query: &[u8], records: &[(u16, u16, u16, &str)]) -> Vec<u8> {
+        // Keep the header and the question; drop the query's EDNS OPT record (ARCOUNT 0).
+        let mut end = 12;
+        while query[end] != 0 {
+            end += 1 + usize::from(query[end]);
+        }
+        let mut m = query[..end + 5].to_vec();
+        m[10..12].copy_from_slice(&[0, 0]);
+        m[2] |= 0x80; // QR: response
+        m[6..8].copy_from_slice(&(records.len() as u16).to_be_bytes());
+        for (prio, weight, port, target) in records {
+            let mut rdata = Vec::new();
+            rdata.extend_from_slice(&prio.to_be_bytes());
+            rdata.extend_from_slice(&weight.to_be_bytes());
+            rdata.extend_from_slice(&port.to_be_bytes());
+            for label in target.split('.').filter(|l| !l.is_empty()) {
+                rdata.push(label.len() as u8);
+                rdata.extend_from_slice(label.as_bytes());
+            }
+            rdata.push(0);
+            m.extend_from_slice(&[0xc0, 12, 0, 33, 0, 1, 0, 0, 0x0e, 0x10]);
+            m.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+            m.extend_from_slice(&rdata);
+        }
+        m
+    }
+
+    fn order(records: &[(u16, u16, u16, &str)], seed: u64) -> anyhow::Result<Vec<String>> {
+        let server: SocketAddr = "127.0.0.1:53".parse().unwrap();
+        let query = Query::acme_srv(0x1234, "example.test").unwrap();
+        let mut q = [0u8; 512];
+        let n = query.emit(&mut q).unwrap();
+        let answer = srv_answer(&q[..n], records);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let d = targets(&query, &answer, server, "example.test", &mut rng)?;
+        assert_eq!(d.candidates[0].directory_url, d.directory_url);
+        assert_eq!(d.candidates[0].server_name, d.server_name);
+        Ok(d.candidates.into_iter().map(|c| c.server_name).collect())
+    }
+
+    #[test]
+    fn srv_targets_in_rfc2782_order() {
+        // Priority first, whatever the weights and the order in the answer.
+        let recs = [
+            (20, 100, 443, "c.example.test"),
+            (5, 0, 8443, "a.example.test"),
+            (10, 1, 443, "b1.example.test"),
+            (10, 3, 443, "b3.example.test"),
+        ];
+        let mut b1_first = 0;
+        for seed in 0..400 {
+            let o = order(&recs, seed).unwrap();
+            assert_eq!(o[0], "a.example.test");
+            assert_eq!(o[3], "c.example.test");
+            assert!(o[1..3].contains(&"b1.example.test".to_string()), "{o:?}");
+            assert!(o[1..3].contains(&"b3.example.test".to_string()), "{o:?}");
+            if o[1] == "b1.example.test" {
+                b1_first += 1;
+            }
+            // The same seed draws the same order.
+            assert_eq!(o, order(&recs, seed).unwrap());
+        }
+        // Weights 1 and 3: the lighter one goes first a quarter of the time (100 of 400).
+        assert!((60..=140).contains(&b1_first), "{b1_first} of 400");
+        // The URL carries the target's port.
+        let server: SocketAddr = "127.0.0.1:53".parse().unwrap();
+        let query = Query::acme_srv(7, "example.test").unwrap();
+        let mut q = [0u8; 512];
+        let n = query.emit(&mut q).unwrap();
+        let d = targets(
+            &query,
+            &srv_answer(&q[..n], &recs),
+            server,
+            "example.test",
+            &mut rand::rngs::StdRng::seed_from_u64(1),
+        )
+        .unwrap();
+        assert_eq!(
+            d.directory_url,
+            "https://a.example.test:8443/acme/directory"
+        );
+        assert_eq!(d.candidates.len(), 4);
+    }
+
+    #[test]
+    fn srv_root_target_means_no_service() {
+        // RFC 2782: a single target "." means the service is decidedly not available.
+        let err = order(&[(0, 0, 0, ".")], 1).unwrap_err().to_string();
+        assert!(err.contains("_acme-server._tcp.example.test"), "{err}");
+        // No SRV record at all: nothing to try either.
+        assert!(order(&[], 1).is_err());
+    }
 
     #[test]
     fn url_parts() {

@@ -324,7 +324,11 @@ fn enroll(args: EnrollArgs) -> anyhow::Result<()> {
     // §3.6: discover, unless told where the server is; with no method given, by itself.
     let found = args
         .discovery
-        .discover_or_auto(args.domains.first().map(String::as_str))?;
+        .discover_or_auto(args.domains.first().map(String::as_str))?
+        // RFC 2782: try every SRV target in order, moving on when one does not answer.
+        .first_answering(&args.resolve, Duration::from_secs(5), &mut |line| {
+            eprintln!("{line}")
+        })?;
     eprintln!(
         "ACME server {} ({}) via {}",
         found.server_name, found.directory_url, found.source
@@ -435,17 +439,21 @@ pub(crate) fn rediscover(st: &State, label: &str) -> anyhow::Result<()> {
     if !m.auto_discovery {
         return Ok(());
     }
-    let found =
-        match DiscoveryArgs::default().discover_or_auto(m.domains.first().map(String::as_str)) {
-            Ok(f) => f,
-            Err(e) => {
-                eprintln!(
-                    "rediscovery before renewal failed, renewing with {}: {e:#}",
-                    m.directory_url
-                );
-                return Ok(());
-            }
-        };
+    let found = match DiscoveryArgs::default()
+        .discover_or_auto(m.domains.first().map(String::as_str))
+        // RFC 2782 failover, as at enrollment.
+        .and_then(|f| {
+            f.first_answering(&[], Duration::from_secs(5), &mut |line| eprintln!("{line}"))
+        }) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!(
+                "rediscovery before renewal failed, renewing with {}: {e:#}",
+                m.directory_url
+            );
+            return Ok(());
+        }
+    };
     if !found.server_name.eq_ignore_ascii_case(&m.server_name) {
         eprintln!(
             "rediscovery found {} ({}), not {}: renewing with {}",

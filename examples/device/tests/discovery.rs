@@ -195,3 +195,96 @@ fn dns_srv_from_unbound() {
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
 }
+
+/// RFC 2782 failover: the higher-priority SRV target has nothing listening, so `enroll` says so,
+/// moves to the next target, and enrolls with the real server there.
+#[test]
+fn enroll_fails_over_to_the_next_srv_target() {
+    use lantrust_test_support::bins::{Binaries, Network};
+    use lantrust_test_support::free_port;
+    use lantrust_test_support::process::Proc;
+    use std::process::Stdio;
+
+    let dead = free_port(); // bound then released: nothing listens there
+    let bin = Binaries::build(env!("CARGO_BIN_EXE_lantrust-device"), &["lantrust-server"]);
+    let dir = tempfile::tempdir().unwrap();
+    let http = free_port();
+    let net = Network::start(
+        &bin,
+        dir.path(),
+        "srv",
+        &[("cam-9", http)],
+        "lantrust.home.arpa",
+    );
+    let srv_dead = format!("--srv-host=_acme-server._tcp.home.arpa,dead.home.arpa,{dead},0,0");
+    let srv_live = format!(
+        "--srv-host=_acme-server._tcp.home.arpa,lantrust.home.arpa,{},10,0",
+        net.port
+    );
+    let Some(dns) = start_dnsmasq(
+        &[
+            &srv_dead,
+            &srv_live,
+            "--host-record=dead.home.arpa,127.0.0.1",
+            "--host-record=lantrust.home.arpa,127.0.0.1",
+        ],
+        "lantrust.home.arpa",
+    ) else {
+        return;
+    };
+    let dns_addr = format!("127.0.0.1:{}", dns.port());
+    // Discovery lists both targets, priority 0 first.
+    let v = json(&wait_dns(dns.port(), "home.arpa"));
+    assert_eq!(v["server_name"], "dead.home.arpa");
+    assert_eq!(v["candidates"][0]["server_name"], "dead.home.arpa");
+    assert_eq!(v["candidates"][1]["server_name"], "lantrust.home.arpa");
+    assert_eq!(
+        v["candidates"][1]["directory_url"],
+        format!("https://lantrust.home.arpa:{}/acme/directory", net.port)
+    );
+
+    let state = dir.path().join("dev-cam-9");
+    let mut child = Proc::spawn(
+        Command::new(env!("CARGO_BIN_EXE_lantrust-device"))
+            .args([
+                "enroll",
+                "--state",
+                state.to_str().unwrap(),
+                "--id",
+                "cam-9",
+                "--dns",
+                &dns_addr,
+                "--domain",
+                "home.arpa",
+                "--http01-listen",
+                &format!("127.0.0.1:{http}"),
+                "--timeout",
+                "60",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
+    let start = Instant::now();
+    while !child.has_exited() {
+        assert!(start.elapsed() < Duration::from_secs(60), "enroll hangs");
+        // §3.4.4: the operator approves once the order is waiting.
+        let _ = net.approve("cam-9");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let out = child.wait_with_output();
+    assert!(out.status.success(), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "ACME server https://dead.home.arpa:{dead}/acme/directory does not answer"
+        )) && err.contains("failing over to the next SRV target"),
+        "{err}"
+    );
+    assert!(err.contains("trust on first use"), "{err}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("enrolled cam-9.local, cam-9.home.arpa on lantrust.home.arpa"),
+        "{}",
+        text(&out)
+    );
+}
