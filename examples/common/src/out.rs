@@ -32,7 +32,7 @@ fn finish(e: &std::io::Error) -> ! {
     std::process::exit(1);
 }
 
-/// `println!` that does not panic on a closed pipe: see [`out`](crate::out).
+/// `println!` that does not panic on a closed pipe: see [`out`](mod@crate::out).
 #[macro_export]
 macro_rules! outln {
     () => {
@@ -43,7 +43,7 @@ macro_rules! outln {
     };
 }
 
-/// `print!` that does not panic on a closed pipe: see [`out`](crate::out).
+/// `print!` that does not panic on a closed pipe: see [`out`](mod@crate::out).
 #[macro_export]
 macro_rules! out {
     ($($arg:tt)*) => {
