@@ -268,6 +268,7 @@ fn join(
     now: u64,
 ) -> anyhow::Result<ExitCode> {
     let net = common.network.network_id()?;
+    lantrust_cli::outln!("network: {}", lantrust_cli::network::describe(&net));
     // With no discovery flag, discovery runs by itself (§3.3: DHCP, then DNS-SD).
     let found = discovery
         .discover_or_auto(domains.first().map(String::as_str))?

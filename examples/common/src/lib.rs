@@ -8,6 +8,7 @@ pub mod fs;
 pub mod mdns;
 pub mod network;
 pub mod out;
+pub mod ssid;
 pub mod tls;
 
 pub use discover::{Discovered, DiscoveryArgs};

@@ -1,21 +1,27 @@
 //! The network identity (§4.8): interface name, default-router MAC, Wi-Fi SSID, from flags or
-//! from the kernel's default route.
+//! from the host (the default route, the neighbour table, and [`crate::ssid`] for Wi-Fi).
 
 use std::net::Ipv4Addr;
 
 use anyhow::bail;
 use lantrust_pin::{MacAddress, NetworkId, NetworkKind, PublicKind};
 
-/// Network-identity flags shared by the binaries.
+/// Network-identity flags shared by the binaries. With neither `--router-mac` nor `--ssid`, the
+/// identity is found on the host: the interface (`--interface`, else the default route's), the
+/// MAC of the default router on that interface (neighbour table), and the Wi-Fi SSID that
+/// interface is associated with, if it is wireless ([`crate::ssid::detect`]). A wired interface
+/// has no SSID.
 #[derive(Clone, Debug, Default, clap::Args)]
 pub struct NetworkArgs {
     /// Interface the network is on (default: the default route's interface).
     #[arg(long, value_name = "IFACE")]
     pub interface: Option<String>,
-    /// MAC address of the default router (default: from /proc/net/route and the ARP table).
+    /// MAC address of the default router (default: the default route's gateway on the interface,
+    /// from /proc/net/route and the neighbour table). Given, nothing is detected.
     #[arg(long, value_name = "MAC")]
     pub router_mac: Option<String>,
-    /// Wi-Fi SSID of the network, if it is a Wi-Fi network.
+    /// Wi-Fi SSID of the network (default: read from the interface with `iw`, `iwgetid`, `nmcli`
+    /// or `wpa_cli`; none on a wired interface). Given, nothing is detected.
     #[arg(long, value_name = "SSID")]
     pub ssid: Option<String>,
     /// The network is public (cellular): nothing is pinned or trusted there (§4.9).
@@ -24,16 +30,21 @@ pub struct NetworkArgs {
 }
 
 impl NetworkArgs {
-    /// The network identity.
+    /// The network identity (§4.8): the flags, or, when neither `--router-mac` nor `--ssid` is
+    /// given, what the host says (see [`NetworkArgs`]).
     ///
     /// # Errors
     /// When neither a router MAC nor an SSID is given or can be found.
     pub fn network_id(&self) -> anyhow::Result<NetworkId> {
         let (mut iface, mut mac) = (self.interface.clone(), self.router_mac.clone());
-        if mac.is_none() && self.ssid.is_none() {
-            if let Some((i, m)) = default_router() {
-                iface = iface.or(Some(i));
-                mac = Some(m);
+        let mut ssid = self.ssid.clone().map(String::into_bytes);
+        if mac.is_none() && ssid.is_none() {
+            // The router of the interface in use: a default route on another interface is
+            // another network's router.
+            iface = iface.or_else(|| default_route().map(|(i, _)| i));
+            if let Some(i) = &iface {
+                mac = default_router(i);
+                ssid = crate::ssid::detect(i).map(|(s, _)| s);
             }
         }
         let mut b = NetworkId::builder();
@@ -46,12 +57,13 @@ impl NetworkArgs {
                 .map_err(|e| anyhow::anyhow!("--router-mac {m:?}: {e}"))?;
             b = b.router_mac(m);
         }
-        if let Some(s) = &self.ssid {
-            b = b.ssid(s.as_bytes());
+        if let Some(s) = &ssid {
+            b = b.ssid(s);
         }
-        if mac.is_none() && self.ssid.is_none() {
+        if mac.is_none() && ssid.is_none() {
+            let on = iface.map(|i| format!(" on {i}")).unwrap_or_default();
             bail!(
-                "cannot identify the network: no default router found; pass --router-mac MAC or --ssid SSID"
+                "cannot identify the network: no default router found{on} and no Wi-Fi SSID; pass --router-mac MAC or --ssid SSID"
             );
         }
         b.build()
@@ -167,13 +179,17 @@ fn arp_lookup(ip: Ipv4Addr) -> Option<String> {
     })
 }
 
-/// (interface, router MAC) of the IPv4 default route. When the router is not in the neighbour
-/// table yet (nothing was sent to it since the link came up), one UDP datagram to its discard
-/// port makes the kernel resolve it (ARP), and the table is read again for up to two seconds.
-fn default_router() -> Option<(String, String)> {
-    let (iface, gw) = default_route()?;
+/// The MAC of the IPv4 default route's gateway on `iface`. When the router is not in the
+/// neighbour table yet (nothing was sent to it since the link came up), one UDP datagram to its
+/// discard port makes the kernel resolve it (ARP), and the table is read again for up to two
+/// seconds.
+fn default_router(iface: &str) -> Option<String> {
+    let gw = default_gateway_on(
+        &std::fs::read_to_string("/proc/net/route").unwrap_or_default(),
+        iface,
+    )?;
     if let Some(mac) = arp_lookup(gw) {
-        return Some((iface, mac));
+        return Some(mac);
     }
     if let Ok(sock) = std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)) {
         let _ = sock.send_to(&[0], (gw, 9));
@@ -181,10 +197,39 @@ fn default_router() -> Option<(String, String)> {
     for _ in 0..20 {
         std::thread::sleep(std::time::Duration::from_millis(100));
         if let Some(mac) = arp_lookup(gw) {
-            return Some((iface, mac));
+            return Some(mac);
         }
     }
     None
+}
+
+/// The gateway of the first IPv4 default route through `iface` in `/proc/net/route` text.
+fn default_gateway_on(route: &str, iface: &str) -> Option<Ipv4Addr> {
+    route.lines().skip(1).find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if f.first() != Some(&iface) || f.get(1) != Some(&"00000000") {
+            return None;
+        }
+        let gw = u32::from_str_radix(f.get(2)?, 16).ok()?;
+        // /proc/net/route prints the address in host byte order (little-endian here).
+        Some(Ipv4Addr::from(gw.swap_bytes()))
+    })
+}
+
+/// The network identity in words: `interface eth0, router 02:…, no Wi-Fi SSID`.
+pub fn describe(net: &NetworkId) -> String {
+    let mut parts = Vec::new();
+    if let Some(i) = net.interface() {
+        parts.push(format!("interface {i}"));
+    }
+    if let Some(m) = net.router_mac() {
+        parts.push(format!("router {m}"));
+    }
+    parts.push(match net.ssid() {
+        Some(s) => format!("Wi-Fi SSID {:?}", String::from_utf8_lossy(s)),
+        None => "no Wi-Fi SSID".to_string(),
+    });
+    parts.join(", ")
 }
 
 #[cfg(test)]
@@ -207,6 +252,42 @@ mod tests {
     }
 
     #[test]
+    fn the_router_is_the_default_gateway_of_the_interface_in_use() {
+        // /proc/net/route with default routes on eth0 (metric 100) and wlan0 (metric 600).
+        let route = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
+eth0\t00000000\t0101A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n\
+eth0\t0001A8C0\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0\n\
+wlan0\t00000000\t01020A0A\t0003\t0\t0\t600\t00000000\t0\t0\t0\n";
+        assert_eq!(
+            default_gateway_on(route, "eth0"),
+            Some(Ipv4Addr::new(192, 168, 1, 1))
+        );
+        assert_eq!(
+            default_gateway_on(route, "wlan0"),
+            Some(Ipv4Addr::new(10, 10, 2, 1))
+        );
+        assert_eq!(default_gateway_on(route, "eth1"), None);
+    }
+
+    #[test]
+    fn the_identity_in_words() {
+        let wired = NetworkId::builder()
+            .interface("eth0")
+            .router_mac("02:00:00:00:00:01".parse().unwrap())
+            .build()
+            .unwrap();
+        assert_eq!(
+            describe(&wired),
+            "interface eth0, router 02:00:00:00:00:01, no Wi-Fi SSID"
+        );
+        let wifi = NetworkId::builder()
+            .ssid("Café".as_bytes())
+            .build()
+            .unwrap();
+        assert_eq!(describe(&wifi), "Wi-Fi SSID \"Café\"");
+    }
+
+    #[test]
     fn explicit_identity() {
         let a = NetworkArgs {
             interface: Some("eth0".into()),
@@ -222,6 +303,14 @@ mod tests {
             b.network_id().unwrap().fingerprint()
         );
         assert_eq!(a.network_id().unwrap(), a.network_id().unwrap());
+        // --ssid alone: the SSID is the identity, nothing is detected.
+        let s = NetworkArgs {
+            ssid: Some("Home".into()),
+            ..Default::default()
+        };
+        let net = s.network_id().unwrap();
+        assert_eq!(net.ssid(), Some(&b"Home"[..]));
+        assert_eq!((net.interface(), net.router_mac()), (None, None));
         let bad = NetworkArgs {
             router_mac: Some("zz".into()),
             ..Default::default()
