@@ -10,13 +10,13 @@
 #![allow(clippy::unwrap_used)]
 
 use core::net::{Ipv4Addr, Ipv6Addr};
-use core::sync::atomic::{AtomicU32, Ordering};
 use core::time::Duration;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
 use lantrust_dhcp::{AcmeServerHint, HintConfig, HintSource, v4, v6};
+use lantrust_test_support::netns::{self, Pair};
 
 const DNSMASQ: &str = "/usr/sbin/dnsmasq";
 const FQDN: &str = "acme.home.arpa";
@@ -26,18 +26,8 @@ fn vectors() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
 }
 
+/// Why the test cannot run (after [`netns::permitted`]: root and `ip`), if it cannot.
 fn skip_reason() -> Option<String> {
-    let uid = Command::new("id")
-        .arg("-u")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
-    if uid.as_deref() != Some("0") {
-        return Some("not running as root (network namespaces need CAP_NET_ADMIN)".into());
-    }
-    if Command::new("ip").arg("-V").output().is_err() {
-        return Some("`ip` (iproute2) not installed".into());
-    }
     if !Path::new(DNSMASQ).exists() {
         return Some(format!(
             "{DNSMASQ} not installed (apt-get install dnsmasq-base)"
@@ -49,96 +39,31 @@ fn skip_reason() -> Option<String> {
     None
 }
 
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Two namespaces joined by a veth pair, with dnsmasq in the server one; all removed on drop.
 struct Lab {
-    server: String,
-    client: String,
-    veth_server: String,
-    veth_client: String,
+    net: Pair,
     dnsmasq: Option<Child>,
     lease_file: PathBuf,
 }
 
 impl Lab {
     fn new() -> Lab {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let id = format!(
-            "{}{}",
-            std::process::id() % 100_000,
-            N.fetch_add(1, Ordering::SeqCst)
-        );
-        let lab = Lab {
-            server: format!("ltdhcp-s-{id}"),
-            client: format!("ltdhcp-c-{id}"),
-            veth_server: format!("lts{id}"),
-            veth_client: format!("ltc{id}"),
+        let net = Pair::new("dh");
+        net.add_server_addr("10.77.0.1/24");
+        net.add_server_addr("fd77::1/64");
+        let lease_file =
+            std::env::temp_dir().join(format!("lantrust-dnsmasq-{}.leases", net.server));
+        Lab {
+            net,
             dnsmasq: None,
-            lease_file: std::env::temp_dir().join(format!("lantrust-dnsmasq-{id}.leases")),
-        };
-        ip(&["netns", "add", &lab.server]);
-        ip(&["netns", "add", &lab.client]);
-        ip(&[
-            "link",
-            "add",
-            &lab.veth_server,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &lab.veth_client,
-        ]);
-        ip(&["link", "set", &lab.veth_server, "netns", &lab.server]);
-        ip(&["link", "set", &lab.veth_client, "netns", &lab.client]);
-        for (ns, dev) in [
-            (&lab.server, &lab.veth_server),
-            (&lab.client, &lab.veth_client),
-        ] {
-            ip(&["-n", ns, "link", "set", "lo", "up"]);
-            ip(&["-n", ns, "link", "set", dev, "up"]);
+            lease_file,
         }
-        ip(&[
-            "-n",
-            &lab.server,
-            "addr",
-            "add",
-            "10.77.0.1/24",
-            "dev",
-            &lab.veth_server,
-        ]);
-        ip(&[
-            "-n",
-            &lab.server,
-            "addr",
-            "add",
-            "fd77::1/64",
-            "dev",
-            &lab.veth_server,
-            "nodad",
-        ]);
-        lab
     }
 
     fn start_dnsmasq(&mut self) {
-        let child = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &self.server,
-                DNSMASQ,
-                "--no-daemon",
-                "--conf-file=/dev/null",
-                "--port=0",
-            ])
-            .arg(format!("--interface={}", self.veth_server))
+        let child = netns::exec(&self.net.server, DNSMASQ)
+            .args(["--no-daemon", "--conf-file=/dev/null", "--port=0"])
+            .arg(format!("--interface={}", self.net.server_if))
             .args([
                 "--bind-interfaces",
                 "--dhcp-authoritative",
@@ -197,17 +122,8 @@ print(data.hex())
 "#;
         let hexed: String = payload.iter().map(|b| format!("{b:02x}")).collect();
         let start = Instant::now();
-        let out = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &self.client,
-                "python3",
-                "-c",
-                CLIENT,
-                &hexed,
-                &self.veth_client,
-            ])
+        let out = netns::exec(&self.net.client, "python3")
+            .args(["-c", CLIENT, &hexed, &self.net.client_if])
             .args([
                 if v6 { "1" } else { "0" },
                 bind,
@@ -233,10 +149,7 @@ impl Drop for Lab {
             let _ = c.kill();
             let _ = c.wait();
         }
-        // Deleting a namespace also deletes the veth end inside it (and so its peer).
-        for ns in [&self.server, &self.client] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).output();
-        }
+        // `net` is dropped next: its namespaces go, and the veth pair with them.
         let _ = std::fs::remove_file(&self.lease_file);
     }
 }
@@ -289,6 +202,9 @@ const DUID: [u8; 10] = [0, 3, 0, 1, 0x02, 0x4c, 0x54, 0x00, 0x00, 0x01];
 
 #[test]
 fn dnsmasq_offer_and_inform_ack_carry_the_hint() {
+    if !netns::permitted("dnsmasq interop") {
+        return;
+    }
     if let Some(why) = skip_reason() {
         lantrust_test_support::skip(format_args!("dnsmasq interop: {why}"));
         return;
@@ -310,15 +226,7 @@ fn dnsmasq_offer_and_inform_ack_carry_the_hint() {
     save("dnsmasq-offer.bin", &offer);
 
     // INFORM from a configured address: dnsmasq answers ACK by unicast.
-    ip(&[
-        "-n",
-        &lab.client,
-        "addr",
-        "add",
-        "10.77.0.60/24",
-        "dev",
-        &lab.veth_client,
-    ]);
+    lab.net.add_client_addr("10.77.0.60/24");
     let inform = v4::Repr::inform(0x4c54_0002, MAC, Ipv4Addr::new(10, 77, 0, 60), None)
         .to_bytes()
         .unwrap();
@@ -329,21 +237,15 @@ fn dnsmasq_offer_and_inform_ack_carry_the_hint() {
 
 #[test]
 fn dnsmasq_dhcpv6_reply_carries_the_hint() {
+    if !netns::permitted("dnsmasq DHCPv6 interop") {
+        return;
+    }
     if let Some(why) = skip_reason() {
         lantrust_test_support::skip(format_args!("dnsmasq DHCPv6 interop: {why}"));
         return;
     }
     let mut lab = Lab::new();
-    ip(&[
-        "-n",
-        &lab.client,
-        "addr",
-        "add",
-        "fd77::60/64",
-        "dev",
-        &lab.veth_client,
-        "nodad",
-    ]);
+    lab.net.add_client_addr("fd77::60/64");
     lab.start_dnsmasq();
     let request = v6::Repr::information_request(0x4c5403, &DUID, None)
         .to_bytes()

@@ -16,7 +16,6 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
-use core::sync::atomic::{AtomicU32, Ordering};
 use core::time::Duration;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -24,6 +23,7 @@ use std::time::Instant;
 
 use lantrust_dhcp::v4::{self, OptionRepr, VendorClassLayout};
 use lantrust_dhcp::{AcmeServerHint, HintConfig, HintSource, v6};
+use lantrust_test_support::netns::{self, Pair};
 use lantrust_test_support::{Proc, find_program, save_vector, temp_dir};
 
 const FQDN: &str = "acme.home.arpa";
@@ -37,15 +37,7 @@ fn vectors() -> PathBuf {
 
 /// The programs' paths, or a loud `SKIPPED` naming what is missing.
 fn peers(what: &str, programs: &[&str]) -> Option<Vec<PathBuf>> {
-    let uid = Command::new("id")
-        .arg("-u")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
-    if uid.as_deref() != Some("0") {
-        lantrust_test_support::skip(format_args!(
-            "{what}: not running as root (network namespaces need CAP_NET_ADMIN)"
-        ));
+    if !netns::permitted(what) {
         return None;
     }
     let mut found = Vec::new();
@@ -63,111 +55,24 @@ fn peers(what: &str, programs: &[&str]) -> Option<Vec<PathBuf>> {
     Some(found.split_off(2))
 }
 
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Two namespaces joined by a veth pair; removed (with whatever runs in them) on drop.
 struct Lab {
-    server: String,
-    client: String,
-    veth_server: String,
-    veth_client: String,
+    net: Pair,
     procs: Vec<Proc>,
     dir: tempfile::TempDir,
 }
 
 impl Lab {
     fn new() -> Lab {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let id = format!(
-            "{}{}",
-            std::process::id() % 100_000,
-            N.fetch_add(1, Ordering::SeqCst)
-        );
-        let lab = Lab {
-            server: format!("ltkea-s-{id}"),
-            client: format!("ltkea-c-{id}"),
-            veth_server: format!("lks{id}"),
-            veth_client: format!("lkc{id}"),
+        // No duplicate address detection: kea-dhcp6 binds the link-local address at once.
+        let net = Pair::without_dad("kea");
+        net.add_server_addr("10.79.0.1/24");
+        net.add_server_addr("fd79::1/64");
+        Lab {
+            net,
             procs: Vec::new(),
             dir: temp_dir("kea"),
-        };
-        ip(&["netns", "add", &lab.server]);
-        ip(&["netns", "add", &lab.client]);
-        ip(&[
-            "link",
-            "add",
-            &lab.veth_server,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &lab.veth_client,
-        ]);
-        ip(&["link", "set", &lab.veth_server, "netns", &lab.server]);
-        ip(&["link", "set", &lab.veth_client, "netns", &lab.client]);
-        for (ns, dev) in [
-            (&lab.server, &lab.veth_server),
-            (&lab.client, &lab.veth_client),
-        ] {
-            // No duplicate address detection, so link-local addresses are usable at once.
-            for key in ["all", "default", dev.as_str()] {
-                let _ = Command::new("ip")
-                    .args(["netns", "exec", ns, "sysctl", "-qw"])
-                    .arg(format!("net.ipv6.conf.{key}.accept_dad=0"))
-                    .output();
-            }
-            ip(&["-n", ns, "link", "set", "lo", "up"]);
-            ip(&["-n", ns, "link", "set", dev, "up"]);
         }
-        ip(&[
-            "-n",
-            &lab.server,
-            "addr",
-            "add",
-            "10.79.0.1/24",
-            "dev",
-            &lab.veth_server,
-        ]);
-        ip(&[
-            "-n",
-            &lab.server,
-            "addr",
-            "add",
-            "fd79::1/64",
-            "dev",
-            &lab.veth_server,
-            "nodad",
-        ]);
-        // kea-dhcp6 binds the link-local address: wait until both ends have a usable one.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        for (ns, dev) in [
-            (&lab.server, &lab.veth_server),
-            (&lab.client, &lab.veth_client),
-        ] {
-            loop {
-                let out = Command::new("ip")
-                    .args(["-n", ns, "-6", "addr", "show", "dev", dev, "scope", "link"])
-                    .output()
-                    .expect("run ip");
-                let text = String::from_utf8_lossy(&out.stdout);
-                if text.contains("fe80") && !text.contains("tentative") {
-                    break;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "no link-local address on {dev}: {text}"
-                );
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-        lab
     }
 
     /// Runs `program` with a Kea configuration in the server namespace and waits until its log
@@ -179,9 +84,7 @@ impl Lab {
         let out = std::fs::File::create(&log).unwrap();
         let err = out.try_clone().unwrap();
         let child = Proc::spawn(
-            Command::new("ip")
-                .args(["netns", "exec", &self.server])
-                .arg(program)
+            netns::exec(&self.net.server, program)
                 .arg("-c")
                 .arg(&conf)
                 .env("KEA_PIDFILE_DIR", self.dir.path())
@@ -235,10 +138,10 @@ else:
     sys.exit("no reply")
 "#;
         let dest_port = if v6 { "547" } else { "67" };
-        let out = Command::new("ip")
-            .args(["netns", "exec", &self.client, "python3", "-c", CLIENT])
+        let out = netns::exec(&self.net.client, "python3")
+            .args(["-c", CLIENT])
             .arg(hex::encode(payload))
-            .arg(&self.veth_client)
+            .arg(&self.net.client_if)
             .args([if v6 { "1" } else { "0" }, bind, &port.to_string(), dest])
             .arg(dest_port)
             .output()
@@ -255,10 +158,8 @@ else:
 
 impl Drop for Lab {
     fn drop(&mut self) {
+        // The processes first, then (`net` dropped next) the namespaces.
         self.procs.clear();
-        for ns in [&self.server, &self.client] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).output();
-        }
     }
 }
 
@@ -385,7 +286,7 @@ fn kea_dhcp4_offer_carries_the_hint_in_125_and_124() {
         return;
     };
     let mut lab = Lab::new();
-    let iface = lab.veth_server.clone();
+    let iface = lab.net.server_if.clone();
     lab.start_kea(&kea[0], &kea4_config(&iface), "DHCP4_STARTED");
     let xid = 0x4b45_0001;
     let discover = v4::Repr::discover(xid, MAC, None).to_bytes().unwrap();
@@ -400,7 +301,7 @@ fn kea_dhcp6_reply_carries_the_hint_in_17() {
         return;
     };
     let mut lab = Lab::new();
-    let iface = lab.veth_server.clone();
+    let iface = lab.net.server_if.clone();
     lab.start_kea(&kea[0], &kea6_config(&iface), "DHCP6_STARTED");
     let xid = 0x4b4506;
     let request = v6::Repr::information_request(xid, &DUID, None)
@@ -436,9 +337,9 @@ while True:
     if len(data) > 240 and data[0] == 1:
         print(data.hex()); break
 "#;
-    let listener = Command::new("ip")
-        .args(["netns", "exec", &lab.server, "python3", "-c", LISTENER])
-        .arg(&lab.veth_server)
+    let listener = netns::exec(&lab.net.server, "python3")
+        .args(["-c", LISTENER])
+        .arg(&lab.net.server_if)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -446,14 +347,12 @@ while True:
     let listener = Proc(listener);
     std::thread::sleep(Duration::from_millis(300));
     // -1: one attempt; -B: foreground; -t: give up after a few seconds; -c: no hook script.
-    let mut client = Command::new("ip");
+    let mut client = netns::exec(&lab.net.client, &dhcpcd[0]);
     client
-        .args(["netns", "exec", &lab.client])
-        .arg(&dhcpcd[0])
         .arg("-f")
         .arg(&conf)
         .args(["-4", "-1", "-B", "-t", "6", "-c", "/bin/true"])
-        .arg(&lab.veth_client)
+        .arg(&lab.net.client_if)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .stdin(Stdio::null());

@@ -9,6 +9,7 @@ pub mod bins;
 pub mod dns;
 pub mod http01;
 pub mod net;
+pub mod netns;
 pub mod openssl;
 pub mod pebble;
 pub mod process;

@@ -9,80 +9,29 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use common::*;
-
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-struct Lab {
-    server: String,
-    client: String,
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        for ns in [&self.server, &self.client] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).output();
-        }
-    }
-}
+use lantrust_test_support::netns::{self, Pair};
 
 #[test]
 fn dhcpinform_in_a_network_namespace() {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout == b"0\n")
-        .unwrap_or(false);
-    if !root || !have("ip") || !have("dnsmasq") {
-        lantrust_test_support::skip("DHCPINFORM test needs root, iproute2 and dnsmasq");
+    const WHAT: &str = "DHCPINFORM test needs root, iproute2 and dnsmasq";
+    if !netns::permitted(WHAT) {
         return;
     }
-    let id = std::process::id() % 100_000;
-    let lab = Lab {
-        server: format!("ltdsrv{id}"),
-        client: format!("ltdcli{id}"),
-    };
-    let (vs, vc) = (format!("ltds{id}"), format!("ltdc{id}"));
-    ip(&["netns", "add", &lab.server]);
-    ip(&["netns", "add", &lab.client]);
-    ip(&["link", "add", &vs, "type", "veth", "peer", "name", &vc]);
-    ip(&["link", "set", &vs, "netns", &lab.server]);
-    ip(&["link", "set", &vc, "netns", &lab.client]);
-    for (ns, dev) in [(&lab.server, &vs), (&lab.client, &vc)] {
-        ip(&["-n", ns, "link", "set", "lo", "up"]);
-        ip(&["-n", ns, "link", "set", dev, "up"]);
+    if !have("dnsmasq") {
+        lantrust_test_support::skip(WHAT);
+        return;
     }
-    ip(&["-n", &lab.server, "addr", "add", "10.78.0.1/24", "dev", &vs]);
-    ip(&[
-        "-n",
-        &lab.client,
-        "addr",
-        "add",
-        "10.78.0.60/24",
-        "dev",
-        &vc,
-    ]);
+    let lab = Pair::new("d");
+    let (vs, vc) = (lab.server_if.clone(), lab.client_if.clone());
+    lab.add_server_addr("10.78.0.1/24");
+    lab.add_client_addr("10.78.0.60/24");
     let dir = tempfile::tempdir().unwrap();
     let _dnsmasq = Proc(
-        Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &lab.server,
-                "dnsmasq",
-                "--no-daemon",
-                "--conf-file=/dev/null",
-                "--port=0",
-            ])
+        netns::exec(&lab.server, "dnsmasq")
+            .args(["--no-daemon", "--conf-file=/dev/null", "--port=0"])
             .arg(format!("--interface={vs}"))
             .args(["--bind-interfaces", "--dhcp-authoritative", "--pid-file="])
             .arg(format!(
@@ -98,17 +47,8 @@ fn dhcpinform_in_a_network_namespace() {
             .unwrap(),
     );
     std::thread::sleep(std::time::Duration::from_millis(500));
-    let out = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &lab.client,
-            env!("CARGO_BIN_EXE_lantrust-device"),
-            "discover",
-            "--dhcp-inform",
-            &vc,
-            "--json",
-        ])
+    let out = netns::exec(&lab.client, env!("CARGO_BIN_EXE_lantrust-device"))
+        .args(["discover", "--dhcp-inform", &vc, "--json"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
@@ -121,17 +61,9 @@ fn dhcpinform_in_a_network_namespace() {
     assert_eq!(v["source"], "dhcp:vendor-specific-info");
 
     // An interface without an IPv4 address cannot send an INFORM: a clear error.
-    ip(&["-n", &lab.client, "addr", "flush", "dev", &vc]);
-    let out = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &lab.client,
-            env!("CARGO_BIN_EXE_lantrust-device"),
-            "discover",
-            "--dhcp-inform",
-            &vc,
-        ])
+    netns::ip(&["-n", &lab.client, "addr", "flush", "dev", &vc]);
+    let out = netns::exec(&lab.client, env!("CARGO_BIN_EXE_lantrust-device"))
+        .args(["discover", "--dhcp-inform", &vc])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));

@@ -14,23 +14,25 @@ use std::path::Path;
 use std::process::Command;
 
 use lantrust_test_support::bins::Binaries;
+use lantrust_test_support::netns;
 use lantrust_test_support::{find_program, have, output_text, skip, temp_dir};
 
 /// The flags that bypass discovery or network identification; none may appear.
-const OVERRIDES: [&str; 4] = ["--resolve", "--directory", "--dns", "--router-mac"];
+const OVERRIDES: [&str; 6] = [
+    "--resolve",
+    "--directory",
+    "--dns",
+    "--router-mac",
+    "--ssid",
+    "--interface",
+];
 
 #[test]
 fn the_lab_runs_end_to_end_with_no_overrides() {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout == b"0\n")
-        .unwrap_or(false);
-    if !root {
-        skip("the lab needs root (network namespaces)");
+    if !netns::permitted("the lab") {
         return;
     }
-    for program in ["ip", "busybox", "dnsmasq"] {
+    for program in ["busybox", "dnsmasq"] {
         if !have(program) && find_program(program).is_none() {
             skip(format_args!(
                 "the lab needs `{program}` (scripts/install-peers installs it)"
@@ -74,7 +76,9 @@ fn the_lab_runs_end_to_end_with_no_overrides() {
         "[d1]$ lantrust-device discover --dhcp6-inform eth0\nserver:    lantrust.lan1.test\n",
         // 2: http-01 through mDNS and DNS (the script checks each name's "challenge valid").
         "mDNS: answering for device-",
-        // 3: the client pinned LAN 1 and trusted both devices, by .local and by DNS name.
+        // 3: the client found its network identity (a wired veth: no SSID), pinned LAN 1 and
+        // trusted both devices, by .local and by DNS name.
+        "[c]$ lantrust-client join --state",
         "pinned (trust on first use): CN=lan1.test Local Root CA",
         ".local/: HTTP 200 over verified TLS",
         ".lan1.test/: HTTP 200 over verified TLS",
@@ -90,6 +94,35 @@ fn the_lab_runs_end_to_end_with_no_overrides() {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
     }
     assert!(text.contains("ALERT: THE ROOT CERTIFICATE OF THIS NETWORK HAS CHANGED"));
+    // Each join identified the network by itself: interface, router MAC (LAN 1's router r1,
+    // whose MAC the impostor r3 copies; LAN 2's router r2), and no SSID on a wired link.
+    let identities: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("network: "))
+        .collect();
+    assert_eq!(identities.len(), 3, "{text}");
+    for line in &identities {
+        assert!(
+            line.starts_with("network: interface eth0, router ")
+                && line.ends_with(", no Wi-Fi SSID"),
+            "{line}"
+        );
+    }
+    let r1_mac = stdout
+        .split("[r1]$ cat /sys/class/net/eth0/address\n")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .unwrap();
+    assert_eq!(
+        identities[0],
+        format!("network: interface eth0, router {r1_mac}, no Wi-Fi SSID"),
+        "{text}"
+    );
+    assert_eq!(
+        identities[0], identities[2],
+        "the impostor copies LAN 1's router MAC"
+    );
+    assert_ne!(identities[0], identities[1], "LAN 2 has its own router");
     let trusted = stdout.lines().filter(|l| l.starts_with("TRUSTED: device-"));
     assert_eq!(trusted.count(), 3, "{text}");
     assert!(!stdout.contains("NOT TRUSTED"), "{text}");

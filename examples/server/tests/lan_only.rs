@@ -15,19 +15,11 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use lantrust_test_support::netns::{self, Pair};
 
 fn text(o: &Output) -> String {
     format!(
@@ -35,20 +27,6 @@ fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
-}
-
-/// Two namespaces, deleted (with their veth pair) when dropped.
-struct Lab {
-    server: String,
-    client: String,
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        for ns in [&self.server, &self.client] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).output();
-        }
-    }
 }
 
 const SRV_PUBLIC4: &str = "203.0.113.1";
@@ -60,52 +38,29 @@ const SRV_LOCAL6: &str = "fd79::1";
 const PORT: u16 = 8443;
 const ADMIN_PORT: u16 = 9443;
 
-/// The lab; `tag` (one letter) keeps the names of tests running at the same time apart.
-fn lab(tag: &str) -> Option<Lab> {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout == b"0\n")
-        .unwrap_or(false);
-    if !root || !have("ip") || !have("curl") {
-        lantrust_test_support::skip(
-            "the LAN-only test needs root (network namespaces), iproute2 and curl",
-        );
+/// The lab: the server namespace holds the server's end, the client namespace curl's and
+/// lego's; `tag` (one letter) keeps the names of tests running at the same time apart.
+fn lab(tag: &str) -> Option<Pair> {
+    const WHAT: &str = "the LAN-only test needs root (network namespaces), iproute2 and curl";
+    if !netns::permitted(WHAT) {
         return None;
     }
-    let id = std::process::id() % 100_000;
-    let lab = Lab {
-        server: format!("ltl{tag}srv{id}"),
-        client: format!("ltl{tag}cli{id}"),
-    };
-    let (vs, vc) = (format!("ltl{tag}s{id}"), format!("ltl{tag}c{id}"));
-    ip(&["netns", "add", &lab.server]);
-    ip(&["netns", "add", &lab.client]);
-    ip(&["link", "add", &vs, "type", "veth", "peer", "name", &vc]);
-    ip(&["link", "set", &vs, "netns", &lab.server]);
-    ip(&["link", "set", &vc, "netns", &lab.client]);
-    for (ns, dev, addrs) in [
-        (
-            &lab.server,
-            &vs,
-            [SRV_PUBLIC4, SRV_LOCAL4, SRV_PUBLIC6, SRV_LOCAL6],
-        ),
-        (
-            &lab.client,
-            &vc,
-            [CLI_PUBLIC4, CLI_LOCAL4, "2001:db8:79::2", "fd79::2"],
-        ),
-    ] {
-        ip(&["-n", ns, "link", "set", "lo", "up"]);
-        for (a, plen) in addrs.iter().zip(["24", "24", "64", "64"]) {
-            let cidr = format!("{a}/{plen}");
-            if a.contains(':') {
-                ip(&["-n", ns, "addr", "add", &cidr, "dev", dev, "nodad"]);
-            } else {
-                ip(&["-n", ns, "addr", "add", &cidr, "dev", dev]);
-            }
-        }
-        ip(&["-n", ns, "link", "set", dev, "up"]);
+    if !have("curl") {
+        lantrust_test_support::skip(WHAT);
+        return None;
+    }
+    let lab = Pair::new(&format!("l{tag}"));
+    for a in [SRV_PUBLIC4, SRV_LOCAL4] {
+        lab.add_server_addr(&format!("{a}/24"));
+    }
+    for a in [SRV_PUBLIC6, SRV_LOCAL6] {
+        lab.add_server_addr(&format!("{a}/64"));
+    }
+    for a in [CLI_PUBLIC4, CLI_LOCAL4] {
+        lab.add_client_addr(&format!("{a}/24"));
+    }
+    for a in ["2001:db8:79::2", "fd79::2"] {
+        lab.add_client_addr(&format!("{a}/64"));
     }
     Some(lab)
 }
@@ -129,14 +84,14 @@ fn init_lab_state(dir: &Path) -> String {
 }
 
 /// `serve` inside the server namespace on `[::]:PORT` (dual stack) with `extra` arguments.
-fn serve_in(lab: &Lab, dir: &Path, state: &str, extra: &[&str], log: &str) -> Proc {
+fn serve_in(lab: &Pair, dir: &Path, state: &str, extra: &[&str], log: &str) -> Proc {
     let log = std::fs::File::create(dir.join(log)).unwrap();
     let listen = format!("[::]:{PORT}");
     let url = format!("https://{SRV_LOCAL4}:{PORT}");
     let resolve = format!("lg1.local={CLI_LOCAL4}:5002");
     let p = Proc::spawn(
-        Command::new("ip")
-            .args(["netns", "exec", &lab.server, BIN, "serve", "--state", state])
+        netns::exec(&lab.server, BIN)
+            .args(["serve", "--state", state])
             .args(["--listen", &listen, "--url", &url, "--resolve", &resolve])
             .args(["--auto-approve", "--generic-clients"])
             .args(extra)
@@ -162,22 +117,21 @@ fn serve_in(lab: &Lab, dir: &Path, state: &str, extra: &[&str], log: &str) -> Pr
 /// curl `https://router.local:<port><path>` from the client namespace, with the name pinned to
 /// `addr` and the network root as the only CA. Returns (HTTP status, body); status 0 when no
 /// HTTP answer came.
-fn curl(lab: &Lab, dir: &Path, addr: &str, port: u16, path: &str, extra: &[&str]) -> (u16, String) {
+fn curl(
+    lab: &Pair,
+    dir: &Path,
+    addr: &str,
+    port: u16,
+    path: &str,
+    extra: &[&str],
+) -> (u16, String) {
     let resolve = if addr.contains(':') {
         format!("router.local:{port}:[{addr}]")
     } else {
         format!("router.local:{port}:{addr}")
     };
-    let out = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &lab.client,
-            "curl",
-            "-sS",
-            "--max-time",
-            "10",
-        ])
+    let out = netns::exec(&lab.client, "curl")
+        .args(["-sS", "--max-time", "10"])
         .args(["--cacert", dir.join("state/root.pem").to_str().unwrap()])
         .args(["--resolve", &resolve, "-w", "\n%{http_code}"])
         .args(extra)
@@ -244,8 +198,7 @@ fn public_sources_are_refused_local_ones_served_and_the_flag_opens_it() {
     }
     // A whole issuance from the local source with a generic client, if lego is here.
     if have("lego") {
-        let out = Command::new("ip")
-            .args(["netns", "exec", &lab.client, "lego"])
+        let out = netns::exec(&lab.client, "lego")
             .env("LEGO_CA_CERTIFICATES", d.join("state/root.pem"))
             .args(["--path", d.join("lego").to_str().unwrap()])
             .args([
