@@ -460,41 +460,68 @@ pub fn discover_auto(iface: Option<&str>, domain: Option<&str>) -> anyhow::Resul
     let iface = iface
         .map(str::to_string)
         .or_else(crate::network::default_interface);
-    match &iface {
-        None => errors.push("DHCP: no network interface is up".to_string()),
-        Some(iface) => match dhcp_inform_ack(iface, Duration::from_secs(4)) {
-            Ok(ack) => {
-                let dhcp_domain = v4_domain(&ack);
-                match from_dhcp_packet(&ack) {
-                    Ok(d) => return Ok(d),
-                    Err(e) => errors.push(format!("DHCPINFORM on {iface}: {e:#}")),
-                }
-                if let Some(d) = dhcp_domain {
-                    if !domains.contains(&d) {
-                        domains.push(d);
-                    }
-                }
-            }
-            Err(e) => errors.push(format!("DHCPINFORM on {iface}: {e:#}")),
-        },
-    }
-    if let Some(iface) = &iface {
-        match dhcp6_inform_reply(iface, Duration::from_secs(3)) {
-            Ok(reply) => {
-                let dhcp_domain = v6_domain(&reply);
-                match from_dhcp_packet(&reply) {
-                    Ok(d) => return Ok(d),
-                    Err(e) => errors.push(format!("DHCPv6 Information-request on {iface}: {e:#}")),
-                }
-                if let Some(d) = dhcp_domain {
-                    if !domains.contains(&d) {
-                        domains.push(d);
-                    }
-                }
-            }
-            Err(e) => errors.push(format!("DHCPv6 Information-request on {iface}: {e:#}")),
+    let Some(iface) = iface else {
+        errors.push("DHCP: no network interface is up".to_string());
+        return dns_sd_auto(domains, errors);
+    };
+    let exchanges: [DhcpExchange; 2] = [
+        (
+            "DHCPINFORM",
+            |i| dhcp_inform_ack(i, Duration::from_secs(4)),
+            v4_domain,
+        ),
+        (
+            "DHCPv6 Information-request",
+            |i| dhcp6_inform_reply(i, Duration::from_secs(3)),
+            v6_domain,
+        ),
+    ];
+    for exchange in exchanges {
+        if let Some(found) = dhcp_auto(&iface, exchange, &mut domains, &mut errors) {
+            return Ok(found);
         }
     }
+    dns_sd_auto(domains, errors)
+}
+
+/// One DHCP exchange of [`discover_auto`]: its label, the exchange on an interface (the reply's
+/// bytes), and the reader of the local domain the reply carries.
+type DhcpExchange = (
+    &'static str,
+    fn(&str) -> anyhow::Result<Vec<u8>>,
+    fn(&[u8]) -> Option<String>,
+);
+
+/// Runs `exchange` on `iface`: the hint in its reply, else the reply's domain added to
+/// `domains` for DNS-SD and why it failed added to `errors`.
+fn dhcp_auto(
+    iface: &str,
+    (label, ask, read_domain): DhcpExchange,
+    domains: &mut Vec<String>,
+    errors: &mut Vec<String>,
+) -> Option<Discovered> {
+    let reply = match ask(iface) {
+        Ok(reply) => reply,
+        Err(e) => {
+            errors.push(format!("{label} on {iface}: {e:#}"));
+            return None;
+        }
+    };
+    match from_dhcp_packet(&reply) {
+        Ok(d) => return Some(d),
+        Err(e) => errors.push(format!("{label} on {iface}: {e:#}")),
+    }
+    if let Some(d) = read_domain(&reply) {
+        if !domains.contains(&d) {
+            domains.push(d);
+        }
+    }
+    None
+}
+
+/// The DNS-SD part of [`discover_auto`]: `_acme-server._tcp.<domain>` through the system
+/// resolver's name servers, for `domains` and then the resolver's search domains.
+fn dns_sd_auto(mut domains: Vec<String>, mut errors: Vec<String>) -> anyhow::Result<Discovered> {
     let sys = SystemResolver::system();
     for d in sys.domains {
         if !domains.contains(&d) {
