@@ -123,15 +123,70 @@ impl SqliteStore {
             .map_err(|e| store_error("reading a certificate", e))
     }
 
-    fn account_id_of(&self, table: &str, id: &str) -> Result<Option<String>, StoreError> {
-        self.conn
+    /// Row `id` of `table` (`orders`, `authzs`): its account and its JSON body, decoded.
+    fn owned_json<T: for<'de> Deserialize<'de>>(
+        &self,
+        table: &str,
+        what: &str,
+        id: &str,
+    ) -> Result<Option<(String, T)>, StoreError> {
+        let row: Option<(String, String)> = self
+            .conn
             .query_row(
-                &format!("SELECT account_id FROM {table} WHERE id = ?1"),
+                &format!("SELECT account_id, json FROM {table} WHERE id = ?1"),
                 [id],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()
-            .map_err(|e| store_error(&format!("reading {table}"), e))
+            .map_err(|e| store_error(what, e))?;
+        row.map(|(account_id, json)| serde_json::from_str(&json).map(|j| (account_id, j)))
+            .transpose()
+            .map_err(|e| store_error(&format!("{what} (corrupt record)"), e))
+    }
+}
+
+impl OrderJson {
+    /// The order record of row `id`, owned by `account_id`.
+    fn into_record(self, id: &str, account_id: String) -> OrderRecord {
+        OrderRecord {
+            id: id.to_string(),
+            account_id,
+            status: self.status,
+            expires: self.expires,
+            identifiers: self.identifiers,
+            authz_ids: self.authz_ids,
+            not_before: self.not_before,
+            not_after: self.not_after,
+            error: self.error,
+            certificate_id: self.certificate_id,
+            replaces: self.replaces,
+        }
+    }
+}
+
+impl AuthzJson {
+    /// The authorization record of row `id`, owned by `account_id`.
+    fn into_record(self, id: &str, account_id: String) -> AuthzRecord {
+        AuthzRecord {
+            id: id.to_string(),
+            account_id,
+            identifier: self.identifier,
+            status: self.status,
+            expires: self.expires,
+            challenges: self
+                .challenges
+                .into_iter()
+                .map(|c| lantrust_acme::server::ChallengeRecord {
+                    id: c.id,
+                    kind: c.kind,
+                    token: c.token,
+                    status: c.status,
+                    validated: c.validated,
+                    error: c.error,
+                })
+                .collect(),
+            awaiting_approval: self.awaiting_approval,
+        }
     }
 }
 
@@ -197,30 +252,9 @@ impl Store for SqliteStore {
     }
 
     fn order(&self, id: &str) -> Result<Option<OrderRecord>, StoreError> {
-        let Some(account_id) = self.account_id_of("orders", id)? else {
-            return Ok(None);
-        };
-        let Some(j): Option<OrderJson> = self.get_json(
-            "reading an order",
-            "SELECT json FROM orders WHERE id = ?1",
-            id,
-        )?
-        else {
-            return Ok(None);
-        };
-        Ok(Some(OrderRecord {
-            id: id.to_string(),
-            account_id,
-            status: j.status,
-            expires: j.expires,
-            identifiers: j.identifiers,
-            authz_ids: j.authz_ids,
-            not_before: j.not_before,
-            not_after: j.not_after,
-            error: j.error,
-            certificate_id: j.certificate_id,
-            replaces: j.replaces,
-        }))
+        Ok(self
+            .owned_json::<OrderJson>("orders", "reading an order", id)?
+            .map(|(account_id, j)| j.into_record(id, account_id)))
     }
 
     fn put_order(&mut self, o: OrderRecord) -> Result<(), StoreError> {
@@ -247,37 +281,9 @@ impl Store for SqliteStore {
     }
 
     fn authz(&self, id: &str) -> Result<Option<AuthzRecord>, StoreError> {
-        let Some(account_id) = self.account_id_of("authzs", id)? else {
-            return Ok(None);
-        };
-        let Some(j): Option<AuthzJson> = self.get_json(
-            "reading an authorization",
-            "SELECT json FROM authzs WHERE id = ?1",
-            id,
-        )?
-        else {
-            return Ok(None);
-        };
-        Ok(Some(AuthzRecord {
-            id: id.to_string(),
-            account_id,
-            identifier: j.identifier,
-            status: j.status,
-            expires: j.expires,
-            challenges: j
-                .challenges
-                .into_iter()
-                .map(|c| lantrust_acme::server::ChallengeRecord {
-                    id: c.id,
-                    kind: c.kind,
-                    token: c.token,
-                    status: c.status,
-                    validated: c.validated,
-                    error: c.error,
-                })
-                .collect(),
-            awaiting_approval: j.awaiting_approval,
-        }))
+        Ok(self
+            .owned_json::<AuthzJson>("authzs", "reading an authorization", id)?
+            .map(|(account_id, j)| j.into_record(id, account_id)))
     }
 
     fn put_authz(&mut self, a: AuthzRecord) -> Result<(), StoreError> {
