@@ -663,7 +663,8 @@ fn tcp_query(query: &Query<'_>, server: SocketAddr, timeout: Duration) -> anyhow
 /// them, discovery runs by itself ([`discover_auto`]).
 #[derive(Clone, Debug, Default, clap::Args)]
 pub struct DiscoveryArgs {
-    /// Use this ACME directory URL instead of discovering one.
+    /// Use this ACME directory URL instead of discovering one. A device enrolled with it keeps
+    /// it: it does not run discovery again before renewing (any other method is run again).
     #[arg(long, value_name = "URL")]
     pub directory: Option<String>,
     /// Read the hint from a saved DHCPv4/v6 reply (raw UDP payload).

@@ -21,7 +21,8 @@ use lantrust_csr::{CsrBuilder, KeyAlgorithm};
 
 use crate::acme_run::{Http01, drive};
 use crate::state::{
-    DeviceConfig, HeldCert, NetworkMeta, State, cert_facts, chain_ders, label, root_names_server,
+    DeviceConfig, HeldCert, NetworkMeta, SavedDiscovery, State, cert_facts, chain_ders, label,
+    root_names_server,
 };
 
 /// A lantrust IoT device: finds the network's local ACME server (DHCP or unicast DNS-SD), gets
@@ -50,7 +51,8 @@ enum Cmd {
     /// Get a certificate from the network's ACME server: fresh key, CSR, order, http-01,
     /// wait for approval, save key (0600) and chain under `DIR/networks/<server>/`.
     Enroll(EnrollArgs),
-    /// Serve an HTTPS status page with the issued certificate, renewing it at 2/3 of its lifetime.
+    /// Serve an HTTPS status page with the issued certificate, renewing it at 2/3 of its lifetime
+    /// (after running discovery again, as `renew` does).
     Serve {
         /// State directory.
         #[arg(long, value_name = "DIR")]
@@ -65,7 +67,10 @@ enum Cmd {
         #[arg(long, value_name = "SECS")]
         renew_every: Option<u64>,
     },
-    /// Renew the current network's certificate now (fresh key, §4.11).
+    /// Renew the current network's certificate now (fresh key, §4.11). Discovery runs again
+    /// first (§3.6), by itself or with the method `enroll` was given, and the renewal follows
+    /// the server to a new URL or address; a device enrolled with `--directory` (or
+    /// `--dhcp-packet`) keeps that server.
     Renew {
         /// State directory.
         #[arg(long, value_name = "DIR")]
@@ -410,6 +415,7 @@ fn enroll(args: EnrollArgs) -> anyhow::Result<()> {
         .collect();
     meta.tofu = tofu;
     meta.auto_discovery = !args.discovery.is_set();
+    meta.discovery = SavedDiscovery::of(&args.discovery);
     st.save_meta(&label, &meta)?;
     let meta = reissue(
         &st,
@@ -430,16 +436,19 @@ fn enroll(args: EnrollArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// §3.6: a device that discovered its server runs discovery again before it renews, and
-/// follows the server to a new directory URL or address. A different server name is a
-/// different network's server: the device does not move its certificate there (that is an
-/// `enroll`, with its own trust on first use), and renews with the server it has.
+/// §3.6: a device that discovered its server runs discovery again before it renews (by
+/// itself, or with the method it enrolled with), and follows the server to a new directory URL
+/// or address. A device given its server (`--directory`, `--dhcp-packet`) keeps it. A different
+/// server name is a different network's server: the device does not move its certificate there
+/// (that is an `enroll`, with its own trust on first use), and renews with the server it has.
 pub(crate) fn rediscover(st: &State, label: &str) -> anyhow::Result<()> {
     let mut m = st.meta(label)?;
-    if !m.auto_discovery {
-        return Ok(());
-    }
-    let found = match DiscoveryArgs::default()
+    let method = match &m.discovery {
+        _ if m.auto_discovery => DiscoveryArgs::default(),
+        Some(saved) => saved.args(),
+        None => return Ok(()),
+    };
+    let found = match method
         .discover_or_auto(m.domains.first().map(String::as_str))
         // RFC 2782 failover, as at enrollment.
         .and_then(|f| {

@@ -50,12 +50,54 @@ pub(crate) struct NetworkMeta {
     /// runs it again (§3.6).
     #[serde(default)]
     pub(crate) auto_discovery: bool,
+    /// The discovery method given at enrollment (`--dhcp-inform`, `--dhcp6-inform`, `--dns`),
+    /// run again before each renewal (§3.6: a device MUST use discovery). Absent, and no
+    /// `auto_discovery`: the server was configured (`--directory`, `--dhcp-packet`) and is kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) discovery: Option<SavedDiscovery>,
     /// Every certificate obtained on this network that may still be valid (renewals do not
     /// revoke the one they replace), so that `rename` and `reset` can revoke them all (§4.5,
     /// §4.7). Pruned once expired or revoked. Absent in state written before it existed: the
     /// current `chain.pem` is then the only one known.
     #[serde(default)]
     pub(crate) held: Vec<HeldCert>,
+}
+
+/// A discovery method given on the command line, kept for rediscovery (§3.6).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct SavedDiscovery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) dhcp_inform: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) dhcp6_inform: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) dns: Option<std::net::SocketAddr>,
+}
+
+impl SavedDiscovery {
+    /// The method to run again, if `args` named one: `None` with no method (discovery by
+    /// itself), and with a configured server (`--directory`, or a saved `--dhcp-packet`).
+    pub(crate) fn of(args: &lantrust_cli::DiscoveryArgs) -> Option<Self> {
+        if args.directory.is_some() || args.dhcp_packet.is_some() {
+            return None;
+        }
+        let saved = SavedDiscovery {
+            dhcp_inform: args.dhcp_inform.clone(),
+            dhcp6_inform: args.dhcp6_inform.clone(),
+            dns: args.dns,
+        };
+        (saved != SavedDiscovery::default()).then_some(saved)
+    }
+
+    /// The discovery flags to run again.
+    pub(crate) fn args(&self) -> lantrust_cli::DiscoveryArgs {
+        lantrust_cli::DiscoveryArgs {
+            dhcp_inform: self.dhcp_inform.clone(),
+            dhcp6_inform: self.dhcp6_inform.clone(),
+            dns: self.dns,
+            ..Default::default()
+        }
+    }
 }
 
 /// A certificate the device obtained and has not seen revoked or expire.

@@ -287,4 +287,27 @@ fn enroll_fails_over_to_the_next_srv_target() {
         "{}",
         text(&out)
     );
+
+    // §3.6: the renewal runs the enrollment's discovery (--dns) again first, failing over past
+    // the dead target again, and finds the server where it was.
+    let out = Command::new(env!("CARGO_BIN_EXE_lantrust-device"))
+        .args(["renew", "--state", state.to_str().unwrap()])
+        .args(["--http01-listen", &format!("127.0.0.1:{http}")])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "rediscovery (§3.6): lantrust.home.arpa still at https://lantrust.home.arpa:{}/acme/directory",
+            net.port
+        )) && err.contains("failing over to the next SRV target"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("renewed"),
+        "{}",
+        text(&out)
+    );
 }
