@@ -211,6 +211,16 @@ impl Sessions {
 
     /// The CSRF token of the live session `id` (and marks it used), or `None`.
     pub(crate) fn touch(&self, id: &str, now: Instant) -> Option<String> {
+        self.lookup(id, now, true)
+    }
+
+    /// As [`Sessions::touch`] without marking it used: the pending page's polling does not keep
+    /// an unattended session alive.
+    pub(crate) fn peek(&self, id: &str, now: Instant) -> Option<String> {
+        self.lookup(id, now, false)
+    }
+
+    fn lookup(&self, id: &str, now: Instant, refresh: bool) -> Option<String> {
         let mut m = self.0.lock().ok()?;
         let key = m.keys().find(|k| constant_time_eq(k, id))?.clone();
         let s = m.get_mut(&key)?;
@@ -218,7 +228,9 @@ impl Sessions {
             m.remove(&key);
             return None;
         }
-        s.last_used = now;
+        if refresh {
+            s.last_used = now;
+        }
         Some(s.csrf.clone())
     }
 
@@ -404,6 +416,11 @@ mod tests {
                 .is_some()
         );
         assert!(s.touch(&id, t1 + 3 * IDLE_EXPIRY).is_none());
+        // Polling peeks: it does not extend the session.
+        let t2 = t1 + IDLE_EXPIRY / 2;
+        let (id3, _) = s.create(t2);
+        assert!(s.peek(&id3, t2 + IDLE_EXPIRY / 2).is_some());
+        assert!(s.peek(&id3, t2 + IDLE_EXPIRY).is_none());
         let (id2, _) = s.create(t0);
         s.remove(&id2);
         assert!(s.touch(&id2, t0).is_none());

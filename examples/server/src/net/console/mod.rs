@@ -157,11 +157,20 @@ fn message(status: StatusCode, title: &str, text: &str) -> Response {
     html(status, pages::message(title, text))
 }
 
-/// The signed-in session of a request: (session ID, its CSRF token).
+/// The signed-in session of a request: (session ID, its CSRF token); marks it used.
 fn session(c: &Console, headers: &HeaderMap) -> Option<(String, String)> {
+    session_with(c, headers, true)
+}
+
+fn session_with(c: &Console, headers: &HeaderMap, refresh: bool) -> Option<(String, String)> {
     let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
     let id = auth::cookie_value(cookies, COOKIE)?;
-    let csrf = c.sessions.touch(id, Instant::now())?;
+    let now = Instant::now();
+    let csrf = if refresh {
+        c.sessions.touch(id, now)?
+    } else {
+        c.sessions.peek(id, now)?
+    };
     Some((id.to_string(), csrf))
 }
 
@@ -403,7 +412,8 @@ async fn pending_page(State(c): State<Arc<Console>>, headers: HeaderMap) -> Resp
 }
 
 async fn pending_list(State(c): State<Arc<Console>>, headers: HeaderMap) -> Response {
-    let Some((_, csrf)) = session(&c, &headers) else {
+    // Polled every second: an open tab must not keep the session alive by itself.
+    let Some((_, csrf)) = session_with(&c, &headers, false) else {
         return (StatusCode::UNAUTHORIZED, "signed out\n").into_response();
     };
     match pending_views(&c).await {
@@ -558,5 +568,113 @@ async fn revoke(
     match r {
         Ok(()) => Redirect::to("/admin/ui/devices").into_response(),
         Err(r) => r,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt as _;
+
+    /// A console over a fresh state directory with a password set.
+    fn console(dir: &std::path::Path) -> Arc<Console> {
+        let st = StateDir::new(dir);
+        let cfg = lantrust_ca::RootConfig::new("lantrust".to_string(), vec!["home.arpa".into()]);
+        let root = lantrust_ca::Root::generate(&cfg, store::now(), &mut rand::rngs::OsRng).unwrap();
+        let config = store::Config {
+            name: "lantrust".into(),
+            domains: vec!["home.arpa".into()],
+            ips: Vec::new(),
+        };
+        store::create_db(&st.db(), &config, store::now()).unwrap();
+        set_password(&st, "a long enough password").unwrap();
+        let pem = root.certificate_pem().unwrap();
+        Arc::new(Console::new(st, &root, pem))
+    }
+
+    /// Every console route, signed in or not, GET or POST, answers with the CSP and its
+    /// companion headers (errors and redirects included).
+    #[tokio::test]
+    async fn every_console_response_carries_the_csp() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = console(dir.path());
+        let (session, csrf) = c.sessions.create(Instant::now());
+        let app: Router = router(c);
+        let gets = [
+            "/admin/",
+            "/admin/login",
+            "/admin/ui/pending",
+            "/admin/ui/pending/list",
+            "/admin/ui/devices",
+            "/admin/ui/root",
+            "/admin/ui/root.pem",
+            "/admin/ui/root-qr.svg",
+            "/admin/ui/static/console.js",
+            "/admin/ui/static/console.css",
+            "/admin/ui/nope",
+        ];
+        let posts = [
+            ("/admin/login", "csrf=x&password=y".to_string()),
+            (
+                "/admin/ui/decide",
+                "csrf=bad&device=d&account=a&action=approve".into(),
+            ),
+            ("/admin/ui/revoke", format!("csrf={csrf}&device=nobody")),
+            ("/admin/ui/revoke", "garbage".into()),
+            // Last: it ends the session.
+            ("/admin/logout", format!("csrf={csrf}")),
+        ];
+        let mut seen = Vec::new();
+        for signed_in in [true, false] {
+            let cookie = if signed_in {
+                format!("{COOKIE}={session}")
+            } else {
+                String::new()
+            };
+            let reqs = gets
+                .iter()
+                .map(|p| {
+                    Request::get(*p)
+                        .header(header::COOKIE, &cookie)
+                        .body(Body::empty())
+                        .unwrap()
+                })
+                .chain(posts.iter().map(|(p, b)| {
+                    Request::post(*p)
+                        .header(header::COOKIE, &cookie)
+                        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                        .body(Body::from(b.clone()))
+                        .unwrap()
+                }));
+            for mut req in reqs {
+                req.extensions_mut()
+                    .insert(Peer("192.168.1.5:40000".parse().unwrap()));
+                let what = format!("{} {} signed_in={signed_in}", req.method(), req.uri());
+                let r = app.clone().oneshot(req).await.unwrap();
+                let h = r.headers();
+                assert_eq!(
+                    h.get(header::CONTENT_SECURITY_POLICY).unwrap(),
+                    CSP,
+                    "{what}"
+                );
+                assert_eq!(h.get(header::X_FRAME_OPTIONS).unwrap(), "DENY", "{what}");
+                assert_eq!(h.get(header::X_CONTENT_TYPE_OPTIONS).unwrap(), "nosniff");
+                assert_eq!(h.get(header::REFERRER_POLICY).unwrap(), "no-referrer");
+                seen.push((what, r.status().as_u16()));
+            }
+        }
+        // The answers are the real ones, not a blanket error: pages signed in, redirects
+        // signed out, 403 for a bad CSRF token.
+        let status = |w: &str| seen.iter().find(|(s, _)| s == w).unwrap().1;
+        assert_eq!(status("GET /admin/ui/pending signed_in=true"), 200);
+        assert_eq!(status("GET /admin/ui/pending signed_in=false"), 303);
+        assert_eq!(status("POST /admin/ui/decide signed_in=true"), 403);
+        assert_eq!(status("POST /admin/ui/decide signed_in=false"), 401);
+        assert_eq!(status("POST /admin/login signed_in=true"), 403);
+        assert_eq!(status("POST /admin/ui/revoke signed_in=true"), 303);
+        assert_eq!(status("POST /admin/logout signed_in=true"), 303);
+        assert!(CSP.contains("frame-ancestors 'none'") && CSP.contains("script-src 'self'"));
     }
 }
