@@ -821,8 +821,9 @@ fn no_password_set_means_no_sign_in_and_passwd_sets_one() {
         &["init", "--state", s, "--name", "lantrust"],
     );
     assert!(out.status.success(), "{}", output_text(&out));
-    let port = free_port();
-    let origin = format!("https://127.0.0.1:{port}");
+    // With --admin-listen, the console moves with the JSON admin API to that address.
+    let (port, admin_port) = (free_port(), free_port());
+    let origin = format!("https://127.0.0.1:{admin_port}");
     let _server = Proc::spawn(
         Command::new(bins.path("lantrust-server"))
             .args([
@@ -832,11 +833,17 @@ fn no_password_set_means_no_sign_in_and_passwd_sets_one() {
                 "--listen",
                 &format!("127.0.0.1:{port}"),
             ])
+            .args(["--admin-listen", &format!("127.0.0.1:{admin_port}")])
             .stdout(Stdio::null())
             .stderr(Stdio::null()),
     );
     wait_for_port(port);
+    wait_for_port(admin_port);
     let agent = agent();
+    for path in ["/admin/", "/admin/login", "/admin/ui/static/console.js"] {
+        let (status, _, _) = http(agent.get(&format!("https://127.0.0.1:{port}{path}")).call());
+        assert_eq!(status, 404, "{path} on --listen");
+    }
     let (status, _, body) = http(agent.get(&format!("{origin}/admin/login")).call());
     assert_eq!(status, 403);
     assert!(body.contains("No console password is set"), "{body}");
