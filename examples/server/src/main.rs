@@ -69,6 +69,9 @@ enum Command {
     /// Restore a `backup` archive into a new state directory; a damaged archive or a wrong
     /// passphrase is refused and leaves nothing behind.
     Restore(store::backup::RestoreArgs),
+    /// Set the web console's password (read from stdin or --password-file, at least 10
+    /// characters; stored as an argon2id hash in STATE/console-password, mode 0600).
+    Passwd(net::console::PasswdArgs),
     /// Configuration files for `serve --config FILE` (`config check FILE`).
     #[command(subcommand)]
     Config(lantrust_cli::config::ConfigCmd),
@@ -143,6 +146,10 @@ struct InitArgs {
         )
     )]
     name_constraints: lantrust_ca::NameConstraints,
+    /// Set the web console's password from this file's first line (`-`: stdin); without it,
+    /// set one later with `lantrust-server passwd`.
+    #[arg(long, value_name = "FILE")]
+    console_password_file: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -188,6 +195,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::DhcpOption(a) => discovery::dhcp_option(a),
         Command::DnsRecords(a) => discovery::dns_records(a),
         Command::Config(c) => config::run(c),
+        Command::Passwd(a) => net::console::passwd(a).map(|()| ExitCode::SUCCESS),
         Command::Backup(a) => store::backup::backup(a).map(|()| ExitCode::SUCCESS),
         Command::Restore(a) => store::backup::restore(a).map(|()| ExitCode::SUCCESS),
     }
@@ -252,11 +260,20 @@ fn init(a: InitArgs) -> Result<()> {
             a.state.display()
         );
     }
+    let console_password = match &a.console_password_file {
+        Some(f) => Some(net::console::read_password(Some(f))?),
+        None => None,
+    };
     // All or nothing: the state is built in a private staging directory beside the target and
     // renamed into place once complete, so a crash leaves no half-made network that `init`
     // refuses and `serve` cannot open.
     let root = lantrust_cli::fs::create_dir_atomic(&a.state, |staging| {
-        init_into(&a, &name, &domains, &StateDir::new(staging))
+        let st = StateDir::new(staging);
+        let root = init_into(&a, &name, &domains, &st)?;
+        if let Some(pw) = &console_password {
+            net::console::set_password(&st, pw)?;
+        }
+        Ok(root)
     })?;
     lantrust_cli::outln!("created {}", a.state.display());
     lantrust_cli::outln!(
@@ -275,6 +292,9 @@ fn init(a: InitArgs) -> Result<()> {
         "  admin token: {} (mode 0600; for the /admin HTTP endpoints)",
         st.admin_token().display()
     );
+    if console_password.is_some() {
+        lantrust_cli::outln!("  console password: set (sign in at /admin/)");
+    }
     let mut names = vec![format!("{name}.local")];
     names.extend(domains.iter().map(|d| format!("{name}.{d}")));
     lantrust_cli::outln!("  names:    {}", names.join(", "));

@@ -36,6 +36,8 @@ pub(crate) struct App {
     pub(crate) state: StateDir,
     /// The token of the /admin endpoints (`None`: `--no-http-admin`).
     pub(crate) admin_token: Option<AdminToken>,
+    /// The web console, served where /admin is (`None`: `--no-http-admin`).
+    pub(crate) console: Option<Arc<super::console::Console>>,
 }
 
 /// Which routes a listener serves.
@@ -63,6 +65,9 @@ pub(crate) fn router(app: Arc<App>, routes: Routes) -> Router {
             .route("/admin", any(admin))
             .route("/admin/{*rest}", any(admin))
             .route("/metrics", any(metrics));
+        if let Some(c) = &app.console {
+            r = r.merge(super::console::router(c.clone()));
+        }
     }
     r.fallback(not_found).with_state(app)
 }

@@ -5,10 +5,12 @@
 //! - `tls`: the HTTPS certificate and its renewal, the accept loop, connection caps;
 //! - `challenge`: http-01 and tls-alpn-01 toward devices (RFC 8555 §8.3, RFC 8737);
 //! - `admin`: the token-protected /admin endpoints (draft §3.4.4 approvals over HTTPS);
+//! - `console`: the owner's web console under /admin/ (sign-in, approvals, the root);
 //! - `lan`: which source addresses are served (draft §4.1: the local network only).
 
 mod admin;
 mod challenge;
+pub(crate) mod console;
 mod http;
 mod lan;
 mod tls;
@@ -100,6 +102,11 @@ pub(crate) struct ServeArgs {
     /// log collector. RUST_LOG filters either (default: info).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Call this URL (POST, a small JSON object: device ID, names, IP, MAC, vendor, key-change
+    /// flag) once for each request that starts waiting for approval; fire-and-forget with a 5 s
+    /// timeout, failures are logged.
+    #[arg(long, value_name = "URL")]
+    notify_url: Option<String>,
     #[command(flatten)]
     limits: LimitArgs,
     #[command(flatten)]
@@ -220,6 +227,12 @@ async fn run(a: ServeArgs) -> Result<()> {
         Some(st.clone()),
     ));
 
+    // The web console (served with /admin) and its webhook.
+    let console = Arc::new(console::Console::new(st.clone(), &root, root_pem.clone()));
+    if let Some(url) = &a.notify_url {
+        console::check_notify_url(url)?;
+        console::spawn_watcher(console.clone(), url.clone());
+    }
     let service_for_crl = service.clone();
     let cert = Arc::new(tls::ServerCert(std::sync::RwLock::new(tls::server_cert(
         &root, &config,
@@ -236,6 +249,7 @@ async fn run(a: ServeArgs) -> Result<()> {
         origin: origin.clone(),
         root_pem,
         state: st.clone(),
+        console: admin_token.is_some().then_some(console),
         admin_token,
     });
     let sources = if a.allow_public_clients {

@@ -15,6 +15,7 @@ mod approvals;
 pub(crate) mod backup;
 mod certs;
 mod dir;
+mod keys;
 mod schema;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -29,6 +30,7 @@ pub(crate) use approvals::{
 pub(crate) use approvals::{approval_state, decide};
 pub(crate) use certs::{CertRow, Revoked, certificates, next_crl_number, revocations};
 pub(crate) use dir::{StateDir, read_token, write_atomic};
+pub(crate) use keys::account_key_type;
 pub(crate) use schema::{Config, create_db};
 
 /// The wall clock as time since the Unix epoch. Read by `net/` once per request (and by the
