@@ -263,10 +263,16 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
         }
         let (_, order) = self.owned_order(&v, id)?;
         let order = self.refresh_order(order, now)?;
-        let mut r = json_response(200, &self.order_object(&order));
+        Ok(self.order_response(&order)?)
+    }
+
+    /// An order's answer (RFC 8555 §7.4): the object, and `Retry-After` while pending or
+    /// processing.
+    pub(super) fn order_response(&self, order: &OrderRecord) -> Result<Response, StoreError> {
+        let mut r = json_response(200, &self.order_object(order));
         if matches!(order.status, OrderStatus::Pending | OrderStatus::Processing) {
             r.headers
-                .push(retry_after_header(self.order_retry_after(&order)?));
+                .push(retry_after_header(self.order_retry_after(order)?));
         }
         Ok(r)
     }

@@ -5,13 +5,15 @@
 //! - `tls`: the HTTPS certificate and its renewal, the accept loop, connection caps;
 //! - `challenge`: http-01 and tls-alpn-01 toward devices (RFC 8555 §8.3, RFC 8737);
 //! - `admin`: the token-protected /admin endpoints (draft §3.4.4 approvals over HTTPS);
-//! - `lan`: which source addresses are served (draft §4.1: the local network only).
+//! - `lan`: which source addresses are served (draft §4.1: the local network only);
+//! - `wake`: wakes polls held while a device awaits approval when the owner decides (§3.4.4).
 
 mod admin;
 mod challenge;
 mod http;
 mod lan;
 mod tls;
+mod wake;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -237,6 +239,7 @@ async fn run(a: ServeArgs) -> Result<()> {
         root_pem,
         state: st.clone(),
         admin_token,
+        wake: wake::ApprovalWake::spawn(st.clone()),
     });
     let sources = if a.allow_public_clients {
         lan::Sources::Any
