@@ -421,8 +421,10 @@ pub(super) fn check_identifier(id: &Identifier) -> Result<(), Subproblem> {
             if ok {
                 Ok(())
             } else {
+                // A well-formed request for a name this server will not issue (§6.7:
+                // rejectedIdentifier), not a malformed one.
                 Err(bad(
-                    ProblemType::Malformed,
+                    ProblemType::RejectedIdentifier,
                     "not a valid DNS name (LDH labels, A-labels only)",
                 ))
             }
@@ -432,7 +434,10 @@ pub(super) fn check_identifier(id: &Identifier) -> Result<(), Subproblem> {
             match parsed {
                 // RFC 8738 §3: the canonical textual form.
                 Ok(ip) if ip.to_string() == id.value => Ok(()),
-                _ => Err(bad(ProblemType::Malformed, "not a canonical IP address")),
+                _ => Err(bad(
+                    ProblemType::RejectedIdentifier,
+                    "not an IP address in its canonical form (RFC 8738 §3)",
+                )),
             }
         }
         IdentifierType::Other(_) => Err(bad(
