@@ -1124,6 +1124,8 @@ fn retry_after_follows_what_is_pending_and_the_challenge_resource_shows_the_outc
     let mut in_flight = Vec::new();
     let mut waits = Vec::new();
     let mut certificate = None;
+    let mut order_url = None;
+    let mut held = Vec::new();
     for _ in 0..10_000 {
         if client.is_done() {
             break;
@@ -1141,6 +1143,7 @@ fn retry_after_follows_what_is_pending_and_the_challenge_resource_shows_the_outc
                     client.challenges_ready();
                 }
                 Event::Certificate(c) => certificate = Some(c),
+                Event::OrderCreated { url } => order_url = Some(url),
                 Event::Failed(e) => panic!("{e:?}"),
                 _ => {}
             }
@@ -1186,9 +1189,37 @@ fn retry_after_follows_what_is_pending_and_the_challenge_resource_shows_the_outc
                         .unwrap()
                         .is_none()
                 );
+                // What a caller that holds polls asks (issue 18): the authorization, its
+                // challenge and the order wait for a human; other URLs do not.
+                held = vec![
+                    format!("{BASE}/authz/{}", v.authz_id),
+                    format!("{BASE}/chall/{}/{}", v.authz_id, v.challenge_id),
+                    order_url.clone().unwrap(),
+                ];
+                for url in &held {
+                    assert!(server.awaits_approval(url).unwrap(), "{url}");
+                    let r = server.resource_now(url, now).unwrap().unwrap();
+                    assert_eq!(r.header("retry-after"), Some("5"), "{url}");
+                    assert!(r.header("replay-nonce").is_none());
+                }
+                for url in [server.directory_url(), format!("{BASE}/authz/no-such")] {
+                    assert!(!server.awaits_approval(&url).unwrap(), "{url}");
+                    assert!(server.resource_now(&url, now).unwrap().is_none(), "{url}");
+                }
             }
             if waits.len() == 3 {
                 server.policy_mut().approved.insert("dev-7".into());
+                // Looked at again once the owner decided: valid, nothing waits any more.
+                let authz: Authorization =
+                    from_json(&server.resource_now(&held[0], now).unwrap().unwrap().body).unwrap();
+                assert_eq!(authz.status, AuthorizationStatus::Valid);
+                for url in &held {
+                    assert!(!server.awaits_approval(url).unwrap(), "{url}");
+                }
+                let r = server.resource_now(&held[2], now).unwrap().unwrap();
+                let order: Order = from_json(&r.body).unwrap();
+                assert_eq!(order.status, OrderStatus::Ready);
+                assert!(r.header("retry-after").is_none());
             }
             now = at;
             client.handle_timeout(now);
@@ -1349,4 +1380,34 @@ fn the_policy_hears_of_key_rollover_and_deactivation_and_dns01_is_not_offered() 
         .cloned()
         .collect::<Vec<_>>();
     assert_eq!(deactivations, vec![format!("deactivated {new_tp}")]);
+}
+
+/// RFC 8555 §7.3.2: an account update carrying `status` other than `deactivated` (certbot's
+/// `acme` library sends the whole account back) is applied, the status ignored.
+#[test]
+fn an_account_update_ignores_status_it_may_not_set() {
+    let mut s = server(ServerConfig::new(BASE));
+    let key = AccountKey::generate(Algorithm::Es384, &mut rand::rngs::OsRng).unwrap();
+    let kid = new_account(&mut s, &key);
+    for status in ["valid", "revoked"] {
+        let payload = format!(r#"{{"status":"{status}","contact":["mailto:a@example.org"]}}"#);
+        let n = nonce(&mut s);
+        let jws = jose::sign(&key, Some(&kid), Some(&n), &kid, Some(payload.as_bytes())).unwrap();
+        let r = post(&mut s, &kid, &jws);
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let a: Account = from_json(&r.body).unwrap();
+        assert_eq!(a.status, AccountStatus::Valid, "{status}");
+        assert_eq!(a.contact, ["mailto:a@example.org"]);
+    }
+    let n = nonce(&mut s);
+    let jws = jose::sign(
+        &key,
+        Some(&kid),
+        Some(&n),
+        &kid,
+        Some(br#"{"status":"deactivated"}"#),
+    )
+    .unwrap();
+    let a: Account = from_json(&post(&mut s, &kid, &jws).body).unwrap();
+    assert_eq!(a.status, AccountStatus::Deactivated);
 }

@@ -51,7 +51,18 @@ pub(crate) fn drive(
             );
         }
         if let Some(req) = client.poll_request() {
+            let sent = Instant::now();
             let resp = exchange(agent, &req)?;
+            // The server may hold a poll until the owner decides (issue 18: it answers as soon as
+            // the approval is given): show that wait as the others are shown.
+            if challenges_out && sent.elapsed() >= Duration::from_secs(1) {
+                waits += 1;
+                eprintln!(
+                    "… waiting for the server to validate and approve (§3.4.4: an administrator runs `approve`); {}s elapsed, the server held the request {:.1}s (#{waits})",
+                    start.elapsed().as_secs(),
+                    sent.elapsed().as_secs_f32()
+                );
+            }
             client.handle_response(resp, now());
         }
         while let Some(ev) = client.poll_event() {

@@ -265,7 +265,10 @@ impl Junk {
     fn new_order(&mut self, device: &str) -> Resp {
         self.post(
             "/acme/new-order",
-            &json!({"identifiers": [{"type": "dns", "value": format!("{device}.local")}]}),
+            &json!({"identifiers": [
+                {"type": "dns", "value": format!("{device}.local")},
+                {"type": "dns", "value": format!("{device}.home.arpa")},
+            ]}),
         )
     }
 }

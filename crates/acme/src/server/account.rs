@@ -84,8 +84,11 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
                 }
                 account.contact = contact;
             }
+            // §7.3.2: the server MUST ignore updates to `status` other than the deactivation
+            // of §7.3.6 (clients such as certbot's `acme` library send the whole account back,
+            // `"status": "valid"` included).
             match upd.status {
-                None => {}
+                None | Some(AccountStatus::Valid | AccountStatus::Revoked) => {}
                 Some(AccountStatus::Deactivated) => {
                     if account.status == AccountStatus::Valid {
                         // Draft §3.4.4: an approval bound to this key ends with the account.
@@ -93,7 +96,6 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
                     }
                     account.status = AccountStatus::Deactivated;
                 }
-                Some(_) => return Err(malformed("clients may only set status to deactivated")),
             }
             self.store.put_account(account.clone())?;
         }

@@ -300,14 +300,19 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
                 self.store.put_authz(a.clone())?;
             }
         }
-        let mut r = json_response(200, &self.authz_object(&a));
+        Ok(self.authz_response(&a))
+    }
+
+    /// An authorization's answer (RFC 8555 §7.5): the object, and `Retry-After` while pending.
+    pub(super) fn authz_response(&self, a: &AuthzRecord) -> Response {
+        let mut r = json_response(200, &self.authz_object(a));
         if a.status == AuthorizationStatus::Pending {
             // Validation running, or a human has yet to approve (§3.4.4): keep clients polling,
             // as often as what is pending warrants.
             r.headers
-                .push(retry_after_header(self.authz_retry_after(&a)));
+                .push(retry_after_header(self.authz_retry_after(a)));
         }
-        Ok(r)
+        r
     }
 
     pub(super) fn challenge_post(

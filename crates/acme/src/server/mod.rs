@@ -17,6 +17,7 @@ mod account;
 mod authz;
 mod nonce;
 mod order;
+mod poll;
 mod revoke;
 mod route;
 mod store;

@@ -263,10 +263,16 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
         }
         let (_, order) = self.owned_order(&v, id)?;
         let order = self.refresh_order(order, now)?;
-        let mut r = json_response(200, &self.order_object(&order));
+        Ok(self.order_response(&order)?)
+    }
+
+    /// An order's answer (RFC 8555 §7.4): the object, and `Retry-After` while pending or
+    /// processing.
+    pub(super) fn order_response(&self, order: &OrderRecord) -> Result<Response, StoreError> {
+        let mut r = json_response(200, &self.order_object(order));
         if matches!(order.status, OrderStatus::Pending | OrderStatus::Processing) {
             r.headers
-                .push(retry_after_header(self.order_retry_after(&order)?));
+                .push(retry_after_header(self.order_retry_after(order)?));
         }
         Ok(r)
     }
@@ -415,8 +421,10 @@ pub(super) fn check_identifier(id: &Identifier) -> Result<(), Subproblem> {
             if ok {
                 Ok(())
             } else {
+                // A well-formed request for a name this server will not issue (§6.7:
+                // rejectedIdentifier), not a malformed one.
                 Err(bad(
-                    ProblemType::Malformed,
+                    ProblemType::RejectedIdentifier,
                     "not a valid DNS name (LDH labels, A-labels only)",
                 ))
             }
@@ -426,7 +434,10 @@ pub(super) fn check_identifier(id: &Identifier) -> Result<(), Subproblem> {
             match parsed {
                 // RFC 8738 §3: the canonical textual form.
                 Ok(ip) if ip.to_string() == id.value => Ok(()),
-                _ => Err(bad(ProblemType::Malformed, "not a canonical IP address")),
+                _ => Err(bad(
+                    ProblemType::RejectedIdentifier,
+                    "not an IP address in its canonical form (RFC 8738 §3)",
+                )),
             }
         }
         IdentifierType::Other(_) => Err(bad(

@@ -18,6 +18,7 @@ use lantrust_acme::{Method, Problem, ProblemType, Request, Response};
 use super::admin::AdminToken;
 use super::challenge::{self, Targets};
 use super::tls::Peer;
+use super::wake::{ApprovalWake, LONG_POLL};
 use tracing::Instrument as _;
 
 use crate::service::metrics::{self, METRICS};
@@ -38,6 +39,8 @@ pub(crate) struct App {
     pub(crate) admin_token: Option<AdminToken>,
     /// The web console, served where /admin is (`None`: `--no-http-admin`).
     pub(crate) console: Option<Arc<super::console::Console>>,
+    /// Wakes polls held while a device awaits approval (`wake.rs`).
+    pub(crate) wake: Arc<ApprovalWake>,
 }
 
 /// Which routes a listener serves.
@@ -222,6 +225,14 @@ async fn handle_acme(
             .collect(),
         body,
     };
+    // A poll of a resource awaiting approval may be held (`hold`): listen for decisions from
+    // before it is handled, so that none made meanwhile is missed.
+    let decisions = matches!(
+        kind,
+        RequestKind::Authz | RequestKind::Order | RequestKind::Challenge
+    )
+    .then(|| app.wake.subscribe());
+    let poll_url = req.url.clone();
     let service = app.service.clone();
     let incoming = Incoming { req, peer, now };
     let span = tracing::Span::current();
@@ -286,6 +297,9 @@ async fn handle_acme(
         }
     }
     // The `processing` answer of a validation still running: on disk before it leaves.
+    // Only a poll is held: the challenge POST that started a validation answers with its
+    // outcome (and the human Retry-After while approval is pending) and is not held further.
+    let held = running.is_empty() && response.status == 200;
     if unflushed {
         let service = app.service.clone();
         let answered = response.clone();
@@ -298,7 +312,54 @@ async fn handle_acme(
             }
         }
     }
+    if held && let Some(decisions) = decisions {
+        response = hold(&app, &poll_url, peer.ip(), response, decisions).await;
+    }
     to_http(response, m == Method::Head)
+}
+
+/// A poll (RFC 8555 §7.5.1, §7.4) of an authorization, challenge or order that waits for the
+/// owner's approval (draft §3.4.4) is held up to [`LONG_POLL`] and answered as soon as a
+/// decision was made, with the resource as it is then; `answered` (the answer made when the
+/// request was handled) goes out unchanged when nothing waits for approval. A poll held to its
+/// deadline is told to come back after 1 s rather than the human `Retry-After`: it has waited
+/// already, and its next poll is held again.
+async fn hold(
+    app: &App,
+    url: &str,
+    peer: std::net::IpAddr,
+    answered: Response,
+    mut decisions: tokio::sync::watch::Receiver<u64>,
+) -> Response {
+    let service = app.service.clone();
+    let u = url.to_string();
+    let awaiting = tokio::task::spawn_blocking(move || service.awaits_approval(&u))
+        .await
+        .unwrap_or(false);
+    if !awaiting {
+        return answered;
+    }
+    let deadline = tokio::time::Instant::now() + LONG_POLL;
+    let mut latest = answered.clone();
+    while let Ok(Ok(())) = tokio::time::timeout_at(deadline, decisions.changed()).await {
+        decisions.borrow_and_update();
+        let service = app.service.clone();
+        let (u, a) = (url.to_string(), answered.clone());
+        let now = store::now();
+        match tokio::task::spawn_blocking(move || service.poll_again(&u, &a, peer, now)).await {
+            Ok((r, true)) => latest = r,
+            Ok((r, false)) => return r,
+            Err(e) => {
+                tracing::error!(error = %e, "looking at a held poll again panicked");
+                return latest;
+            }
+        }
+    }
+    latest
+        .headers
+        .retain(|(n, _)| !n.eq_ignore_ascii_case("retry-after"));
+    latest.headers.push(("Retry-After".into(), "1".into()));
+    latest
 }
 
 /// `/metrics`, where /admin is served and behind its token (see `admin::metrics`).
@@ -324,7 +385,13 @@ async fn admin(
     let Some(token) = &app.admin_token else {
         return not_found().await;
     };
-    super::admin::handle(app.state.clone(), token, method, uri.path(), &headers).await
+    let decides = method == HttpMethod::POST;
+    let r = super::admin::handle(app.state.clone(), token, method, uri.path(), &headers).await;
+    if decides && r.status() == StatusCode::OK {
+        // Polls held for a device's approval look again now (`wake.rs`).
+        app.wake.notify();
+    }
+    r
 }
 
 fn to_http(r: Response, head: bool) -> HttpResponse {

@@ -6,7 +6,8 @@
 //! - `challenge`: http-01 and tls-alpn-01 toward devices (RFC 8555 §8.3, RFC 8737);
 //! - `admin`: the token-protected /admin endpoints (draft §3.4.4 approvals over HTTPS);
 //! - `console`: the owner's web console under /admin/ (sign-in, approvals, the root);
-//! - `lan`: which source addresses are served (draft §4.1: the local network only).
+//! - `lan`: which source addresses are served (draft §4.1: the local network only);
+//! - `wake`: wakes polls held while a device awaits approval when the owner decides (§3.4.4).
 
 mod admin;
 mod challenge;
@@ -14,6 +15,7 @@ pub(crate) mod console;
 mod http;
 mod lan;
 mod tls;
+mod wake;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -251,6 +253,7 @@ async fn run(a: ServeArgs) -> Result<()> {
         state: st.clone(),
         console: admin_token.is_some().then_some(console),
         admin_token,
+        wake: wake::ApprovalWake::spawn(st.clone()),
     });
     let sources = if a.allow_public_clients {
         lan::Sources::Any

@@ -282,9 +282,38 @@ impl Issuer for CaIssuer {
     }
 }
 
-/// Identifiers outside the network's scope, by lantrust-csr's §4.2 rule (the one finalize applies
-/// to the CSR): DNS names other than `<id>.local` and `<id>.<domain>`, the server's own name,
-/// `localhost`, public IPs; and several device IDs in one order.
+/// The configured local domains as the CSR policy reads them: lower case, no trailing dot,
+/// `local` left out (it is always required), each once.
+fn normalized_domains(policy: &lantrust_csr::Policy) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for d in &policy.domains {
+        let d = d.trim_end_matches('.').to_ascii_lowercase();
+        if !d.is_empty() && d != "local" && !out.contains(&d) {
+            out.push(d);
+        }
+    }
+    out
+}
+
+/// The names every certificate of device `id` carries (draft §3.4.3): `<id>.local`, then
+/// `<id>.<domain>` for each local domain.
+fn required_names(policy: &lantrust_csr::Policy, id: &str) -> Vec<String> {
+    let mut names = vec![format!("{id}.local")];
+    names.extend(
+        normalized_domains(policy)
+            .iter()
+            .map(|d| format!("{id}.{d}")),
+    );
+    names
+}
+
+/// What newOrder refuses (RFC 8555 §7.4: what the server will not or cannot issue), with one
+/// `rejectedIdentifier` subproblem per name (§6.7.1): identifiers outside the network's scope,
+/// by lantrust-csr's §4.2 rule (the one finalize applies to the CSR) — DNS names other than
+/// `<id>.local` and `<id>.<domain>`, the server's own name, `localhost`, public IPs —; several
+/// device IDs in one order; and each name finalize requires that the order lacks (`<id>.local`
+/// and `<id>.<domain>` for every local domain, draft §3.4.3), named in its subproblem's
+/// `identifier`, so a client learns exactly which names its order must carry.
 pub(crate) fn out_of_scope(
     policy: &lantrust_csr::Policy,
     identifiers: &[lantrust_acme::Identifier],
@@ -344,6 +373,51 @@ pub(crate) fn out_of_scope(
             ),
         ));
     }
+    // RFC 8555 §7.4: refuse now what finalize would refuse whatever the CSR says. Finalize
+    // wants the CSR's names to be exactly the order's (§7.4) and the device policy wants every
+    // certificate to name `<id>.local` and `<id>.<domain>` for each local domain (draft
+    // §3.4.3, `lantrust_csr::Violation::MissingName`), with the device ID taken from the order's
+    // first DNS name (`CaIssuer`): so an order lacking one of those names can never be finalized.
+    if ids.len() <= 1 {
+        match identifiers.iter().find(|i| i.kind == IdentifierType::Dns) {
+            Some(first) => {
+                let id = lantrust_acme::server::device_id(first);
+                let required = required_names(policy, &id);
+                let all = required.join(", ");
+                for name in &required {
+                    let carried = identifiers.iter().any(|i| {
+                        i.kind == IdentifierType::Dns && i.value.eq_ignore_ascii_case(name)
+                    });
+                    if !carried {
+                        subs.push(Subproblem {
+                            kind: ProblemType::RejectedIdentifier,
+                            detail: Some(format!(
+                                "the order must also carry {name}: a certificate for device {id} names {all} (draft §3.4.3), so without it the order could never be finalized"
+                            )),
+                            identifier: Some(lantrust_acme::Identifier::dns(name)),
+                        });
+                    }
+                }
+            }
+            None if subs.is_empty() => {
+                let mut names = vec!["<id>.local".to_string()];
+                names.extend(
+                    normalized_domains(policy)
+                        .iter()
+                        .map(|d| format!("<id>.{d}")),
+                );
+                return Some(Problem::new(
+                    ProblemType::RejectedIdentifier,
+                    400,
+                    format!(
+                        "an order for IP addresses only could never be finalized: a device certificate names {} (draft §3.4.3); add them to the order, IP addresses may go with them",
+                        names.join(", ")
+                    ),
+                ));
+            }
+            None => {}
+        }
+    }
     if subs.is_empty() {
         return None;
     }
@@ -383,12 +457,58 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.kind, ProblemType::RejectedIdentifier);
-        assert_eq!(p.subproblems.len(), 1);
+        // The foreign name, and the name finalize would require that the order lacks.
+        let named: Vec<_> = p
+            .subproblems
+            .iter()
+            .map(|s| s.identifier.as_ref().unwrap().value.as_str())
+            .collect();
+        assert_eq!(named, ["dev1.example.com", "dev1.home.arpa"], "{p:?}");
         assert!(
             p.detail
                 .unwrap()
                 .contains("dev1.example.com is not a name on this network")
         );
+        // RFC 8555 §7.4: an order that could never be finalized is refused at newOrder, each
+        // missing name in a subproblem of its own.
+        for (names, missing) in [
+            (&["dev1.home.arpa"][..], &["dev1.local"][..]),
+            (&["dev1.local"][..], &["dev1.home.arpa"][..]),
+            (&["dev1.local", "192.168.1.5"][..], &["dev1.home.arpa"][..]),
+        ] {
+            let ids: Vec<_> = names
+                .iter()
+                .map(|n| match n.parse::<IpAddr>() {
+                    Ok(ip) => lantrust_acme::Identifier::ip(ip),
+                    Err(_) => lantrust_acme::Identifier::dns(n),
+                })
+                .collect();
+            let p = out_of_scope(&cfg, &ids).unwrap();
+            assert_eq!(p.kind, ProblemType::RejectedIdentifier);
+            let named: Vec<_> = p
+                .subproblems
+                .iter()
+                .map(|s| {
+                    assert_eq!(s.kind, ProblemType::RejectedIdentifier);
+                    s.identifier.as_ref().unwrap().value.as_str()
+                })
+                .collect();
+            assert_eq!(named, missing, "{names:?}: {p:?}");
+            assert!(p.detail.unwrap().contains("could never be finalized"));
+        }
+        let ip_only = [lantrust_acme::Identifier::ip(
+            "192.168.1.5".parse().unwrap(),
+        )];
+        let p = out_of_scope(&cfg, &ip_only).unwrap();
+        assert!(p.detail.unwrap().contains("<id>.local, <id>.home.arpa"),);
+        let mut complete = order(&["dev1.local", "dev1.home.arpa"]).identifiers;
+        complete.push(lantrust_acme::Identifier::ip(
+            "192.168.1.5".parse().unwrap(),
+        ));
+        assert!(out_of_scope(&cfg, &complete).is_none());
+        // With no domain configured, `<id>.local` alone is complete.
+        let bare = lantrust_csr::Policy::new("router", Vec::<String>::new());
+        assert!(out_of_scope(&bare, &order(&["dev1.local"]).identifiers).is_none());
         assert!(out_of_scope(&cfg, &order(&["router.local"]).identifiers).is_some());
         assert!(out_of_scope(&cfg, &order(&["a.b.local"]).identifiers).is_some());
         assert!(out_of_scope(&cfg, &order(&["dev1.local", "dev2.local"]).identifiers).is_some());

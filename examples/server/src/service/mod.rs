@@ -276,17 +276,54 @@ impl<S: Store> AcmeService<S> {
                 return self.make_durable(answered);
             }
         };
-        let mut out = answered;
-        out.headers
-            .retain(|(n, _)| !n.eq_ignore_ascii_case("retry-after"));
-        out.headers.extend(
-            current
-                .headers
-                .into_iter()
-                .filter(|(n, _)| n.eq_ignore_ascii_case("retry-after")),
-        );
-        out.body = current.body;
-        self.make_durable(out)
+        self.make_durable(with_current(answered, current))
+    }
+
+    /// Whether the authorization, challenge or order at `url` waits for the owner's approval
+    /// (draft §3.4.4), so that `net/` may hold the poll that named it.
+    pub(crate) fn awaits_approval(&self, url: &str) -> bool {
+        let Ok(core) = self.core.lock() else {
+            return false;
+        };
+        core.awaits_approval(url).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "reading whether a resource awaits approval failed");
+            false
+        })
+    }
+
+    /// A held poll of `url` looked at again after a decision may have been made (`net/`'s long
+    /// poll): `answered`, the answer [`AcmeService::handle`] made, with the resource as it is
+    /// now in its body and its `Retry-After` (the approval policy asked again, for `peer`), and
+    /// whether it still awaits approval. Flushed to disk before it returns; if the resource
+    /// cannot be read, `answered` as it was, not awaiting (so that it goes out).
+    pub(crate) fn poll_again(
+        &self,
+        url: &str,
+        answered: &Response,
+        peer: IpAddr,
+        now: Duration,
+    ) -> (Response, bool) {
+        let (current, awaiting) = {
+            let Ok(mut core) = self.core.lock() else {
+                return (answered.clone(), false);
+            };
+            core.policy_mut().set_peer(Some(peer));
+            let current = core.resource_now(url, now);
+            core.policy_mut().set_peer(None);
+            let awaiting = core.awaits_approval(url).unwrap_or(false);
+            (current, awaiting)
+        };
+        match current {
+            Ok(Some(r)) => (
+                self.make_durable(with_current(answered.clone(), r)),
+                awaiting,
+            ),
+            Ok(None) => (answered.clone(), false),
+            Err(e) => {
+                tracing::error!(error = %e, "reading a held resource again failed");
+                (answered.clone(), false)
+            }
+        }
     }
 
     /// A problem response for a refusal made outside the core (405, 408, 413), with a fresh
@@ -406,6 +443,22 @@ fn handle_locked<S: Store>(
         tracing::debug!(method = req.method.as_str(), url = %req.url, status = resp.status);
     }
     (resp, validations)
+}
+
+/// `answered` (with its nonce and links) carrying `current`'s body and `Retry-After` instead of
+/// its own: the resource as it is now, for a request answered later than it was handled.
+fn with_current(answered: Response, current: Response) -> Response {
+    let mut out = answered;
+    out.headers
+        .retain(|(n, _)| !n.eq_ignore_ascii_case("retry-after"));
+    out.headers.extend(
+        current
+            .headers
+            .into_iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("retry-after")),
+    );
+    out.body = current.body;
+    out
 }
 
 fn problem_plain(p: &Problem) -> Response {

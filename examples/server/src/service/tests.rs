@@ -412,7 +412,15 @@ fn foreign_names_are_refused_at_new_order_by_the_csr_scope_rule() {
     assert_eq!(problem(&r).kind, ProblemType::RejectedIdentifier);
     let r = order(r#"{"type":"ip","value":"8.8.8.8"}"#);
     assert_eq!(problem(&r).kind, ProblemType::RejectedIdentifier);
+    // RFC 8555 §7.4: an IP address alone could never be finalized (a device certificate names
+    // `<id>.local` and `<id>.home.arpa`, draft §3.4.3); with the device's names it is issued.
     let r = order(r#"{"type":"ip","value":"192.168.1.30"}"#);
+    let p = problem(&r);
+    assert_eq!((r.status, p.kind), (400, ProblemType::RejectedIdentifier));
+    assert!(p.detail.unwrap().contains("could never be finalized"));
+    let r = order(
+        r#"{"type":"dns","value":"dev-9.local"},{"type":"dns","value":"dev-9.home.arpa"},{"type":"ip","value":"192.168.1.30"}"#,
+    );
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
 }
 

@@ -814,3 +814,43 @@ pub(crate) fn pending_orders(conn: &Connection, source: IpAddr, now: u64) -> Res
     )?;
     Ok((from as u64, total as u64))
 }
+
+/// SQLite's `PRAGMA data_version` on `conn`: it changes whenever another connection (another
+/// process, such as `lantrust-server approve`, or another connection of this one) committed to
+/// the database since the last look, and costs no table read.
+pub(crate) fn data_version(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row("PRAGMA data_version", [], |r| r.get(0))?)
+}
+
+/// A digest of every owner's decision (draft §3.4.4): each device's approval state and bound
+/// key, and each key's own state (a key change approved or denied). It changes when a decision
+/// is made, by whatever means, and not when a device merely asks again (the names and times a
+/// poll records are left out), so that a held poll wakes for decisions only.
+pub(crate) fn decisions_digest(conn: &Connection) -> Result<u64> {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut h = DefaultHasher::new();
+    let mut stmt =
+        conn.prepare_cached("SELECT device_id, state, account FROM approvals ORDER BY device_id")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        (
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, Option<String>>(2)?,
+        )
+            .hash(&mut h);
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT device_id, thumbprint, state FROM requesters ORDER BY device_id, thumbprint",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        (
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+        )
+            .hash(&mut h);
+    }
+    Ok(h.finish())
+}

@@ -23,8 +23,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub(crate) use acme::SqliteStore;
 pub(crate) use approvals::{
     ApprovalRow, ApprovalState, Decided, Decision, PendingRow, Requester, RequesterRow, Verdict,
-    approvals, decide_with, is_renewal, pending_orders, pending_requests, rebind_key,
-    record_order_source, release_key, request_approval, revoke_device,
+    approvals, data_version, decide_with, decisions_digest, is_renewal, pending_orders,
+    pending_requests, rebind_key, record_order_source, release_key, request_approval,
+    revoke_device,
 };
 #[cfg(test)]
 pub(crate) use approvals::{approval_state, decide};
