@@ -17,6 +17,7 @@ mod account;
 mod authz;
 mod nonce;
 mod order;
+mod renewal;
 mod revoke;
 mod route;
 mod store;
@@ -37,6 +38,7 @@ use crate::objects::*;
 pub use authz::{Approval, ApprovalPolicy, ApprovalRequest, AutoApprove, Validation};
 pub use nonce::NonceStore;
 pub use order::{Issued, Issuer};
+pub use renewal::{CertIdParts, renew_now_window, spread_window};
 pub use route::{CheckedSignature, RequestKind, SignatureJob};
 pub use store::{
     AccountRecord, AuthzRecord, CertificateRecord, ChallengeRecord, MemoryStore, OrderRecord,
@@ -68,11 +70,17 @@ pub struct ServerConfig {
     pub max_identifiers: usize,
     /// Directory `meta`.
     pub meta: Option<DirectoryMeta>,
+    /// RFC 9773 §4.3: the `Retry-After` of a renewalInfo answer (capped at a twelfth of the
+    /// certificate's lifetime, at least a minute).
+    pub renewal_retry_after: Duration,
+    /// RFC 9773 §4.2: the `explanationURL` of renewalInfo answers, if any.
+    pub renewal_explanation_url: Option<String>,
 }
 
 impl ServerConfig {
     /// Defaults: strict low-S, 10 000 nonces, 1 h orders, 8 h authorizations, 5 s Retry-After
-    /// while a human decides and 1 s while validating, 20 identifiers per order.
+    /// while a human decides and 1 s while validating, 20 identifiers per order,
+    /// renewalInfo polled every 6 h.
     pub fn new(base_url: &str) -> Self {
         ServerConfig {
             base_url: base_url.trim_end_matches('/').to_string(),
@@ -84,6 +92,8 @@ impl ServerConfig {
             retry_after_validating: Duration::from_secs(1),
             max_identifiers: 20,
             meta: None,
+            renewal_retry_after: Duration::from_secs(6 * 3600),
+            renewal_explanation_url: None,
         }
     }
 }
