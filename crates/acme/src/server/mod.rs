@@ -71,7 +71,7 @@ pub struct ServerConfig {
     /// Directory `meta`.
     pub meta: Option<DirectoryMeta>,
     /// RFC 9773 §4.3: the `Retry-After` of a renewalInfo answer (capped at a twelfth of the
-    /// certificate's lifetime, at least a minute).
+    /// certificate's lifetime, at least 1 s).
     pub renewal_retry_after: Duration,
     /// RFC 9773 §4.2: the `explanationURL` of renewalInfo answers, if any.
     pub renewal_explanation_url: Option<String>,

@@ -175,13 +175,10 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
         };
         let mut r = json_response(200, &info);
         // §4.3: poll again after Retry-After; a short-lived certificate is asked about at
-        // least a dozen times in its life, so a window pulled forward is seen in time.
+        // least a dozen times in its life, so a window pulled forward is seen in time (the
+        // header itself is at least 1 s).
         let life = not_after.saturating_sub(not_before);
-        let every = self
-            .cfg
-            .renewal_retry_after
-            .min(life / 12)
-            .max(Duration::from_secs(60));
+        let every = self.cfg.renewal_retry_after.min(life / 12);
         r.headers.push(retry_after_header(every));
         Ok(r)
     }
