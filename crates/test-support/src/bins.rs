@@ -153,11 +153,15 @@ impl Network {
             args.push(http.to_string());
         }
         args.extend(extra.iter().map(|a| (*a).to_string()));
+        // The server's log, for a failing test's investigation: `dir/srv-<tag>.log`.
+        let log = std::fs::File::create(dir.join(format!("srv-{tag}.log")))
+            .map_or_else(|_| Stdio::null(), Stdio::from);
         let server = Proc::spawn(
             Command::new(bins.path("lantrust-server"))
                 .args(&args)
+                .env("RUST_LOG", "info")
                 .stdout(Stdio::null())
-                .stderr(Stdio::null()),
+                .stderr(log),
         );
         wait_for_port(port);
         Self {

@@ -186,7 +186,9 @@ pub(crate) fn serve(
                         }
                         Err(e) => {
                             // §4.3: on failure keep the last answer and retry after the lower bound.
-                            eprintln!("ARI: asking renewalInfo failed ({e:#}); keeping the current plan");
+                            eprintln!(
+                                "ARI: asking renewalInfo failed ({e:#}); keeping the current plan"
+                            );
                             ari_next = now + ari_bounds.min.as_secs();
                         }
                     }

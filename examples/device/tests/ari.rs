@@ -29,7 +29,8 @@ fn current_serial(bin: &Binaries, state: &Path) -> String {
 
 /// Revoke the device's current certificate over ACME with its own account key (RFC 8555
 /// §7.6), as the device's owner would after a key leak.
-fn revoke_current(net: &Network, state: &Path) {
+/// Returns the revoked certificate's RFC 9773 certID.
+fn revoke_current(net: &Network, state: &Path) -> String {
     let netdir = std::fs::read_dir(state.join("networks"))
         .unwrap()
         .next()
@@ -45,6 +46,7 @@ fn revoke_current(net: &Network, state: &Path) {
     let key = AccountKey::from_ec_bytes(Algorithm::Es384, &secret).unwrap();
     let chain = std::fs::read_to_string(netdir.join("chain.pem")).unwrap();
     let leaf = lantrust_cli::pem_certs(chain.as_bytes()).unwrap().remove(0);
+    let cert_id = lantrust_acme::cert_id(&leaf).unwrap();
     let root_pem = std::fs::read_to_string(net.state.join("root.pem")).unwrap();
     let roots = lantrust_cli::pem_certs(root_pem.as_bytes()).unwrap();
     let resolve: lantrust_cli::ResolveOverride = net.resolve().parse().unwrap();
@@ -76,6 +78,7 @@ fn revoke_current(net: &Network, state: &Path) {
         }
     }
     assert!(revoked, "the certificate was not revoked");
+    cert_id
 }
 
 fn wait_for_log(path: &Path, what: &str, limit: Duration) -> String {
@@ -112,7 +115,9 @@ fn serve_renews_by_itself_when_the_server_pulls_the_window_forward() {
     let first = current_serial(&bin, &state);
 
     let port = free_port();
+    // Progress and decisions go to stderr, results (`renewed: ...`) to stdout.
     let log_path = d.join("device.log");
+    let out_path = d.join("device.out");
     let _device = Proc::spawn(
         Command::new(bin.path("lantrust-device"))
             .args(["serve", "--state", state.to_str().unwrap()])
@@ -120,7 +125,7 @@ fn serve_renews_by_itself_when_the_server_pulls_the_window_forward() {
             .args(["--http01-listen", &format!("127.0.0.1:{http}")])
             // Poll every 1–2 s (production: 1 h to 24 h) so the test sees the change quickly.
             .args(["--ari-min-poll", "1", "--ari-max-poll", "2"])
-            .stdout(Stdio::null())
+            .stdout(std::fs::File::create(&out_path).unwrap())
             .stderr(std::fs::File::create(&log_path).unwrap()),
     );
     wait_for_port(port);
@@ -136,7 +141,7 @@ fn serve_renews_by_itself_when_the_server_pulls_the_window_forward() {
         log.lines().filter(|l| l.starts_with("ARI: serial")).count() >= 2,
         "the device asks again on the Retry-After schedule: {log}"
     );
-    assert!(!log.contains("renewed: now serving"), "renewed too early: {log}");
+    assert!(!log.contains("renewing cam-1"), "renewed too early: {log}");
     // One random time in the window, kept while the window stays the same.
     let times: std::collections::BTreeSet<&str> = log
         .lines()
@@ -147,12 +152,13 @@ fn serve_renews_by_itself_when_the_server_pulls_the_window_forward() {
     assert_eq!(current_serial(&bin, &state), first);
 
     // 2. Revocation pulls the window forward; the device renews by itself.
-    revoke_current(&net, &state);
-    let log = wait_for_log(
-        &log_path,
+    let revoked_id = revoke_current(&net, &state);
+    wait_for_log(
+        &out_path,
         "renewed: now serving serial",
         Duration::from_secs(90),
     );
+    let log = std::fs::read_to_string(&log_path).unwrap();
     assert!(
         log.contains("renewing at now (the window has begun)"),
         "{log}"
@@ -163,6 +169,15 @@ fn serve_renews_by_itself_when_the_server_pulls_the_window_forward() {
     );
     let second = current_serial(&bin, &state);
     assert_ne!(second, first);
+    // The renewal said which certificate it replaces (RFC 9773 §5), and the server took it.
+    let server_log = std::fs::read_to_string(d.join("srv-ari.log")).unwrap();
+    assert!(
+        server_log
+            .lines()
+            .any(|l| l.contains("new order replaces a certificate")
+                && l.contains(&format!("replaces={revoked_id}"))),
+        "{server_log}"
+    );
 
     // 3. The new certificate gets a window of its own, hours away again.
     let log = wait_for_log(

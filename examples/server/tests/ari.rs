@@ -110,7 +110,11 @@ fn certbot_renews_when_the_server_pulls_the_renewal_window_forward() {
     wait_pending(srv.state_arg(), dev, Duration::from_secs(60));
     cli_ok(&["approve", "--state", srv.state_arg(), dev]);
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "certbot certonly failed: {}", text(&out));
+    assert!(
+        out.status.success(),
+        "certbot certonly failed: {}",
+        text(&out)
+    );
     let live: PathBuf = d.join(format!("c/live/{dev}.local/cert.pem"));
     let first = leaf_der(&live);
     let first_id = lantrust_acme::cert_id(&first).unwrap();
@@ -138,7 +142,11 @@ fn certbot_renews_when_the_server_pulls_the_renewal_window_forward() {
         "{}",
         text(&out)
     );
-    assert_eq!(leaf_der(&live), first, "renewed although the window is hours away");
+    assert_eq!(
+        leaf_der(&live),
+        first,
+        "renewed although the window is hours away"
+    );
 
     // 2. The certificate is revoked (by its account, as a user would after a key leak): the
     //    server pulls its window forward, and certbot renews on that alone.
@@ -149,7 +157,11 @@ fn certbot_renews_when_the_server_pulls_the_renewal_window_forward() {
         .args(["--reason", "keycompromise", "--no-delete-after-revoke"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "certbot revoke failed: {}", text(&out));
+    assert!(
+        out.status.success(),
+        "certbot revoke failed: {}",
+        text(&out)
+    );
     // certbot waits for the Retry-After it was given (1 s) before asking again.
     std::thread::sleep(Duration::from_secs(2));
     let before = std::fs::read_to_string(&log_path).unwrap().len();

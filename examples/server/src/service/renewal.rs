@@ -110,14 +110,23 @@ fn csr_names_device_id(csr_der: &[u8], device_id: &str) -> bool {
         return false;
     };
     let cn = der::asn1::ObjectIdentifier::new_unwrap("2.5.4.3");
-    req.info.subject.0.iter().flat_map(|rdn| rdn.0.iter()).any(|atv| {
-        atv.oid == cn
-            && [
-                atv.value.decode_as::<der::asn1::Utf8StringRef<'_>>().map(|s| s.to_string()),
-                atv.value.decode_as::<der::asn1::PrintableStringRef<'_>>().map(|s| s.to_string()),
-            ]
-            .into_iter()
-            .flatten()
-            .any(|v| v.eq_ignore_ascii_case(device_id))
-    })
+    req.info
+        .subject
+        .0
+        .iter()
+        .flat_map(|rdn| rdn.0.iter())
+        .any(|atv| {
+            atv.oid == cn
+                && [
+                    atv.value
+                        .decode_as::<der::asn1::Utf8StringRef<'_>>()
+                        .map(|s| s.to_string()),
+                    atv.value
+                        .decode_as::<der::asn1::PrintableStringRef<'_>>()
+                        .map(|s| s.to_string()),
+                ]
+                .into_iter()
+                .flatten()
+                .any(|v| v.eq_ignore_ascii_case(device_id))
+        })
 }

@@ -319,7 +319,10 @@ impl Store for SqliteStore {
     }
 
     /// RFC 9773 §4.1: the certID's serial (indexed, `certificates_serial`).
-    fn certificate_by_serial(&self, serial: &[u8]) -> Result<Option<CertificateRecord>, StoreError> {
+    fn certificate_by_serial(
+        &self,
+        serial: &[u8],
+    ) -> Result<Option<CertificateRecord>, StoreError> {
         self.cert_where("c.serial = ?1", &serial)
     }
 

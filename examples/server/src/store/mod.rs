@@ -30,8 +30,8 @@ pub(crate) use approvals::{
 #[cfg(test)]
 pub(crate) use approvals::{approval_state, decide};
 pub(crate) use certs::{CertRow, Revoked, certificates, next_crl_number, revocations};
-pub(crate) use renewal::renew_early_reason;
 pub(crate) use dir::{StateDir, read_token, write_atomic};
+pub(crate) use renewal::renew_early_reason;
 pub(crate) use schema::{Config, create_db};
 
 /// The wall clock as time since the Unix epoch. Read by `net/` once per request (and by the
