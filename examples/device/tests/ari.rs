@@ -5,10 +5,10 @@
 
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
-#![allow(clippy::std_instead_of_core)] // test harness: std is the point
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // test harness: std is the point
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lantrust_acme::client::{Client, ClientConfig, Event, Operation};
