@@ -130,3 +130,116 @@ fn csr_names_device_id(csr_der: &[u8], device_id: &str) -> bool {
                 .any(|v| v.eq_ignore_ascii_case(device_id))
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use lantrust_ca::{DeviceRequest, IssuanceOptions, Root, RootConfig};
+    use rand::rngs::OsRng;
+
+    use super::*;
+    use crate::store::{Config, StateDir};
+
+    const NOW: Duration = Duration::from_secs(1_780_000_000);
+
+    fn root() -> Root {
+        Root::generate(
+            &RootConfig::new("router", vec!["home.arpa".into()]),
+            NOW,
+            &mut OsRng,
+        )
+        .unwrap()
+    }
+
+    /// A lantrust device's CSR for `id`, accepted under the network's policy.
+    fn accepted(id: &str, policy: &lantrust_csr::Policy) -> (Vec<u8>, lantrust_csr::AcceptedCsr) {
+        let built = lantrust_csr::CsrBuilder::new(id.to_string(), vec!["home.arpa".to_string()])
+            .build(&mut OsRng)
+            .unwrap();
+        let (_, der) = built.into_parts();
+        let ok = lantrust_csr::validate(&der, policy).unwrap();
+        (der, ok)
+    }
+
+    #[test]
+    fn a_certificate_of_a_rotated_out_root_is_renewed_now() {
+        let (old, new) = (root(), root());
+        let policy = lantrust_csr::Policy::new("router", vec!["home.arpa".to_string()]);
+        let (_, ok) = accepted("cam-1", &policy);
+        let cert = old
+            .issue(
+                &DeviceRequest {
+                    device_id: "cam-1".into(),
+                    dns_names: ok.dns_names().to_vec(),
+                    ip_addrs: vec![],
+                    public_key: ok.public_key().clone(),
+                },
+                &IssuanceOptions::default(),
+                NOW,
+                &mut OsRng,
+            )
+            .unwrap();
+        let record = CertificateRecord {
+            id: "c1".into(),
+            account_id: "a1".into(),
+            order_id: "o1".into(),
+            pem_chain: String::new(),
+            alternates: vec![],
+            leaf_der: lantrust_ca::certificate_to_der(&cert).unwrap(),
+            revoked: None,
+        };
+        assert_eq!(root_reason(&old, &record), None);
+        assert!(
+            root_reason(&new, &record)
+                .unwrap()
+                .contains("previous root")
+        );
+    }
+
+    #[test]
+    fn a_reset_or_withdrawn_approval_pulls_the_window_forward() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = StateDir::new(dir.path());
+        let config = Config {
+            name: "router".into(),
+            domains: vec!["home.arpa".into()],
+            ips: vec![],
+        };
+        store::create_db(&st.db(), &config, NOW).unwrap();
+        let conn = st.open().unwrap();
+        let reason =
+            |device: &str, key: &str| store::renew_early_reason(&conn, device, key).unwrap();
+        // No approval row (auto-approved network): the usual window.
+        assert_eq!(reason("cam-1", "T1"), None);
+        conn.execute(
+            "INSERT INTO approvals (device_id, state, account) VALUES ('cam-1', 'approved', 'T1'),
+             ('cam-2', 'revoked', 'T1'), ('cam-3', 'denied', NULL), ('cam-4', 'approved', NULL)",
+            [],
+        )
+        .unwrap();
+        assert_eq!(reason("cam-1", "T1"), None, "still bound to this key");
+        assert!(
+            reason("cam-1", "T2")
+                .unwrap()
+                .contains("another account key")
+        );
+        assert!(reason("cam-2", "T1").unwrap().contains("revoked"));
+        assert!(reason("cam-3", "T1").unwrap().contains("refused"));
+        assert_eq!(
+            reason("cam-4", "T9"),
+            None,
+            "pre-approved for the first key"
+        );
+    }
+
+    #[test]
+    fn a_draft_device_keeps_its_device_id_as_common_name() {
+        let strict = lantrust_csr::Policy::new("router", vec!["home.arpa".to_string()]);
+        let generic = strict.clone().with_generic_client_compat(true);
+        let (der, ok) = accepted("cam-1", &strict);
+        assert_eq!(subject_cn(&strict, &der, &ok), "cam-1");
+        let ok = lantrust_csr::validate(&der, &generic).unwrap();
+        assert_eq!(subject_cn(&generic, &der, &ok), "cam-1");
+    }
+}
