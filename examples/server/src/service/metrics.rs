@@ -299,6 +299,7 @@ mod tests {
             RequestKind::Authz,
             RequestKind::Challenge,
             RequestKind::Certificate,
+            RequestKind::RenewalInfo,
             RequestKind::Unknown,
         ];
         let rows: std::collections::HashSet<_> = kinds.iter().map(|k| kind_index(*k)).collect();
