@@ -13,6 +13,7 @@
 
 extern crate alloc;
 
+pub mod ari;
 pub mod b64;
 pub mod client;
 pub mod error;

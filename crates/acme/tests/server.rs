@@ -377,6 +377,232 @@ fn approval_flow_first_issue_waits_renewal_passes_revoked_approval_denies() {
     );
 }
 
+/// A GET of the core, as a caller hands one in.
+fn get(s: &mut Server<MemoryStore, AutoApprove, TestCa>, url: &str, now: Duration) -> Response {
+    let req = Request {
+        method: Method::Get,
+        url: url.to_string(),
+        headers: vec![],
+        body: vec![],
+    };
+    s.handle(&req, now, &mut rand::rngs::OsRng)
+}
+
+#[test]
+fn renewal_info_spreads_windows_pulls_them_forward_on_revocation_and_checks_replaces() {
+    use lantrust_acme::ari::{RenewalAdvice, renewal_info_request};
+    let mut server = Server::new(
+        ServerConfig::new(BASE),
+        MemoryStore::default(),
+        AutoApprove,
+        TestCa::new(),
+    );
+    // TestCa dates its certificates from the real clock (one day of validity).
+    let mut now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let cfg = ClientConfig::new(&format!("{BASE}/directory"));
+
+    // RFC 9773 §3: the directory advertises renewalInfo.
+    let r = get(&mut server, &format!("{BASE}/directory"), now);
+    let dir: Directory = from_json(&r.body).unwrap();
+    assert_eq!(
+        dir.renewal_info.as_deref(),
+        Some(format!("{BASE}/renewal-info").as_str())
+    );
+    assert_eq!(
+        server.store().certificate_by_serial(&[1]).unwrap(),
+        None,
+        "the memory store finds certificates by serial"
+    );
+
+    let key = AccountKey::generate(Algorithm::Es384, &mut rand::rngs::OsRng).unwrap();
+    let secret = key.ec_secret_bytes().unwrap();
+    let account = |_: u8| AccountKey::from_ec_bytes(Algorithm::Es384, &secret).unwrap();
+    let issue = |server: &mut Server<MemoryStore, AutoApprove, TestCa>,
+                 now: &mut Duration,
+                 key: AccountKey,
+                 names: &[&str],
+                 replaces: Option<String>| {
+        let mut client = Client::new(cfg.clone(), key, issue_op(names, replaces));
+        run(&mut client, server, now, |_, _| {})
+    };
+    let one = leaf_der(
+        &certificate(&issue(
+            &mut server,
+            &mut now,
+            account(0),
+            &["ari-1.local"],
+            None,
+        ))
+        .pem,
+    );
+    let two = leaf_der(
+        &certificate(&issue(
+            &mut server,
+            &mut now,
+            account(0),
+            &["ari-2.local"],
+            None,
+        ))
+        .pem,
+    );
+
+    // §4.1–§4.3: an unauthenticated GET answers the window with Retry-After.
+    let ask = |server: &mut Server<MemoryStore, AutoApprove, TestCa>, der: &[u8], now: Duration| {
+        let req = renewal_info_request(&dir, der).unwrap().unwrap();
+        assert_eq!(req.method, Method::Get);
+        assert_eq!(
+            req.url,
+            format!("{BASE}/renewal-info/{}", cert_id(der).unwrap())
+        );
+        let resp = server.handle(&req, now, &mut rand::rngs::OsRng);
+        assert_eq!(resp.status, 200, "{}", String::from_utf8_lossy(&resp.body));
+        assert_eq!(resp.header("content-type"), Some("application/json"));
+        RenewalAdvice::from_response(&resp, now).unwrap()
+    };
+    let validity = |der: &[u8]| {
+        let c = <x509_cert::Certificate as der::Decode>::from_der(der).unwrap();
+        let v = c.tbs_certificate.validity;
+        (
+            v.not_before.to_unix_duration(),
+            v.not_after.to_unix_duration(),
+        )
+    };
+    let a1 = ask(&mut server, &one, now);
+    let a2 = ask(&mut server, &two, now);
+    for (a, der) in [(&a1, &one), (&a2, &two)] {
+        let (nb, na) = validity(der);
+        let life = na - nb;
+        assert!(
+            a.start >= nb + life * 2 / 3 - Duration::from_secs(1),
+            "{a:?}"
+        );
+        assert!(a.end <= nb + life * 8 / 9 + Duration::from_secs(1), "{a:?}");
+        assert!(a.start > now, "nothing calls for haste yet: {a:?}");
+        // A day-long certificate is asked about every 2 h (a twelfth of its life), not 6 h.
+        assert_eq!(a.retry_after, Some(Duration::from_secs(7200)));
+    }
+    assert_ne!(a1.start, a2.start, "two certificates, two windows");
+    assert_eq!(
+        ask(&mut server, &one, now),
+        a1,
+        "the window of a certificate is stable"
+    );
+
+    // Malformed certIDs are 400 `malformed`; well-formed unknown ones 404.
+    for bad in [
+        "nodot",
+        "a.b.c",
+        "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE=",
+        "%%.AA",
+    ] {
+        let r = get(&mut server, &format!("{BASE}/renewal-info/{bad}"), now);
+        assert_eq!(r.status, 400, "{bad}");
+        assert_eq!(problem_of(&r).kind, ProblemType::Malformed);
+    }
+    let r = get(
+        &mut server,
+        &format!("{BASE}/renewal-info/aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE"),
+        now,
+    );
+    assert_eq!(r.status, 404);
+    let id1 = cert_id(&one).unwrap();
+    let (aki, _) = id1.split_once('.').unwrap();
+    let (_, serial2) = cert_id(&two)
+        .unwrap()
+        .split_once('.')
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .unwrap();
+    // Another root's keyIdentifier with a serial of ours names no certificate of ours.
+    let r = get(
+        &mut server,
+        &format!("{BASE}/renewal-info/AAAA.{serial2}"),
+        now,
+    );
+    assert_eq!(r.status, 404);
+    let r = get(&mut server, &format!("{BASE}/renewal-info/{aki}.AQ"), now);
+    assert_eq!(r.status, 404, "our keyIdentifier, a serial we never issued");
+
+    // §5: `replaces` from another account, or sharing no identifier, is refused.
+    let other = AccountKey::generate(Algorithm::Es384, &mut rand::rngs::OsRng).unwrap();
+    let r = issue(
+        &mut server,
+        &mut now,
+        other,
+        &["ari-1.local"],
+        Some(id1.clone()),
+    );
+    assert!(
+        matches!(failure(&r), Error::Problem(p) if p.kind == ProblemType::Malformed
+            && p.detail.as_deref().unwrap().contains("another account")),
+        "{:?}",
+        r.events
+    );
+    let r = issue(
+        &mut server,
+        &mut now,
+        account(0),
+        &["ari-2.local"],
+        Some(id1.clone()),
+    );
+    assert!(
+        matches!(failure(&r), Error::Problem(p) if p.detail.as_deref().unwrap().contains("no identifier")),
+        "{:?}",
+        r.events
+    );
+    let r = issue(
+        &mut server,
+        &mut now,
+        account(0),
+        &["ari-1.local"],
+        Some("AAAA.AAAA".into()),
+    );
+    assert!(matches!(failure(&r), Error::Problem(p) if p.kind == ProblemType::Malformed));
+    // The renewal that replaces it passes; a second one is `alreadyReplaced` (409).
+    let renewed = issue(
+        &mut server,
+        &mut now,
+        account(0),
+        &["ari-1.local"],
+        Some(id1.clone()),
+    );
+    certificate(&renewed);
+    let r = issue(
+        &mut server,
+        &mut now,
+        account(0),
+        &["ari-1.local"],
+        Some(id1.clone()),
+    );
+    assert!(
+        matches!(failure(&r), Error::Problem(p) if p.kind == ProblemType::AlreadyReplaced && p.status == Some(409)),
+        "{:?}",
+        r.events
+    );
+
+    // Revocation pulls the window forward: it ends now, so a client renews at once (§4.2).
+    let mut client = Client::new(
+        cfg.clone(),
+        account(0),
+        Operation::Revoke {
+            cert_der: two.clone(),
+            reason: Some(1),
+        },
+    );
+    let r = run(&mut client, &mut server, &mut now, |_, _| {});
+    assert!(r.events.iter().any(|e| matches!(e, Event::Revoked)));
+    let later = now + Duration::from_secs(30);
+    let pulled = ask(&mut server, &two, later);
+    assert_eq!(pulled.end, Duration::from_secs(later.as_secs()));
+    assert!(
+        pulled.start < pulled.end && pulled.renew_at(u64::MAX) <= later,
+        "{pulled:?}"
+    );
+    // The other certificate keeps its window.
+    assert_eq!(ask(&mut server, &one, later).start, a1.start);
+}
+
 #[test]
 fn failed_validation_invalidates_the_order() {
     let mut server = Server::new(
@@ -894,6 +1120,13 @@ impl Store for FlakyStore {
     fn order(&self, id: &str) -> std::result::Result<Option<OrderRecord>, StoreError> {
         self.read()?;
         self.inner.order(id)
+    }
+    fn certificate_by_serial(
+        &self,
+        serial: &[u8],
+    ) -> std::result::Result<Option<CertificateRecord>, StoreError> {
+        self.read()?;
+        self.inner.certificate_by_serial(serial)
     }
     fn put_order(&mut self, o: OrderRecord) -> std::result::Result<(), StoreError> {
         self.write()?;

@@ -106,6 +106,18 @@ impl Network {
         devices: &[(&str, u16)],
         url_host: &str,
     ) -> Self {
+        Self::start_with_args(bins, dir, tag, devices, url_host, &[])
+    }
+
+    /// [`Network::start`] with `extra` arguments for `serve` (e.g. `--cert-days 1`).
+    pub fn start_with_args(
+        bins: &Binaries,
+        dir: &Path,
+        tag: &str,
+        devices: &[(&str, u16)],
+        url_host: &str,
+        extra: &[&str],
+    ) -> Self {
         let state = dir.join(format!("srv-{tag}"));
         let s = path_str(&state);
         let out = bins.run(
@@ -140,11 +152,16 @@ impl Network {
             args.push("--http01-port".into());
             args.push(http.to_string());
         }
+        args.extend(extra.iter().map(|a| (*a).to_string()));
+        // The server's log, for a failing test's investigation: `dir/srv-<tag>.log`.
+        let log = std::fs::File::create(dir.join(format!("srv-{tag}.log")))
+            .map_or_else(|_| Stdio::null(), Stdio::from);
         let server = Proc::spawn(
             Command::new(bins.path("lantrust-server"))
                 .args(&args)
+                .env("RUST_LOG", "info")
                 .stdout(Stdio::null())
-                .stderr(Stdio::null()),
+                .stderr(log),
         );
         wait_for_port(port);
         Self {

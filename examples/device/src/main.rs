@@ -3,6 +3,7 @@
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // a binary: std is the point
 
 mod acme_run;
+mod ari;
 mod config;
 mod serve;
 mod state;
@@ -66,6 +67,12 @@ enum Cmd {
         /// Renew every SECS seconds instead of at 2/3 of the lifetime (to watch renewal happen).
         #[arg(long, value_name = "SECS")]
         renew_every: Option<u64>,
+        /// RFC 9773 (ARI): ask the server's renewalInfo at most this often, in seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+        ari_min_poll: u64,
+        /// RFC 9773 (ARI): ask the server's renewalInfo at least this often, in seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..))]
+        ari_max_poll: u64,
     },
     /// Renew the current network's certificate now (fresh key, §4.11). Discovery runs again
     /// first (§3.6), by itself or with the method `enroll` was given, and the renewal follows
@@ -197,7 +204,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             listen,
             http01_listen,
             renew_every,
-        } => serve::serve(&State::open(&state)?, listen, http01_listen, renew_every),
+            ari_min_poll,
+            ari_max_poll,
+        } => serve::serve(
+            &State::open(&state)?,
+            listen,
+            http01_listen,
+            renew_every,
+            ari::PollBounds {
+                min: Duration::from_secs(ari_min_poll),
+                max: Duration::from_secs(ari_max_poll.max(ari_min_poll)),
+            },
+        ),
         Cmd::Renew {
             state,
             http01_listen,

@@ -132,6 +132,7 @@ pub(crate) fn serve(
     listen: SocketAddr,
     http01_listen: SocketAddr,
     renew_every: Option<u64>,
+    ari_bounds: crate::ari::PollBounds,
 ) -> anyhow::Result<()> {
     let label = st.current()?;
     crate::mdns_announce(&st.meta(&label)?.id, listen);
@@ -158,25 +159,59 @@ pub(crate) fn serve(
         renew_at(&m)
     );
 
-    // Renewal (§3.6: "obtain, renew"): at two thirds of the lifetime, with a fresh key.
+    // Renewal (§3.6: "obtain, renew"), with a fresh key: when the server's renewal information
+    // says (RFC 9773, `ari.rs`), or at two thirds of the lifetime if it offers none.
     {
         let dir = st.dir.clone();
         let label = label.clone();
         std::thread::spawn(move || {
             let st = State::new(&dir);
             let mut last = lantrust_cli::unix_now();
+            // ARI: when to renew (unix seconds) as last suggested, and when to ask again.
+            let mut ari_at: Option<u64> = None;
+            let mut ari_next: u64 = 0;
+            let seed = rand::RngCore::next_u64(&mut rand::rngs::OsRng);
             loop {
                 let Ok(m) = st.meta(&label) else { return };
                 let now = lantrust_cli::unix_now();
-                let at = match renew_every {
-                    Some(every) => last + every,
-                    None => renew_at(&m),
+                if renew_every.is_none() && now >= ari_next {
+                    match crate::ari::ask(&st, &label, ari_bounds, seed) {
+                        Ok(crate::ari::Answer::Renew { renew_at, poll }) => {
+                            ari_at = Some(renew_at);
+                            ari_next = now + poll.as_secs();
+                        }
+                        Ok(crate::ari::Answer::NotOffered { poll }) => {
+                            ari_at = None;
+                            ari_next = now + poll.as_secs();
+                        }
+                        Err(e) => {
+                            // §4.3: on failure keep the last answer and retry after the lower bound.
+                            eprintln!(
+                                "ARI: asking renewalInfo failed ({e:#}); keeping the current plan"
+                            );
+                            ari_next = now + ari_bounds.min.as_secs();
+                        }
+                    }
+                }
+                let at = match (renew_every, ari_at) {
+                    (Some(every), _) => last + every,
+                    (None, Some(at)) => at,
+                    (None, None) => renew_at(&m),
                 };
                 if now < at {
-                    std::thread::sleep(Duration::from_secs((at - now).min(60)));
+                    let wake = at.min(ari_next.max(now + 1));
+                    std::thread::sleep(Duration::from_secs((wake - now).clamp(1, 60)));
                     continue;
                 }
-                eprintln!("renewing {} (renewal time reached)", m.names.join(", "));
+                eprintln!(
+                    "renewing {} ({})",
+                    m.names.join(", "),
+                    if ari_at.is_some() {
+                        "the server's renewal window (RFC 9773)"
+                    } else {
+                        "renewal time reached"
+                    }
+                );
                 // §3.6: "MUST" run discovery again before renewing.
                 if let Err(e) = crate::rediscover(&st, &label) {
                     eprintln!("rediscovery failed: {e:#}");
@@ -186,6 +221,9 @@ pub(crate) fn serve(
                 {
                     Ok(k) => {
                         last = lantrust_cli::unix_now();
+                        // Ask about the new certificate at once.
+                        ari_at = None;
+                        ari_next = 0;
                         if let Ok(mut slot) = current.current.write() {
                             *slot = k;
                         }

@@ -48,6 +48,20 @@ pub trait ApprovalPolicy {
         Ok(())
     }
 
+    /// RFC 9773: why the certificate `cert`, issued for `order` to `account`, should be renewed
+    /// now rather than in its usual window, if it should (e.g. the device was re-approved for
+    /// another key, or its approval was taken back). The renewalInfo answer then suggests a
+    /// window that has already begun. The default: never.
+    fn renew_early(
+        &mut self,
+        _cert: &CertificateRecord,
+        _order: &OrderRecord,
+        _account: &AccountRecord,
+        _now: Duration,
+    ) -> Option<String> {
+        None
+    }
+
     /// Told when `account` rolled over to a new key (RFC 8555 §7.3.5), before the account is
     /// stored with it: `account` carries the new key and thumbprint, `old_thumbprint` is the
     /// RFC 7638 thumbprint of the key it replaces. An approval bound to the old key (§3.4.4)

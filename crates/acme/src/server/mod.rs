@@ -18,6 +18,7 @@ mod authz;
 mod nonce;
 mod order;
 mod poll;
+mod renewal;
 mod revoke;
 mod route;
 mod store;
@@ -38,6 +39,7 @@ use crate::objects::*;
 pub use authz::{Approval, ApprovalPolicy, ApprovalRequest, AutoApprove, Validation};
 pub use nonce::NonceStore;
 pub use order::{Issued, Issuer};
+pub use renewal::{CertIdParts, renew_now_window, spread_window};
 pub use route::{CheckedSignature, RequestKind, SignatureJob};
 pub use store::{
     AccountRecord, AuthzRecord, CertificateRecord, ChallengeRecord, MemoryStore, OrderRecord,
@@ -69,11 +71,17 @@ pub struct ServerConfig {
     pub max_identifiers: usize,
     /// Directory `meta`.
     pub meta: Option<DirectoryMeta>,
+    /// RFC 9773 §4.3: the `Retry-After` of a renewalInfo answer (capped at a twelfth of the
+    /// certificate's lifetime, at least 1 s).
+    pub renewal_retry_after: Duration,
+    /// RFC 9773 §4.2: the `explanationURL` of renewalInfo answers, if any.
+    pub renewal_explanation_url: Option<String>,
 }
 
 impl ServerConfig {
     /// Defaults: strict low-S, 10 000 nonces, 1 h orders, 8 h authorizations, 5 s Retry-After
-    /// while a human decides and 1 s while validating, 20 identifiers per order.
+    /// while a human decides and 1 s while validating, 20 identifiers per order,
+    /// renewalInfo polled every 6 h.
     pub fn new(base_url: &str) -> Self {
         ServerConfig {
             base_url: base_url.trim_end_matches('/').to_string(),
@@ -85,6 +93,8 @@ impl ServerConfig {
             retry_after_validating: Duration::from_secs(1),
             max_identifiers: 20,
             meta: None,
+            renewal_retry_after: Duration::from_secs(6 * 3600),
+            renewal_explanation_url: None,
         }
     }
 }

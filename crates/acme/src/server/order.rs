@@ -59,6 +59,13 @@ pub trait Issuer {
 
     /// Told after a certificate was revoked (for CRLs).
     fn revoked(&mut self, _cert: &CertificateRecord, _now: Duration) {}
+
+    /// RFC 9773: why `cert` should be renewed now rather than in its usual window, if it
+    /// should (e.g. it was signed by a root that has since been rotated out). The renewalInfo
+    /// answer then suggests a window that has already begun. The default: never.
+    fn renew_early(&mut self, _cert: &CertificateRecord, _now: Duration) -> Option<String> {
+        None
+    }
 }
 
 impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
@@ -99,6 +106,9 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
             return Err(Refusal(p));
         }
         self.policy.check_order(&req.identifiers).map_err(Refusal)?;
+        if let Some(replaces) = &req.replaces {
+            self.check_replaces(&account, &req.identifiers, replaces)?;
+        }
         let mut authz_ids = Vec::new();
         for ident in &req.identifiers {
             let mut challenges = Vec::new();

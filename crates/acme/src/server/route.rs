@@ -47,6 +47,8 @@ pub enum RequestKind {
     Challenge,
     /// `POST` a certificate URL (§7.4.2).
     Certificate,
+    /// `GET` a certificate's renewal information (RFC 9773 §4.1).
+    RenewalInfo,
     /// Anything else (refused with 404 or 405).
     Unknown,
 }
@@ -85,6 +87,8 @@ pub(super) enum Route<'a> {
     MethodNotAllowed,
     Directory,
     NewNonce(Method),
+    /// RFC 9773 §4.1: `GET {renewalInfo}/{certID}`.
+    RenewalInfo(&'a str),
     Post(Post<'a>),
 }
 
@@ -97,6 +101,7 @@ impl<'a> Route<'a> {
         match (method, segs.as_slice()) {
             (Method::Get, ["directory"]) => Route::Directory,
             (Method::Head | Method::Get, ["new-nonce"]) => Route::NewNonce(method),
+            (Method::Get, ["renewal-info", cert_id]) => Route::RenewalInfo(cert_id),
             (Method::Post, segs) => Route::Post(match segs {
                 ["new-account"] => Post::NewAccount,
                 ["new-order"] => Post::NewOrder,
@@ -123,6 +128,7 @@ impl<'a> Route<'a> {
             Route::NotUnderBase | Route::MethodNotAllowed => RequestKind::Unknown,
             Route::Directory => RequestKind::Directory,
             Route::NewNonce(_) => RequestKind::NewNonce,
+            Route::RenewalInfo(_) => RequestKind::RenewalInfo,
             Route::Post(p) => match p {
                 Post::NewAccount => RequestKind::NewAccount,
                 Post::NewOrder => RequestKind::NewOrder,
@@ -305,6 +311,7 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
                 status: 204,
                 ..Default::default()
             }),
+            Route::RenewalInfo(cert_id) => self.renewal_info(cert_id, now),
             Route::Post(post) => {
                 // §7.3 and §7.6: only newAccount and revokeCert may be signed with a `jwk`.
                 let is_new_account = kind == RequestKind::NewAccount;
@@ -339,7 +346,7 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
             new_authz: None,
             revoke_cert: self.url("revoke-cert"),
             key_change: self.url("key-change"),
-            renewal_info: None,
+            renewal_info: Some(self.url("renewal-info")),
             meta: self.cfg.meta.clone(),
         };
         json_response(200, &d)

@@ -152,6 +152,18 @@ pub trait Store {
     fn certificate(&self, id: &str) -> Result<Option<CertificateRecord>, StoreError>;
     /// Look up a certificate by its leaf DER.
     fn certificate_by_der(&self, der: &[u8]) -> Result<Option<CertificateRecord>, StoreError>;
+    /// Look up a certificate by the DER content bytes of its serial number (RFC 9773 §4.1: the
+    /// certID's second half). The default refuses, so a store that does not implement it makes
+    /// renewalInfo and `replaces` answer `serverInternal` rather than "no such certificate".
+    fn certificate_by_serial(
+        &self,
+        serial: &[u8],
+    ) -> Result<Option<CertificateRecord>, StoreError> {
+        let _ = serial;
+        Err(StoreError::new(
+            "this store cannot look certificates up by serial number (RFC 9773)",
+        ))
+    }
     /// Insert or replace a certificate; `now` is when it was issued, or revoked if
     /// `cert.revoked` is set (the CRL's revocationDate, RFC 5280 §5.3).
     fn put_certificate(&mut self, cert: CertificateRecord, now: Duration)
@@ -207,8 +219,25 @@ impl Store for MemoryStore {
     fn certificate_by_der(&self, der: &[u8]) -> Result<Option<CertificateRecord>, StoreError> {
         Ok(self.certs.values().find(|c| c.leaf_der == der).cloned())
     }
+    fn certificate_by_serial(
+        &self,
+        serial: &[u8],
+    ) -> Result<Option<CertificateRecord>, StoreError> {
+        Ok(self
+            .certs
+            .values()
+            .find(|c| leaf_serial(&c.leaf_der).as_deref() == Some(serial))
+            .cloned())
+    }
     fn put_certificate(&mut self, cert: CertificateRecord, _: Duration) -> Result<(), StoreError> {
         self.certs.insert(cert.id.clone(), cert);
         Ok(())
     }
+}
+
+/// The DER content bytes of a certificate's serial number.
+fn leaf_serial(leaf_der: &[u8]) -> Option<Vec<u8>> {
+    use der::Decode;
+    let cert = x509_cert::Certificate::from_der(leaf_der).ok()?;
+    Some(cert.tbs_certificate.serial_number.as_bytes().to_vec())
 }

@@ -70,6 +70,13 @@ pub(crate) struct ServeArgs {
     /// Device certificate lifetime in days (1 to 90).
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=90))]
     cert_days: u64,
+    /// RFC 9773 renewalInfo: how long clients wait before asking again (`Retry-After`), in
+    /// seconds; capped at a twelfth of each certificate's lifetime.
+    #[arg(long, value_name = "SECS", default_value_t = 6 * 3600, value_parser = clap::value_parser!(u64).range(1..=7 * 86_400))]
+    ari_retry_after: u64,
+    /// RFC 9773 renewalInfo: an `explanationURL` page for operators of clients.
+    #[arg(long, value_name = "URL")]
+    ari_explanation_url: Option<String>,
     /// Most outstanding Replay-Nonce values; the oldest are forgotten beyond it (memory stays
     /// bounded however many nonces clients ask for).
     #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
@@ -203,6 +210,8 @@ async fn run(a: ServeArgs) -> Result<()> {
     scfg.allow_high_s = a.generic_clients;
     scfg.retry_after = Duration::from_secs(3);
     scfg.nonce_capacity = usize::try_from(a.nonce_capacity).unwrap_or(usize::MAX);
+    scfg.renewal_retry_after = Duration::from_secs(a.ari_retry_after);
+    scfg.renewal_explanation_url = a.ari_explanation_url.clone();
     let policy = lantrust_csr::Policy::new(config.name.clone(), config.domains.clone())
         .with_generic_client_compat(a.generic_clients);
     let issuer = CaIssuer::new(

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lantrust_acme::server::{
-    AccountRecord, Approval, ApprovalPolicy, ApprovalRequest, Issued, Issuer, OrderRecord,
-    StoreError,
+    AccountRecord, Approval, ApprovalPolicy, ApprovalRequest, CertificateRecord, Issued, Issuer,
+    OrderRecord, StoreError,
 };
 use lantrust_acme::{IdentifierType, Problem, ProblemType, Subproblem};
 use lantrust_ca::{DeviceRequest, IssuanceOptions, Root};
@@ -135,6 +135,17 @@ impl ApprovalPolicy for DbApproval {
         Ok(())
     }
 
+    /// RFC 9773: a device reset or a withdrawn approval pulls the renewal window forward.
+    fn renew_early(
+        &mut self,
+        _cert: &CertificateRecord,
+        order: &OrderRecord,
+        account: &AccountRecord,
+        _now: Duration,
+    ) -> Option<String> {
+        super::renewal::approval_reason(&self.conn, order, account)
+    }
+
     fn account_deactivated(
         &mut self,
         account: &AccountRecord,
@@ -211,6 +222,11 @@ impl Issuer for CaIssuer {
         self.issue_prepared(csr_der, order, account, now, &())
     }
 
+    /// RFC 9773: a certificate of a root rotated out is renewed now.
+    fn renew_early(&mut self, cert: &CertificateRecord, _now: Duration) -> Option<String> {
+        super::renewal::root_reason(&self.root, cert)
+    }
+
     /// `prepared` is the service's `Option<PreparedCsr>` for this request.
     fn issue_prepared(
         &mut self,
@@ -254,7 +270,7 @@ impl Issuer for CaIssuer {
             p
         })?;
         let request = DeviceRequest {
-            device_id: accepted.device_id().to_string(),
+            device_id: super::renewal::subject_cn(&self.policy, csr_der, &accepted),
             dns_names: accepted.dns_names().to_vec(),
             ip_addrs: accepted.ip_addrs().to_vec(),
             public_key: accepted.public_key().clone(),

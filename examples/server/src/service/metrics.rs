@@ -37,7 +37,7 @@ const REFUSALS: [(Refusal, &str); 5] = [
 ];
 
 /// The label of each [`RequestKind`], in the order of the histogram's rows.
-const KINDS: [&str; 14] = [
+const KINDS: [&str; 15] = [
     "directory",
     "new_nonce",
     "new_account",
@@ -51,6 +51,7 @@ const KINDS: [&str; 14] = [
     "authz",
     "challenge",
     "certificate",
+    "renewal_info",
     "unknown",
 ];
 
@@ -74,7 +75,8 @@ fn kind_index(kind: RequestKind) -> usize {
         RequestKind::Authz => 10,
         RequestKind::Challenge => 11,
         RequestKind::Certificate => 12,
-        _ => 13,
+        RequestKind::RenewalInfo => 13,
+        _ => 14,
     }
 }
 
@@ -297,6 +299,7 @@ mod tests {
             RequestKind::Authz,
             RequestKind::Challenge,
             RequestKind::Certificate,
+            RequestKind::RenewalInfo,
             RequestKind::Unknown,
         ];
         let rows: std::collections::HashSet<_> = kinds.iter().map(|k| kind_index(*k)).collect();

@@ -15,6 +15,7 @@ pub(crate) mod durable;
 pub(crate) mod hooks;
 pub(crate) mod metrics;
 pub(crate) mod neighbours;
+pub(crate) mod renewal;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -185,6 +186,7 @@ impl<S: Store> AcmeService<S> {
         if kind == RequestKind::NewOrder {
             self.admission.record_order(peer.ip(), &response, now);
         }
+        renewal::log_answer(kind, &req, &response);
         if !validations.is_empty()
             && let Ok(mut peers) = self.validation_peers.lock()
         {

@@ -473,6 +473,10 @@ impl Store for Failing {
         self.check()?;
         self.inner.certificate(id)
     }
+    fn certificate_by_serial(&self, s: &[u8]) -> Result<Option<CertificateRecord>, StoreError> {
+        self.check()?;
+        self.inner.certificate_by_serial(s)
+    }
     fn certificate_by_der(&self, der: &[u8]) -> Result<Option<CertificateRecord>, StoreError> {
         self.check()?;
         self.inner.certificate_by_der(der)

@@ -324,6 +324,14 @@ impl Store for SqliteStore {
         self.cert_where("c.leaf_der = ?1", &der)
     }
 
+    /// RFC 9773 §4.1: the certID's serial (indexed, `certificates_serial`).
+    fn certificate_by_serial(
+        &self,
+        serial: &[u8],
+    ) -> Result<Option<CertificateRecord>, StoreError> {
+        self.cert_where("c.serial = ?1", &serial)
+    }
+
     fn put_certificate(&mut self, c: CertificateRecord, now: Duration) -> Result<(), StoreError> {
         let device_id = self
             .order(&c.order_id)?

@@ -5,6 +5,7 @@
 //! - `schema`: tables, migrations, connection settings, the network configuration (§4.2);
 //! - `approvals`: the §3.4.4 approval states and the sources of waiting orders;
 //! - `certs`: issued certificates, revocations, the CRL number (RFC 5280 §5);
+//! - `renewal`: what the approvals say about renewing early (RFC 9773 renewalInfo);
 //! - `acme`: lantrust-acme's [`lantrust_acme::server::Store`] (RFC 8555 §7.1 records).
 //!
 //! No function here reads the clock: each takes `now` from its caller (the request's, read once
@@ -16,6 +17,7 @@ pub(crate) mod backup;
 mod certs;
 mod dir;
 mod keys;
+mod renewal;
 mod schema;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -32,6 +34,7 @@ pub(crate) use approvals::{approval_state, decide};
 pub(crate) use certs::{CertRow, Revoked, certificates, next_crl_number, revocations};
 pub(crate) use dir::{StateDir, read_token, write_atomic};
 pub(crate) use keys::account_key_type;
+pub(crate) use renewal::renew_early_reason;
 pub(crate) use schema::{Config, create_db};
 
 /// The wall clock as time since the Unix epoch. Read by `net/` once per request (and by the

@@ -61,6 +61,7 @@ CREATE TABLE IF NOT EXISTS order_sources (
     expires INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS order_sources_expires ON order_sources (expires);
+CREATE INDEX IF NOT EXISTS certificates_serial ON certificates (serial);
 ";
 
 /// Schema version 2 (`PRAGMA user_version`): approvals bind an account key (draft §3.4.4).
