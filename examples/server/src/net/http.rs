@@ -36,6 +36,8 @@ pub(crate) struct App {
     pub(crate) state: StateDir,
     /// The token of the /admin endpoints (`None`: `--no-http-admin`).
     pub(crate) admin_token: Option<AdminToken>,
+    /// Root rotation: /roots/link.pem and the earlier roots' CRLs.
+    pub(crate) rotation: Arc<super::rotation::Published>,
 }
 
 /// Which routes a listener serves.
@@ -56,6 +58,8 @@ pub(crate) fn router(app: Arc<App>, routes: Routes) -> Router {
         r = r
             .route("/roots.pem", get(roots))
             .route("/crl", get(crl))
+            .route("/crl/{key_id}", get(super::rotation::crl_of))
+            .route("/roots/link.pem", get(super::rotation::links))
             .route("/acme/{*rest}", any(acme));
     }
     if routes != Routes::WithoutAdmin {

@@ -28,7 +28,7 @@ pub(crate) use approvals::{
 #[cfg(test)]
 pub(crate) use approvals::{approval_state, decide};
 pub(crate) use certs::{CertRow, Revoked, certificates, next_crl_number, revocations};
-pub(crate) use dir::{StateDir, read_token, write_atomic};
+pub(crate) use dir::{ROOT_CERT_FILE, ROOT_KEY_FILE, StateDir, read_token, write_atomic};
 pub(crate) use schema::{Config, create_db};
 
 /// The wall clock as time since the Unix epoch. Read by `net/` once per request (and by the
