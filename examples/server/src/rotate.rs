@@ -416,3 +416,168 @@ pub(crate) fn spawn_watch(st: StateDir, loaded: Vec<u8>, every: Duration) {
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lantrust_ca::{DeviceRequest, IssuanceOptions, KeyAlgorithm, PrivateKey, RootConfig};
+
+    fn state(dir: &std::path::Path) -> StateDir {
+        let st = StateDir::new(dir);
+        let root = Root::generate(
+            &RootConfig::new("router", vec!["home.arpa".into()]),
+            store::now(),
+            &mut rand::rngs::OsRng,
+        )
+        .unwrap();
+        store::write_atomic(
+            &st.root_cert(),
+            root.certificate_pem().unwrap().as_bytes(),
+            0o644,
+        )
+        .unwrap();
+        store::write_atomic(
+            &st.root_key(),
+            root.private_key_pem().unwrap().as_bytes(),
+            0o600,
+        )
+        .unwrap();
+        let config = store::Config {
+            name: "router".into(),
+            domains: vec!["home.arpa".into()],
+            ips: vec![],
+        };
+        store::create_db(&st.db(), &config, store::now()).unwrap();
+        st
+    }
+
+    /// A certificate from `root` for `id`, stored as issued, and revoked when `revoke`.
+    fn issue(conn: &rusqlite::Connection, root: &Root, id: &str, revoke: bool) -> Vec<u8> {
+        let key = PrivateKey::generate(KeyAlgorithm::P384, &mut rand::rngs::OsRng).unwrap();
+        let req = DeviceRequest {
+            device_id: id.into(),
+            dns_names: vec![format!("{id}.local")],
+            ip_addrs: vec![],
+            public_key: key.public_key_info(),
+        };
+        let cert = root
+            .issue(
+                &req,
+                &IssuanceOptions::default(),
+                store::now(),
+                &mut rand::rngs::OsRng,
+            )
+            .unwrap();
+        let der = lantrust_ca::certificate_to_der(&cert).unwrap();
+        let serial = cert.tbs_certificate.serial_number.as_bytes().to_vec();
+        conn.execute(
+            "INSERT INTO certificates (id, account_id, order_id, device_id, serial, not_after,
+                                       issued_at, leaf_der, pem_chain, alternates)
+             VALUES (?1, 'a', 'o', ?1, ?2, 4102444800, 0, ?3, '', '[]')",
+            rusqlite::params![id, serial, der],
+        )
+        .unwrap();
+        if revoke {
+            conn.execute(
+                "INSERT INTO revocations (cert_id, serial, reason, revoked_at) VALUES (?1, ?2, 9, 1)",
+                rusqlite::params![id, serial],
+            )
+            .unwrap();
+        }
+        der
+    }
+
+    #[test]
+    fn rotation_keeps_the_old_root_for_its_crl_and_refuses_foreign_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = state(dir.path());
+        let before = Roots::load(&st).unwrap();
+        assert!(before.links.is_empty() && before.previous.is_empty());
+        assert_eq!(
+            before.chain_tail(),
+            vec![before.current.certificate_der().to_vec()]
+        );
+        let conn = st.open().unwrap();
+        let old_cert = issue(&conn, &before.current, "old-dev", true);
+        issue(&conn, &before.current, "old-kept", false);
+
+        rotate_root(RotateArgs {
+            state: dir.path().to_path_buf(),
+        })
+        .unwrap();
+        let after = Roots::load(&st).unwrap();
+        assert_eq!(after.previous.len(), 1);
+        let old = after.previous.first().unwrap();
+        assert_eq!(old.certificate_der(), before.current.certificate_der());
+        assert_ne!(after.current.key_identifier(), old.key_identifier());
+        assert_eq!(after.links.len(), 1);
+        assert_eq!(after.chain_tail(), after.links);
+        assert!(issued_by_current_root(&old_cert, old.key_identifier()));
+        assert!(!issued_by_current_root(
+            &old_cert,
+            after.current.key_identifier()
+        ));
+        let new_cert = issue(&conn, &after.current, "new-dev", true);
+        assert!(issued_by_current_root(
+            &new_cert,
+            after.current.key_identifier()
+        ));
+        let by_issuer = certificates_by_issuer(&conn).unwrap();
+        let old_id = hex(old.key_identifier());
+        assert_eq!(
+            by_issuer
+                .iter()
+                .filter(|(_, _, k, _)| *k == old_id)
+                .map(|(id, ..)| id.as_str())
+                .collect::<Vec<_>>(),
+            ["old-dev", "old-kept"]
+        );
+
+        // The old root's CRL: signed by it, listing only its own revoked certificate.
+        let crls = PreviousCrls::new(st.clone(), after.previous.clone());
+        let der = crls
+            .crl(old.key_identifier(), store::now())
+            .unwrap()
+            .unwrap();
+        let crl = lantrust_ca::crl_from_der(&der).unwrap();
+        assert_eq!(crl.tbs_cert_list.issuer, *old.subject());
+        let listed: Vec<_> = crl.tbs_cert_list.revoked_certificates.unwrap_or_default();
+        assert_eq!(listed.len(), 1);
+        let old_serial = lantrust_ca::certificate_from_der(&old_cert)
+            .unwrap()
+            .tbs_certificate
+            .serial_number;
+        assert_eq!(listed.first().unwrap().serial_number, old_serial);
+        assert!(
+            crls.crl(after.current.key_identifier(), store::now())
+                .unwrap()
+                .is_none(),
+            "the current root's CRL is /crl, not an earlier root's"
+        );
+
+        // A second rotation chains the links; a foreign link is refused at load.
+        rotate_root(RotateArgs {
+            state: dir.path().to_path_buf(),
+        })
+        .unwrap();
+        let twice = Roots::load(&st).unwrap();
+        assert_eq!((twice.previous.len(), twice.links.len()), (2, 2));
+        let stranger = Root::generate(
+            &RootConfig::new("router", vec!["home.arpa".into()]),
+            store::now(),
+            &mut rand::rngs::OsRng,
+        )
+        .unwrap();
+        let foreign = stranger
+            .link_certificate(&twice.current, &mut rand::rngs::OsRng)
+            .unwrap();
+        let mut pem = std::fs::read_to_string(dir.path().join(LINKS_FILE)).unwrap();
+        pem.push_str(&lantrust_ca::certificate_to_pem(&foreign).unwrap());
+        std::fs::write(dir.path().join(LINKS_FILE), pem).unwrap();
+        let err = Roots::load(&st).err().unwrap();
+        assert!(
+            format!("{err:#}").contains("not signed by a root of this network"),
+            "{err:#}"
+        );
+    }
+}
