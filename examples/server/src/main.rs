@@ -79,7 +79,7 @@ enum Command {
     /// using the old root (and logs that the root on disk changed) until it is RESTARTED; only
     /// then does it issue and present its HTTPS certificate under the new root, serve the link
     /// at /roots/link.pem (and in its certificate chains), and the old root's CRL at
-    /// /crl/<old key id>. The old root and its key are kept (previous-root-<KEYID>.pem) to sign
+    /// `/crl/<old key id>`. The old root and its key are kept (`previous-root-<KEYID>.pem`) to sign
     /// that CRL until its certificates have expired; `backup` includes them.
     RotateRoot(rotate::RotateArgs),
     /// Configuration files for `serve --config FILE` (`config check FILE`).
