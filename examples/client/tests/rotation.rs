@@ -140,7 +140,7 @@ fn lego(d: &Path, trust: &Path, port: u16, http: u16, action: &[&str]) -> Output
 
 #[test]
 fn devices_clients_and_lego_follow_a_planned_root_rotation() {
-    if !require_programs(&["openssl", "lego"], "planned root rotation") {
+    if !require_programs(&["openssl", "lego", "certutil"], "planned root rotation") {
         return;
     }
     let bin = Binaries::build(
@@ -198,6 +198,15 @@ fn devices_clients_and_lego_follow_a_planned_root_rotation() {
         "{}",
         text(&out)
     );
+    // Browsers: sync-nss trusts the pinned (old) root in an NSS database.
+    let nssdb = d.join("nssdb");
+    let sync = || {
+        let out = client.run("sync-nss", &["--router-mac", MAC, "--nss-db", s(&nssdb)]);
+        assert!(out.status.success(), "{}", text(&out));
+        stdout(&out)
+    };
+    let said = sync();
+    assert!(said.contains("added lantrust net="), "{said}");
     let (dev_proc, dev_port) = bin.serve_device(&dev, dev_http);
     let endpoint = Endpoint::new("cam-1.local", dev_port);
     let out = client.verify(MAC, &[], &endpoint);
@@ -410,6 +419,28 @@ fn devices_clients_and_lego_follow_a_planned_root_rotation() {
     );
     let out = client.run("list", &["--json"]);
     assert!(stdout(&out).contains(&spki("new.pem")), "{}", text(&out));
+    // sync-nss follows the re-pin: the old root leaves the NSS database, the new one enters.
+    let (old16, new16) = (
+        spki("old.pem")[..16].to_string(),
+        spki("new.pem")[..16].to_string(),
+    );
+    let said = sync();
+    assert!(
+        said.lines()
+            .any(|l| l.contains(": removed lantrust") && l.contains(&format!("root={old16}"))),
+        "{said}"
+    );
+    assert!(
+        said.lines()
+            .any(|l| l.contains(": added lantrust") && l.contains(&format!("root={new16}"))),
+        "{said}"
+    );
+    let listing = lantrust_test_support::bins::nss_certificates(&nssdb);
+    let listing = stdout(&listing);
+    assert!(
+        listing.contains(&format!("root={new16}")) && !listing.contains(&format!("root={old16}")),
+        "{listing}"
+    );
     let out = client.verify(MAC, &[], &endpoint);
     assert!(out.status.success(), "{}", text(&out));
     assert!(stdout(&out).contains("TRUSTED"), "{}", text(&out));
