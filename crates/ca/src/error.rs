@@ -75,6 +75,10 @@ pub enum Error {
     /// The imported certificate cannot serve as our root.
     #[error("not a usable root certificate: {0}")]
     NotARoot(&'static str),
+    /// A rotation was given the old root's own key: draft §4.11 forbids reusing root key
+    /// material.
+    #[error("the new root must have a new key (draft §4.11: root key material is never reused)")]
+    KeyReused,
     /// Encoding failed (a length overflow; not caused by input).
     #[error("encoding failed: {0}")]
     Encoding(String),

@@ -19,6 +19,7 @@ mod encoding;
 mod error;
 mod extensions;
 mod issue;
+mod link;
 mod names;
 mod root;
 mod time;
@@ -30,6 +31,7 @@ pub use encoding::{
 };
 pub use error::Error;
 pub use issue::{DEFAULT_DEVICE_VALIDITY, DeviceRequest, IssuanceOptions, MAX_DEVICE_VALIDITY};
+pub use link::is_link;
 pub use names::is_private_ip;
 pub use root::{NameConstraints, Root, RootConfig};
 

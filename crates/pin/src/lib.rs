@@ -16,6 +16,7 @@ extern crate alloc;
 mod cert;
 mod crl;
 mod error;
+mod link;
 mod names;
 mod network;
 mod root;
@@ -29,6 +30,7 @@ pub use crl::{
     utc_date, verify_crl,
 };
 pub use error::Error;
+pub use link::{LinkRefusal, check_rotation_links};
 pub use network::{
     MacAddress, NetworkFingerprint, NetworkId, NetworkIdBuilder, NetworkKind, PublicKind,
 };

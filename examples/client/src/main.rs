@@ -17,6 +17,7 @@ use lantrust_pin::{
 };
 
 mod nss;
+mod rotation;
 
 /// A lantrust client: pins each network's local root (trust on first use) and trusts devices
 /// only for local names, only on the network whose root signed them.
@@ -30,7 +31,9 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Cmd {
     /// Discover the ACME server, fetch /roots.pem over HTTPS, check the root's SANs against the
-    /// discovered name (§3.5) and pin it for this network. A changed root is an alert (exit 3).
+    /// discovered name (§3.5) and pin it for this network. A changed root is an alert (exit 3),
+    /// unless the server's link certificate (/roots/link.pem), signed by the pinned root,
+    /// certifies the new one: a planned rotation, re-pinned with a notice.
     Join {
         #[command(flatten)]
         common: Common,
@@ -311,7 +314,33 @@ fn join(
     };
     let mut store = load(&common.state)?;
     let fp = net.fingerprint();
-    match store.decide(&obs, now) {
+    let mut decision = store.decide(&obs, now);
+    // A changed root: is it a planned rotation, signed by the pinned root (issue 15)?
+    let mut links = Vec::new();
+    if matches!(decision, Decision::RootChanged { .. }) {
+        links = rotation::fetch_links(&found.directory_url, &fetched.root, &overrides);
+        let refs: Vec<&[u8]> = links.iter().map(Vec::as_slice).collect();
+        decision = store.decide_with_links(&obs, &refs, now);
+    }
+    match decision {
+        Decision::PlannedRotation { old, new, links } => {
+            let (was, now_fp) = (
+                rotation::spki_hex(old.spki_sha256()),
+                rotation::spki_hex(new.root().spki_sha256()),
+            );
+            store.accept_rotation(new, now)?;
+            lantrust_cli::outln!(
+                "planned rotation, signed by the root you trusted: network {fp} re-pinned"
+            );
+            lantrust_cli::outln!("  old root SPKI SHA-256 {was}");
+            lantrust_cli::outln!("  new root SPKI SHA-256 {now_fp} ({links} link certificate(s))");
+            lantrust_cli::outln!(
+                "  browsers: run `lantrust-client sync-nss` (the network hooks do) to trust the new root there"
+            );
+            join_crl(&mut store, &fp, &found.directory_url, &overrides, now);
+            save(&common.state, &store)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Decision::FirstUse(c) => {
             let subject = c.root().subject().to_string();
             let spki = hex::encode(c.root().spki_sha256());
@@ -344,6 +373,12 @@ fn join(
                 new.root().subject(),
                 hex::encode(new.root().spki_sha256())
             );
+            let refs: Vec<&[u8]> = links.iter().map(Vec::as_slice).collect();
+            if let Err(why) =
+                lantrust_pin::check_rotation_links(old.der(), new.root().der(), &refs, now)
+            {
+                eprintln!("!!   not a planned rotation: {why}");
+            }
             eprintln!("!! Someone may be impersonating the network's server. If the server was");
             eprintln!("!! really replaced, re-run with --accept-change.");
             eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
@@ -401,6 +436,12 @@ fn verify(common: &Common, url: &str, now: u64) -> anyhow::Result<ExitCode> {
     }
     match result {
         Ok(revocation) => {
+            if let Some(root) = store
+                .pin(&fp)
+                .and_then(|p| store.root_der(p.root_spki_sha256()))
+            {
+                rotation::note_rotated_chain(root, &refs, now);
+            }
             lantrust_cli::outln!(
                 "TRUSTED: {host} presented a certificate from this network's pinned root (scoped: local name, network {})",
                 net.fingerprint()

@@ -11,6 +11,7 @@ mod admin;
 mod config;
 mod discovery;
 mod net;
+mod rotate;
 mod service;
 mod store;
 
@@ -72,6 +73,18 @@ enum Command {
     /// Set the web console's password (read from stdin or --password-file, at least 10
     /// characters; stored as an argon2id hash in STATE/console-password, mode 0600).
     Passwd(net::console::PasswdArgs),
+    /// Planned root rotation: make a new network root (a new key, draft §4.11; the same names
+    /// and name-constraint choice) and a link certificate — the new root certified by the old
+    /// one — that lets devices and clients which trusted the old root follow the change
+    /// (lantrust-client re-pins it as a planned rotation instead of raising the §4.8 alert).
+    ///
+    /// Safe while `serve` runs: the files are replaced all at once, and a running `serve` keeps
+    /// using the old root (and logs that the root on disk changed) until it is RESTARTED; only
+    /// then does it issue and present its HTTPS certificate under the new root, serve the link
+    /// at /roots/link.pem (and in its certificate chains), and the old root's CRL at
+    /// `/crl/<old key id>`. The old root and its key are kept (`previous-root-<KEYID>.pem`) to sign
+    /// that CRL until its certificates have expired; `backup` includes them.
+    RotateRoot(rotate::RotateArgs),
     /// Configuration files for `serve --config FILE` (`config check FILE`).
     #[command(subcommand)]
     Config(lantrust_cli::config::ConfigCmd),
@@ -196,6 +209,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::DnsRecords(a) => discovery::dns_records(a),
         Command::Config(c) => config::run(c),
         Command::Passwd(a) => net::console::passwd(a).map(|()| ExitCode::SUCCESS),
+        Command::RotateRoot(a) => rotate::rotate_root(a).map(|()| ExitCode::SUCCESS),
         Command::Backup(a) => store::backup::backup(a).map(|()| ExitCode::SUCCESS),
         Command::Restore(a) => store::backup::restore(a).map(|()| ExitCode::SUCCESS),
     }

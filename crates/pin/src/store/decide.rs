@@ -97,6 +97,19 @@ pub enum Decision {
         /// The root now offered.
         new: Candidate,
     },
+    /// The network's root differs from the pinned one, but a link certificate signed by the
+    /// pinned root's key vouches for the new root (a planned rotation by the network's server;
+    /// see [`crate::check_rotation_links`]): only [`PinStore::decide_with_links`] returns it.
+    /// Tell the user quietly ("planned rotation, signed by the root you trusted") and re-pin
+    /// with [`PinStore::accept_rotation`], which keeps the network's record.
+    PlannedRotation {
+        /// The pinned root, which signed the link.
+        old: RootInfo,
+        /// The new root, ready to pin.
+        new: Candidate,
+        /// How many link certificates lead from the old root to the new one (1 per rotation).
+        links: usize,
+    },
     /// Not usable; the reason says why.
     Refused(Refusal),
 }

@@ -25,6 +25,7 @@ mod crl;
 mod decide;
 mod device;
 mod format;
+mod rotation;
 
 pub use crl::CachedCrl;
 pub use decide::{Candidate, Decision, Observation};

@@ -41,6 +41,8 @@ pub(crate) struct App {
     pub(crate) console: Option<Arc<super::console::Console>>,
     /// Wakes polls held while a device awaits approval (`wake.rs`).
     pub(crate) wake: Arc<ApprovalWake>,
+    /// Root rotation: /roots/link.pem and the earlier roots' CRLs.
+    pub(crate) rotation: Arc<super::rotation::Published>,
 }
 
 /// Which routes a listener serves.
@@ -61,6 +63,8 @@ pub(crate) fn router(app: Arc<App>, routes: Routes) -> Router {
         r = r
             .route("/roots.pem", get(roots))
             .route("/crl", get(crl))
+            .route("/crl/{key_id}", get(super::rotation::crl_of))
+            .route("/roots/link.pem", get(super::rotation::links))
             .route("/acme/{*rest}", any(acme));
     }
     if routes != Routes::WithoutAdmin {

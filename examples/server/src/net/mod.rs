@@ -14,6 +14,7 @@ mod challenge;
 pub(crate) mod console;
 mod http;
 mod lan;
+mod rotation;
 mod tls;
 mod wake;
 
@@ -179,15 +180,11 @@ async fn run(a: ServeArgs) -> Result<()> {
     };
     let conn = st.open_for_serve()?;
     let config = st.config(&conn)?;
-    let root_pem = std::fs::read_to_string(st.root_cert())
-        .with_context(|| format!("reading {}", st.root_cert().display()))?;
-    let key_pem = zeroize::Zeroizing::new(
-        std::fs::read_to_string(st.root_key())
-            .with_context(|| format!("reading {}", st.root_key().display()))?,
-    );
-    // One root, shared by the issuer, the CRL and the HTTPS certificate.
-    let root = Arc::new(Root::from_pem(&root_pem, &key_pem).context("loading the network root")?);
-    drop(key_pem);
+    // One current root, shared by the issuer, the CRL and the HTTPS certificate; after a
+    // `rotate-root`, the earlier roots (their CRLs) and the link certificates too.
+    let roots = crate::rotate::Roots::load(&st)?;
+    let root: Arc<Root> = roots.current.clone();
+    let root_pem = roots.current_pem.clone();
 
     let origin = match &a.url {
         Some(u) => u.trim_end_matches('/').to_string(),
@@ -201,7 +198,12 @@ async fn run(a: ServeArgs) -> Result<()> {
     };
 
     // RFC 5280 §4.2.1.13: where device certificates say their CRL is.
-    let crl_url = a.crl_url.clone().unwrap_or_else(|| format!("{origin}/crl"));
+    // The default names the issuing root's key (/crl/<key id>), so it stays right after a root
+    // rotation, when /crl is the new root's CRL and this root's is still served there.
+    let crl_url = a
+        .crl_url
+        .clone()
+        .unwrap_or_else(|| format!("{origin}/crl/{}", crate::rotate::hex(root.key_identifier())));
     anyhow::ensure!(
         crl_url.starts_with("http://") || crl_url.starts_with("https://"),
         "--crl-url {crl_url:?}: must be an http:// or https:// URL"
@@ -216,14 +218,20 @@ async fn run(a: ServeArgs) -> Result<()> {
         .with_generic_client_compat(a.generic_clients);
     let issuer = CaIssuer::new(
         root.clone(),
-        root_pem.clone(),
+        roots.chain_tail_pem(),
         policy.clone(),
         IssuanceOptions {
             validity: Duration::from_secs(a.cert_days * 86_400),
             client_auth: false,
             crl_distribution_point: Some(crl_url.clone()),
         },
-    );
+    )
+    .with_alternate_tail(if roots.links.is_empty() {
+        None
+    } else {
+        // RFC 8555 §7.4.2: the short chain (leaf + new root) as an alternate.
+        Some(root_pem.clone())
+    });
     let approval = DbApproval::new(st.open_for_serve()?, a.auto_approve, config.clone())
         .with_neighbours(Neighbours::new(a.neighbours.dhcp_leases.clone()));
     let admission = Admission::new(&a.limits, a.auto_approve, scfg.order_lifetime, st.open()?);
@@ -245,8 +253,9 @@ async fn run(a: ServeArgs) -> Result<()> {
         console::spawn_watcher(console.clone(), url.clone());
     }
     let service_for_crl = service.clone();
+    let tail = roots.chain_tail();
     let cert = Arc::new(tls::ServerCert(std::sync::RwLock::new(tls::server_cert(
-        &root, &config,
+        &root, &config, &tail,
     )?)));
     let tls_cfg = Arc::new(tls::tls_config(cert.clone())?);
     let limits = service.admission().limits().clone();
@@ -263,6 +272,7 @@ async fn run(a: ServeArgs) -> Result<()> {
         console: admin_token.is_some().then_some(console),
         admin_token,
         wake: wake::ApprovalWake::spawn(st.clone()),
+        rotation: Arc::new(rotation::Published::new(&roots, st.clone())),
     });
     let sources = if a.allow_public_clients {
         lan::Sources::Any
@@ -274,6 +284,7 @@ async fn run(a: ServeArgs) -> Result<()> {
     } else {
         http::Routes::All
     };
+    crate::rotate::spawn_watch(st.clone(), root.certificate_der().to_vec(), CRL_TIMER);
     spawn_crl_timer(service_for_crl, st);
 
     let listener = TcpListener::bind(a.listen)
@@ -297,7 +308,7 @@ async fn run(a: ServeArgs) -> Result<()> {
         "lantrust-server is serving"
     );
     tracing::info!(crl = %crl_url, "device certificates name this CRL distribution point");
-    tls::spawn_renewal(cert, root, config);
+    tls::spawn_renewal(cert, root, config, tail);
     let main = tls::accept_loop(
         listener,
         tls_cfg.clone(),

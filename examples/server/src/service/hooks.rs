@@ -166,6 +166,8 @@ pub(crate) struct CaIssuer {
     root_pem: String,
     policy: lantrust_csr::Policy,
     options: IssuanceOptions,
+    /// After a root rotation: the tail of the alternate chain (RFC 8555 §7.4.2), the root.
+    alternate_tail: Option<String>,
 }
 
 /// A finalize request's CSR validated (signature and policy) outside the core's lock, for the
@@ -203,7 +205,14 @@ impl CaIssuer {
             root_pem,
             policy,
             options,
+            alternate_tail: None,
         }
+    }
+
+    /// Also offer leaf + `tail` as an alternate chain (RFC 8555 §7.4.2).
+    pub(crate) fn with_alternate_tail(mut self, tail: Option<String>) -> Self {
+        self.alternate_tail = tail;
+        self
     }
 }
 
@@ -293,7 +302,11 @@ impl Issuer for CaIssuer {
         Ok(Issued {
             pem_chain: format!("{leaf_pem}{}", self.root_pem),
             leaf_der,
-            alternates: Vec::new(),
+            alternates: self
+                .alternate_tail
+                .iter()
+                .map(|tail| format!("{leaf_pem}{tail}"))
+                .collect(),
         })
     }
 }

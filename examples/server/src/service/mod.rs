@@ -379,7 +379,7 @@ impl<S: Store> AcmeService<S> {
     /// nextUpdate ([`CRL_VALIDITY`], 7 days: relying parties use a CRL up to 7 days past that,
     /// lantrust-pin's `CRL_GRACE`), with a cRLNumber that grows in the database.
     pub(crate) fn crl(&self, now: Duration) -> Result<Vec<u8>> {
-        use lantrust_ca::{CrlReason, RevokedCertificate, SerialNumber};
+        use lantrust_ca::{RevokedCertificate, SerialNumber};
         let st = self
             .state
             .as_ref()
@@ -402,14 +402,7 @@ impl<S: Store> AcmeService<S> {
                 Ok(RevokedCertificate {
                     serial: SerialNumber::new(serial).map_err(|e| anyhow!("stored serial: {e}"))?,
                     revoked_at: Duration::from_secs(*at),
-                    reason: match reason {
-                        Some(1) => CrlReason::KeyCompromise,
-                        Some(3) => CrlReason::AffiliationChanged,
-                        Some(4) => CrlReason::Superseded,
-                        Some(5) => CrlReason::CessationOfOperation,
-                        Some(9) => CrlReason::PrivilegeWithdrawn,
-                        _ => CrlReason::Unspecified,
-                    },
+                    reason: crl_reason(*reason),
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -418,6 +411,19 @@ impl<S: Store> AcmeService<S> {
         let der = der::Encode::to_der(&crl).map_err(|e| anyhow!("encoding the CRL: {e}"))?;
         *cache = Some((list, now, der.clone()));
         Ok(der)
+    }
+}
+
+/// The CRL reasonCode (RFC 5280 §5.3.1) of a stored revocation reason.
+pub(crate) fn crl_reason(reason: Option<u8>) -> lantrust_ca::CrlReason {
+    use lantrust_ca::CrlReason;
+    match reason {
+        Some(1) => CrlReason::KeyCompromise,
+        Some(3) => CrlReason::AffiliationChanged,
+        Some(4) => CrlReason::Superseded,
+        Some(5) => CrlReason::CessationOfOperation,
+        Some(9) => CrlReason::PrivilegeWithdrawn,
+        _ => CrlReason::Unspecified,
     }
 }
 

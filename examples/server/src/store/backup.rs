@@ -476,7 +476,8 @@ pub(crate) fn restore(a: RestoreArgs) -> Result<()> {
 }
 
 /// The staged state is usable: the database passes its integrity check and holds the network
-/// configuration, and the root certificate loads with its key.
+/// configuration, the root certificate loads with its key, and so do the earlier roots and the
+/// link certificates of a rotation.
 fn verify_staged(st: &StateDir) -> Result<()> {
     let conn = st.open()?;
     check_database(&conn)?;
@@ -486,6 +487,10 @@ fn verify_staged(st: &StateDir) -> Result<()> {
     let key = zeroize::Zeroizing::new(std::fs::read_to_string(st.root_key())?);
     lantrust_ca::Root::from_pem(&root, &key)
         .context("the archive's root certificate and key do not load together")?;
+    // After a root rotation: the earlier roots (with their keys, for their CRLs) and the link
+    // certificates (`rotate`), which are plain files of the state directory and so archived.
+    crate::rotate::Roots::load(st)
+        .context("the archive's earlier roots or link certificates do not load")?;
     if st.admin_token().exists() {
         super::read_token(&st.admin_token())?;
     }

@@ -32,7 +32,7 @@ pub(crate) use approvals::{
 #[cfg(test)]
 pub(crate) use approvals::{approval_state, decide};
 pub(crate) use certs::{CertRow, Revoked, certificates, next_crl_number, revocations};
-pub(crate) use dir::{StateDir, read_token, write_atomic};
+pub(crate) use dir::{ROOT_CERT_FILE, ROOT_KEY_FILE, StateDir, read_token, write_atomic};
 pub(crate) use keys::account_key_type;
 pub(crate) use renewal::renew_early_reason;
 pub(crate) use schema::{Config, create_db};
