@@ -75,6 +75,10 @@ pub enum Error {
     /// The imported certificate cannot serve as our root.
     #[error("not a usable root certificate: {0}")]
     NotARoot(&'static str),
+    /// A subordinate CA certificate (`Root::from_subordinate`) is not what was requested; the
+    /// text says what to fix.
+    #[error("not a usable subordinate CA certificate: {0}")]
+    NotASubordinate(String),
     /// Encoding failed (a length overflow; not caused by input).
     #[error("encoding failed: {0}")]
     Encoding(String),

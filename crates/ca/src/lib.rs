@@ -21,6 +21,7 @@ mod extensions;
 mod issue;
 mod names;
 mod root;
+mod subordinate;
 mod time;
 
 pub use crl::{RevokedCertificate, crl_from_der, crl_from_pem, crl_to_pem};
@@ -32,6 +33,9 @@ pub use error::Error;
 pub use issue::{DEFAULT_DEVICE_VALIDITY, DeviceRequest, IssuanceOptions, MAX_DEVICE_VALIDITY};
 pub use names::is_private_ip;
 pub use root::{NameConstraints, Root, RootConfig};
+pub use subordinate::{Subordinate, ca_request, ca_request_from_pem, ca_request_to_pem};
+/// Re-exported: the PKCS#10 request type [`ca_request`] returns.
+pub use x509_cert::request::CertReq;
 
 /// Re-exported: the key types roots are made of.
 pub use lantrust_keys::{KeyAlgorithm, PrivateKey};
