@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use lantrust_acme::server::{Server, ServerConfig};
-use lantrust_ca::{IssuanceOptions, Root};
+use lantrust_ca::IssuanceOptions;
 use tokio::net::TcpListener;
 
 pub(crate) use self::admin::AdminToken;
@@ -163,15 +163,11 @@ async fn run(a: ServeArgs) -> Result<()> {
     };
     let conn = st.open_for_serve()?;
     let config = st.config(&conn)?;
-    let root_pem = std::fs::read_to_string(st.root_cert())
-        .with_context(|| format!("reading {}", st.root_cert().display()))?;
-    let key_pem = zeroize::Zeroizing::new(
-        std::fs::read_to_string(st.root_key())
-            .with_context(|| format!("reading {}", st.root_key().display()))?,
-    );
-    // One root, shared by the issuer, the CRL and the HTTPS certificate.
-    let root = Arc::new(Root::from_pem(&root_pem, &key_pem).context("loading the network root")?);
-    drop(key_pem);
+    // One CA, shared by the issuer, the CRL and the HTTPS certificate: the self-signed root, or
+    // in subordinate mode the CA the company root certified (issue 19).
+    let ca = crate::subca::load(&st)?;
+    let root = Arc::new(ca.root);
+    let root_pem = ca.anchor_pem;
 
     let origin = match &a.url {
         Some(u) => u.trim_end_matches('/').to_string(),
@@ -198,7 +194,7 @@ async fn run(a: ServeArgs) -> Result<()> {
         .with_generic_client_compat(a.generic_clients);
     let issuer = CaIssuer::new(
         root.clone(),
-        root_pem.clone(),
+        ca.chain_pem,
         policy.clone(),
         IssuanceOptions {
             validity: Duration::from_secs(a.cert_days * 86_400),
@@ -222,7 +218,9 @@ async fn run(a: ServeArgs) -> Result<()> {
 
     let service_for_crl = service.clone();
     let cert = Arc::new(tls::ServerCert(std::sync::RwLock::new(tls::server_cert(
-        &root, &config,
+        &root,
+        &ca.chain_der,
+        &config,
     )?)));
     let tls_cfg = Arc::new(tls::tls_config(cert.clone())?);
     let limits = service.admission().limits().clone();
@@ -271,7 +269,7 @@ async fn run(a: ServeArgs) -> Result<()> {
         "lantrust-server is serving"
     );
     tracing::info!(crl = %crl_url, "device certificates name this CRL distribution point");
-    tls::spawn_renewal(cert, root, config);
+    tls::spawn_renewal(cert, root, ca.chain_der, config);
     let main = tls::accept_loop(
         listener,
         tls_cfg.clone(),

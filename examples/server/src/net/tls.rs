@@ -36,8 +36,13 @@ impl rustls::server::ResolvesServerCert for ServerCert {
 }
 
 /// A fresh P-384 key and a certificate from the root for `<name>.local`, `<name>.<domain>` and
-/// the configured IPs (90 days), with the root as chain.
-pub(crate) fn server_cert(root: &Root, config: &Config) -> Result<Arc<rustls::sign::CertifiedKey>> {
+/// the configured IPs (90 days), followed by `chain` (DER: the root, or the subordinate CA and
+/// its intermediates).
+pub(crate) fn server_cert(
+    root: &Root,
+    chain: &[Vec<u8>],
+    config: &Config,
+) -> Result<Arc<rustls::sign::CertifiedKey>> {
     let key = PrivateKey::generate(KeyAlgorithm::P384, &mut OsRng)?;
     let mut dns_names = vec![format!("{}.local", config.name)];
     dns_names.extend(
@@ -59,10 +64,10 @@ pub(crate) fn server_cert(root: &Root, config: &Config) -> Result<Arc<rustls::si
     let cert = root.issue(&req, &opts, store::now(), &mut OsRng)?;
     let leaf = lantrust_ca::certificate_to_der(&cert)?;
     let key_der = key.to_pkcs8_der()?;
-    let chain = vec![
-        rustls_pki_types::CertificateDer::from(leaf),
-        rustls_pki_types::CertificateDer::from(root.certificate_der().to_vec()),
-    ];
+    let chain = std::iter::once(leaf)
+        .chain(chain.iter().cloned())
+        .map(rustls_pki_types::CertificateDer::from)
+        .collect();
     let key = rustls_pki_types::PrivateKeyDer::Pkcs8(rustls_pki_types::PrivatePkcs8KeyDer::from(
         key_der.to_vec(),
     ));
@@ -83,11 +88,16 @@ pub(crate) fn tls_config(cert: Arc<ServerCert>) -> Result<rustls::ServerConfig> 
 }
 
 /// Replace the HTTPS certificate every [`SERVER_CERT_RENEWAL`], in the background.
-pub(crate) fn spawn_renewal(cert: Arc<ServerCert>, root: Arc<Root>, config: Config) {
+pub(crate) fn spawn_renewal(
+    cert: Arc<ServerCert>,
+    root: Arc<Root>,
+    chain: Vec<Vec<u8>>,
+    config: Config,
+) {
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(SERVER_CERT_RENEWAL).await;
-            match server_cert(&root, &config) {
+            match server_cert(&root, &chain, &config) {
                 Ok(c) => {
                     if let Ok(mut w) = cert.0.write() {
                         *w = c;
