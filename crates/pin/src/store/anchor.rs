@@ -96,23 +96,21 @@ impl PinStore {
         let mut last = direct.err().unwrap_or(CrlRefusal::WrongIssuer);
         let mut found = None;
         for issuer in issuers {
-            let Some(anchor) = managed.anchors.iter().find(|a| {
-                self.body
-                    .roots
-                    .get(*a)
-                    .is_some_and(|r| chains_to(issuer, issuers, &r.der, now))
+            let Some((anchor, path)) = managed.anchors.iter().find_map(|a| {
+                let root = self.body.roots.get(a)?;
+                Some((*a, chain_to(issuer, issuers, &root.der, Some(now))?))
             }) else {
                 continue;
             };
             match verify_crl(issuer, crl_der, now) {
                 Ok(crl) => {
-                    found = Some((*anchor, crl));
+                    found = Some((anchor, path, crl));
                     break;
                 }
                 Err(e) => last = e,
             }
         }
-        let (anchor, crl) = found.ok_or(last)?;
+        let (anchor, path, crl) = found.ok_or(last)?;
         // The same freshness rule as `update_crl`: never replace a newer CRL of the same issuer.
         if let Some(cached) = self.body.crls.get(network)
             && cached.root == anchor
@@ -133,6 +131,7 @@ impl PinStore {
             CachedCrl {
                 der: crl_der.to_vec(),
                 fetched_at: now,
+                issuers: Some(path.concat()),
                 root: anchor,
                 url,
             },
@@ -141,43 +140,57 @@ impl PinStore {
     }
 }
 
-/// Whether `cert` chains to `anchor_der` through certificates of `pool`: each link's issuer
-/// name is the next one's subject and its signature verifies with the next one's key, each
-/// issuer is a CA, and every certificate is valid at `now`. At most `pool.len() + 1` links.
-fn chains_to(cert: &[u8], pool: &[&[u8]], anchor_der: &[u8], now: u64) -> bool {
-    let Ok(anchor) = Certificate::from_der(anchor_der) else {
-        return false;
-    };
+/// The path from `cert` to `anchor_der` through certificates of `pool` (DER, `cert` first, the
+/// anchor not included), if there is one: each link's issuer name is the next one's subject and
+/// its signature verifies with the next one's key, each is a CA, and with `now` each is valid
+/// then. At most `pool.len() + 1` links.
+fn chain_to(
+    cert: &[u8],
+    pool: &[&[u8]],
+    anchor_der: &[u8],
+    now: Option<u64>,
+) -> Option<Vec<Vec<u8>>> {
+    let anchor = Certificate::from_der(anchor_der).ok()?;
+    let mut path = Vec::new();
     let mut current: Vec<u8> = cert.to_vec();
     for _ in 0..=pool.len() {
-        let Ok(child) = Certificate::from_der(&current) else {
-            return false;
-        };
-        let Ok(child_info) = CertInfo::parse(&current) else {
-            return false;
-        };
-        if child_info.basic_ca != Some(true)
-            || now < child_info.not_before
-            || now > child_info.not_after
+        let child = Certificate::from_der(&current).ok()?;
+        let info = CertInfo::parse(&current).ok()?;
+        if info.basic_ca != Some(true)
+            || now.is_some_and(|t| t < info.not_before || t > info.not_after)
         {
-            return false;
+            return None;
         }
+        path.push(current.clone());
         let issuer = &child.tbs_certificate.issuer;
-        if *issuer == anchor.tbs_certificate.subject && signed_by(&child_info, anchor_der) {
-            return true;
+        if *issuer == anchor.tbs_certificate.subject && signed_by(&info, anchor_der) {
+            return Some(path);
         }
         let next = pool.iter().find(|p| {
             Certificate::from_der(p).is_ok_and(|c| {
                 c.tbs_certificate.subject == *issuer
                     && c.tbs_certificate.issuer != c.tbs_certificate.subject
-            }) && signed_by(&child_info, p)
-        });
-        match next {
-            Some(p) => current = p.to_vec(),
-            None => return false,
-        }
+            }) && signed_by(&info, p)
+        })?;
+        current = next.to_vec();
     }
-    false
+    None
+}
+
+/// Load-time check of a stored subordinate CRL signer: `issuers` (concatenated DER, signer
+/// first) chains to `anchor_der` by signatures and names. Returns the signer's DER.
+pub(super) fn stored_signer(issuers: &[u8], anchor_der: &[u8]) -> Option<Vec<u8>> {
+    use der::{Encode, Reader};
+    let mut reader = der::SliceReader::new(issuers).ok()?;
+    let mut certs = Vec::new();
+    while !reader.is_finished() {
+        let c: Certificate = reader.decode().ok()?;
+        certs.push(c.to_der().ok()?);
+    }
+    let signer = certs.first()?.clone();
+    let pool: Vec<&[u8]> = certs.iter().map(Vec::as_slice).collect();
+    chain_to(&signer, &pool, anchor_der, None)?;
+    Some(signer)
 }
 
 fn signed_by(child: &CertInfo, parent_der: &[u8]) -> bool {
