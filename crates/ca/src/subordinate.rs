@@ -173,7 +173,7 @@ impl Root {
     /// - an extKeyUsage within serverAuth and clientAuth, including serverAuth;
     /// - each certificate is signed by the next one's key (names chaining), every certificate
     ///   of the chain is a CA allowed to sign certificates, the last is self-signed, and all are
-    ///   valid at `now`.
+    ///   valid at `now` (notBefore with five minutes' tolerance for clock skew).
     ///
     /// # Errors
     /// [`Error::KeyMismatch`] when the certificate is for another key; [`Error::NotASubordinate`]
@@ -429,7 +429,9 @@ fn check_chain(cert: &Certificate, chain: &[Certificate], now: Duration) -> Resu
     }
     for c in core::iter::once(cert).chain(chain) {
         let validity = &c.tbs_certificate.validity;
-        if now < validity.not_before.to_unix_duration()
+        // Clock skew between this machine and the company CA's (the certificate may have been
+        // signed moments ago): as much tolerance for notBefore as our own certificates' backdating.
+        if now.saturating_add(crate::root::BACKDATE) < validity.not_before.to_unix_duration()
             || now > validity.not_after.to_unix_duration()
         {
             return bad(alloc::format!(

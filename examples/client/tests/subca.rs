@@ -499,6 +499,27 @@ fn subordinate_ca_with_managed_clients_and_devices() {
     let out = client.verify(MAC, &[], &evil);
     assert!(!out.status.success(), "{}", text(&out));
 
+    // A TOFU client (not managed) cannot pin the company root: it is not a self-signed root
+    // naming the server, so TOFU networks stay self-signed-root-only.
+    let tofu = bin.client(&d.join("client-tofu"));
+    let out = tofu.run(
+        "join",
+        &[
+            "--directory",
+            &directory,
+            "--resolve",
+            &resolve,
+            "--router-mac",
+            MAC,
+        ],
+    );
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("subjectAltNames do not include"),
+        "{}",
+        text(&out)
+    );
+
     // The same client configured with a different anchor: the §4.8 alert, nothing trusted.
     let wrong = bin.client(&d.join("client-wrong"));
     let out = wrong.run(
