@@ -6,9 +6,10 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
+use core::time::Duration;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use lantrust_ca::{
     CrlReason, DeviceRequest, IssuanceOptions, KeyAlgorithm, PrivateKey, RevokedCertificate, Root,
@@ -309,7 +310,7 @@ fn subordinate_server_under_a_configured_anchor() {
     let crl1 = ca
         .crl(
             &[RevokedCertificate {
-                serial: device_cert.tbs_certificate.serial_number.clone(),
+                serial: device_cert.tbs_certificate.serial_number,
                 revoked_at: now_d,
                 reason: CrlReason::KeyCompromise,
             }],
