@@ -235,6 +235,23 @@ fn subordinate_ca_with_managed_clients_and_devices() {
         "{}",
         text(&out)
     );
+    // A subordinate state directory backs up and restores (the sub-CA reloads with its key).
+    let archive = d.join("srv.backup");
+    let out = bin.run(
+        "lantrust-server",
+        &["backup", "--state", s(&st), s(&archive)],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let restored = d.join("srv-restored");
+    let out = bin.run(
+        "lantrust-server",
+        &["restore", "--state", s(&restored), s(&archive)],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        std::fs::read(restored.join("subca.pem")).unwrap(),
+        std::fs::read(st.join("subca.pem")).unwrap()
+    );
 
     // serve, reaching the device for http-01.
     let http01 = free_port();
