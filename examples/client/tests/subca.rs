@@ -576,6 +576,35 @@ fn subordinate_ca_with_managed_clients_and_devices() {
         text(&out)
     );
 
+    // Reconfiguring the first client with the other anchor replaces the company root (nothing of
+    // it is left behind to trust): the server and the device are now refused there too.
+    let company_b64 = pem_blocks(&std::fs::read_to_string(&company).unwrap())[0]
+        .lines()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let pins = std::fs::read_to_string(d.join("client/pins.json")).unwrap();
+    assert!(pins.contains(&company_b64), "the anchor is stored: {pins}");
+    let out = client.run(
+        "manage",
+        &[
+            "--router-mac",
+            MAC,
+            "--anchor",
+            s(&d.join("other.pem")),
+            "--domain",
+            "home.arpa",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let pins = std::fs::read_to_string(d.join("client/pins.json")).unwrap();
+    assert!(
+        !pins.contains(&company_b64),
+        "the old anchor is still stored"
+    );
+    let out = client.verify(MAC, &[], &device);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+
     // Chromium with only the company root in its NSS database shows the device's page.
     chromium_check(d, &company, dport);
 }
