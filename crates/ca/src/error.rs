@@ -79,6 +79,10 @@ pub enum Error {
     /// material.
     #[error("the new root must have a new key (draft §4.11: root key material is never reused)")]
     KeyReused,
+    /// A subordinate CA certificate (`Root::from_subordinate`) is not what was requested; the
+    /// text says what to fix.
+    #[error("not a usable subordinate CA certificate: {0}")]
+    NotASubordinate(String),
     /// Encoding failed (a length overflow; not caused by input).
     #[error("encoding failed: {0}")]
     Encoding(String),

@@ -22,6 +22,7 @@ mod issue;
 mod link;
 mod names;
 mod root;
+mod subordinate;
 mod time;
 
 pub use crl::{RevokedCertificate, crl_from_der, crl_from_pem, crl_to_pem};
@@ -34,6 +35,9 @@ pub use issue::{DEFAULT_DEVICE_VALIDITY, DeviceRequest, IssuanceOptions, MAX_DEV
 pub use link::is_link;
 pub use names::is_private_ip;
 pub use root::{NameConstraints, Root, RootConfig};
+pub use subordinate::{Subordinate, ca_request, ca_request_from_pem, ca_request_to_pem};
+/// Re-exported: the PKCS#10 request type [`ca_request`] returns.
+pub use x509_cert::request::CertReq;
 
 /// Re-exported: the key types roots are made of.
 pub use lantrust_keys::{KeyAlgorithm, PrivateKey};

@@ -317,6 +317,16 @@ impl Root {
         if tbs.issuer != tbs.subject {
             return Err(Error::NotARoot("it is not self-issued"));
         }
+        Self::from_parts_unchecked_issuer(cert, key)
+    }
+
+    /// The checks of [`Root::from_parts`] that do not depend on who issued the certificate
+    /// (the key, CA, keyUsage); the subordinate import checks its issuer chain itself.
+    pub(crate) fn from_parts_unchecked_issuer(cert: Certificate, key: PrivateKey) -> Result<Self> {
+        let tbs = &cert.tbs_certificate;
+        if tbs.subject_public_key_info != key.public_key_info() {
+            return Err(Error::KeyMismatch);
+        }
         let mut is_ca = false;
         let mut can_sign = false;
         let mut key_id = None;
@@ -394,7 +404,7 @@ impl Root {
 }
 
 /// Checks the root configuration; returns the lower-cased server name and deduplicated domains.
-fn validate_config(config: &RootConfig) -> Result<(String, Vec<String>)> {
+pub(crate) fn validate_config(config: &RootConfig) -> Result<(String, Vec<String>)> {
     if !(1..=10).contains(&config.validity_years) {
         return Err(Error::RootValidity {
             years: config.validity_years,
@@ -428,7 +438,7 @@ fn validate_config(config: &RootConfig) -> Result<(String, Vec<String>)> {
 
 /// The root's name constraints (RFC 5280 §4.2.1.10): permitted subtrees `local`, each of
 /// `domains`, and the private, link-local and loopback IP ranges; nothing else.
-fn name_constraints(domains: &[String]) -> Result<NameConstraintsExtension> {
+pub(crate) fn name_constraints(domains: &[String]) -> Result<NameConstraintsExtension> {
     let mut permitted = Vec::with_capacity(1 + domains.len() + PERMITTED_IP_RANGES.len());
     permitted.push(subtree(GeneralName::DnsName(
         Ia5String::new("local").map_err(Error::encoding)?,

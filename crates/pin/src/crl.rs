@@ -184,6 +184,11 @@ pub struct Crl {
 }
 
 impl Crl {
+    /// The issuer name (whose key signed the CRL).
+    pub(crate) fn issuer(&self) -> &x509_cert::name::Name {
+        &self.issuer
+    }
+
     /// thisUpdate, Unix seconds.
     #[must_use]
     pub fn this_update(&self) -> u64 {

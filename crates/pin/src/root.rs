@@ -115,6 +115,9 @@ pub enum Refusal {
     NoManagedAnchors,
     /// On a managed network the root is not one of the pre-configured anchors.
     NotAManagedAnchor,
+    /// On a managed network the server's certificate chain does not lead to a configured
+    /// anchor (or is not valid for its name there); the text is the chain's refusal.
+    NotUnderManagedAnchor(String),
 }
 
 impl fmt::Display for Refusal {
@@ -170,6 +173,11 @@ impl fmt::Display for Refusal {
             Self::NotAManagedAnchor => {
                 f.write_str("the root is not one of this managed network's configured anchors")
             }
+            Self::NotUnderManagedAnchor(why) => write!(
+                f,
+                "the server's certificate chain does not lead to this managed network's \
+                 configured anchor: {why}"
+            ),
         }
     }
 }

@@ -83,6 +83,22 @@ enum Cmd {
         #[arg(long = "nss-db", value_name = "DIR")]
         nss_db: Vec<PathBuf>,
     },
+    /// Configure this network as managed (§3.5 "unless otherwise configured, for example in a
+    /// managed enterprise network"): its ACME server and devices are trusted through the
+    /// configured anchor(s) — e.g. the company root above a `lantrust-server` subordinate CA —
+    /// with no trust-on-first-use prompt, and no other root is trusted on it. `join` and
+    /// `verify` then check chains against the anchors; one that does not lead to them is the
+    /// §4.8 alert.
+    Manage {
+        #[command(flatten)]
+        common: Common,
+        /// The trust anchor (PEM, a self-signed CA certificate; repeatable, a bundle is fine).
+        #[arg(long = "anchor", value_name = "PEM", required = true)]
+        anchors: Vec<PathBuf>,
+        /// The network's local domain(s) in scope besides `.local` and private addresses.
+        #[arg(long = "domain", value_name = "D")]
+        domains: Vec<String>,
+    },
     /// List the pinned networks.
     List {
         /// State directory.
@@ -162,6 +178,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             accept_change,
         } => join(&common, &discovery, &domains, accept_change, now),
         Cmd::Verify { common, url } => verify(&common, &url, now),
+        Cmd::Manage {
+            common,
+            anchors,
+            domains,
+        } => manage(&common, &anchors, &domains, now),
         Cmd::SyncNss {
             state,
             network,
@@ -303,6 +324,10 @@ fn join(
             addr: std::net::SocketAddr::new(*addr, port),
         });
     }
+    let mut store = load(&common.state)?;
+    if store.managed(&net.fingerprint()).is_some() {
+        return join_managed(common, &mut store, &found, &overrides, now);
+    }
     let fetched = lantrust_cli::tls::tofu_fetch_roots(&found.directory_url, &overrides)?;
     let domain_refs: Vec<&str> = domains.iter().map(String::as_str).collect();
     let obs = Observation {
@@ -312,7 +337,6 @@ fn join(
         root_der: &fetched.root,
         domains: &domain_refs,
     };
-    let mut store = load(&common.state)?;
     let fp = net.fingerprint();
     let mut decision = store.decide(&obs, now);
     // A changed root: is it a planned rotation, signed by the pinned root (issue 15)?
@@ -429,7 +453,8 @@ fn verify(common: &Common, url: &str, now: u64) -> anyhow::Result<ExitCode> {
                 urls.push(u);
             }
         }
-        if refresh_crl(&mut store, &fp, &urls, &common.resolve, now) {
+        let issuers = refs.get(1..).unwrap_or_default();
+        if refresh_crl(&mut store, &fp, &urls, issuers, &common.resolve, now) {
             save(&common.state, &store)?;
             result = store.verify_device_status(&net, kind, &refs, &host, now);
         }
@@ -451,11 +476,9 @@ fn verify(common: &Common, url: &str, now: u64) -> anyhow::Result<ExitCode> {
                 eprintln!("WARNING: {host}: {revocation}");
             }
             // Show the page over a connection that trusts only the pinned root.
-            if let Some(der) = store
-                .pin(&net.fingerprint())
-                .and_then(|p| store.root_der(p.root_spki_sha256()))
-            {
-                let agent = lantrust_cli::tls::agent(&[der.to_vec()], &common.resolve)?;
+            let roots = trusted_roots(&store, &net.fingerprint());
+            if !roots.is_empty() {
+                let agent = lantrust_cli::tls::agent(&roots, &common.resolve)?;
                 match agent.get(url).call() {
                     Ok(resp) => {
                         let status = resp.status();
@@ -476,6 +499,14 @@ fn verify(common: &Common, url: &str, now: u64) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(refusal) => {
+            if store.managed(&fp).is_some()
+                && matches!(
+                    refusal,
+                    ScopeRefusal::NotIssuedByNetworkRoot | ScopeRefusal::BadSignature
+                )
+            {
+                managed_alert(&fp, &host, &refusal.to_string());
+            }
             lantrust_cli::outln!("NOT TRUSTED: {host}: {refusal}");
             Ok(ExitCode::from(1))
         }
@@ -503,7 +534,7 @@ fn join_crl(
             return;
         }
     };
-    refresh_crl(store, fp, &[url], overrides, now);
+    refresh_crl(store, fp, &[url], &[], overrides, now);
 }
 
 /// The server's CRL: `/crl` at the origin of its ACME directory URL.
@@ -524,34 +555,31 @@ fn refresh_crl(
     store: &mut PinStore,
     fp: &NetworkFingerprint,
     urls: &[String],
+    issuers: &[&[u8]],
     overrides: &[ResolveOverride],
     now: u64,
 ) -> bool {
-    let Some(root) = store
-        .pin(fp)
-        .and_then(|p| store.root_der(p.root_spki_sha256()))
-        .map(<[u8]>::to_vec)
-    else {
+    let roots = trusted_roots(store, fp);
+    if roots.is_empty() {
         return false;
-    };
+    }
     if urls.is_empty() {
         eprintln!("warning: no CRL distribution point known for network {fp}");
     }
     for url in urls {
         // The CRL is signed, so plain HTTP is fine; HTTPS trusts only the pinned root.
-        let fetched =
-            lantrust_cli::tls::agent(std::slice::from_ref(&root), overrides).and_then(|agent| {
-                let resp = agent
-                    .get(url)
-                    .timeout(std::time::Duration::from_secs(10))
-                    .call()?;
-                let mut der = Vec::new();
-                resp.into_reader()
-                    .take(4 * 1024 * 1024)
-                    .read_to_end(&mut der)?;
-                Ok(der)
-            });
-        match fetched.map(|der| store.update_crl(fp, &der, Some(url), now)) {
+        let fetched = lantrust_cli::tls::agent(&roots, overrides).and_then(|agent| {
+            let resp = agent
+                .get(url)
+                .timeout(std::time::Duration::from_secs(10))
+                .call()?;
+            let mut der = Vec::new();
+            resp.into_reader()
+                .take(4 * 1024 * 1024)
+                .read_to_end(&mut der)?;
+            Ok(der)
+        });
+        match fetched.map(|der| store.update_crl_via(fp, &der, issuers, Some(url), now)) {
             Ok(Ok(crl)) => {
                 lantrust_cli::outln!(
                     "CRL of network {fp} from {url}: {} revoked, next update {}",
@@ -648,4 +676,108 @@ fn sync_nss(state: &Path, network: &NetworkArgs, dbs: Vec<PathBuf>) -> anyhow::R
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The roots that vouch for devices on network `fp`: its pinned root, or its managed anchors.
+fn trusted_roots(store: &PinStore, fp: &NetworkFingerprint) -> Vec<Vec<u8>> {
+    if let Some(m) = store.managed(fp) {
+        return m
+            .anchors()
+            .filter_map(|a| store.root_der(a))
+            .map(<[u8]>::to_vec)
+            .collect();
+    }
+    store
+        .pin(fp)
+        .and_then(|p| store.root_der(p.root_spki_sha256()))
+        .map(|d| vec![d.to_vec()])
+        .unwrap_or_default()
+}
+
+/// The §4.8 alert for a managed network: what was presented does not lead to the configured
+/// anchor, so the peer is not the one the network's administrator configured.
+fn managed_alert(fp: &NetworkFingerprint, peer: &str, why: &str) {
+    eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
+    eprintln!("!! ALERT: {peer} PRESENTED A CHAIN THAT DOES NOT LEAD TO THIS MANAGED");
+    eprintln!("!! NETWORK'S CONFIGURED ANCHOR (§4.8)");
+    eprintln!("!!   network:  {fp}");
+    eprintln!("!!   refusal:  {why}");
+    eprintln!("!! Someone may be impersonating the network's server. Nothing was trusted;");
+    eprintln!("!! if the company CA changed, reconfigure with `lantrust-client manage`.");
+    eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
+}
+
+/// `manage`: configure the network's anchors (lantrust-pin's `set_managed`; a reconfiguration
+/// drops anchors no longer listed).
+fn manage(
+    common: &Common,
+    anchors: &[PathBuf],
+    domains: &[String],
+    now: u64,
+) -> anyhow::Result<ExitCode> {
+    let net = common.network.network_id()?;
+    let mut ders = Vec::new();
+    for p in anchors {
+        let text = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+        let certs = lantrust_cli::pem_certs(&text)
+            .with_context(|| format!("{} holds no certificate", p.display()))?;
+        ders.extend(certs);
+    }
+    let refs: Vec<&[u8]> = ders.iter().map(Vec::as_slice).collect();
+    let domain_refs: Vec<&str> = domains.iter().map(String::as_str).collect();
+    let mut store = load(&common.state)?;
+    store
+        .set_managed(&net, &refs, &domain_refs, now)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    save(&common.state, &store)?;
+    let fp = net.fingerprint();
+    let m = store
+        .managed(&fp)
+        .context("pin store inconsistent: managed network missing")?;
+    let hashes: Vec<String> = m.anchors().map(hex::encode).collect();
+    lantrust_cli::outln!(
+        "network {fp} is managed: trusted through anchor(s) SPKI SHA-256 {} (no trust on first use), domains: {}",
+        hashes.join(", "),
+        m.domains().join(", ")
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `join` on a managed network: the server's TLS chain must lead to a configured anchor for
+/// the discovered name (no TOFU, §3.5); anything else is the §4.8 alert (exit 3).
+fn join_managed(
+    common: &Common,
+    store: &mut PinStore,
+    found: &lantrust_cli::discover::Discovered,
+    overrides: &[ResolveOverride],
+    now: u64,
+) -> anyhow::Result<ExitCode> {
+    let net = common.network.network_id()?;
+    let fp = net.fingerprint();
+    let (host, port) = lantrust_cli::discover::url_host_port(&found.directory_url)?;
+    let chain = lantrust_cli::tls::handshake_capture(&host, port, overrides)?;
+    let refs: Vec<&[u8]> = chain.iter().map(Vec::as_slice).collect();
+    match store.decide_managed(&net, common.network.kind(), &found.server_name, &refs, now) {
+        Decision::Trusted(_) => {
+            lantrust_cli::outln!(
+                "managed network {fp}: the server's certificate chain leads to the configured anchor (no trust on first use)"
+            );
+            let url = crl_url(&found.directory_url)?;
+            refresh_crl(
+                store,
+                &fp,
+                &[url],
+                refs.get(1..).unwrap_or_default(),
+                overrides,
+                now,
+            );
+            save(&common.state, store)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Decision::Refused(r) => {
+            managed_alert(&fp, &found.server_name, &r.to_string());
+            Ok(ExitCode::from(3))
+        }
+        other => bail!("unexpected decision on a managed network: {other:?}"),
+    }
 }

@@ -73,6 +73,11 @@ enum Cmd {
         /// RFC 9773 (ARI): ask the server's renewalInfo at least this often, in seconds.
         #[arg(long, value_name = "SECS", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..))]
         ari_max_poll: u64,
+        /// Trust this anchor (PEM; e.g. the company root in a managed network, §3.6 "unless
+        /// otherwise configured") for the ACME server's HTTPS on the current network from now
+        /// on, instead of the root trusted at enrollment.
+        #[arg(long, value_name = "PEM")]
+        root: Option<PathBuf>,
     },
     /// Renew the current network's certificate now (fresh key, §4.11). Discovery runs again
     /// first (§3.6), by itself or with the method `enroll` was given, and the renewal follows
@@ -206,16 +211,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             renew_every,
             ari_min_poll,
             ari_max_poll,
-        } => serve::serve(
-            &State::open(&state)?,
-            listen,
-            http01_listen,
-            renew_every,
-            ari::PollBounds {
-                min: Duration::from_secs(ari_min_poll),
-                max: Duration::from_secs(ari_max_poll.max(ari_min_poll)),
-            },
-        ),
+            root,
+        } => {
+            let st = State::open(&state)?;
+            if let Some(p) = root {
+                configure_anchor(&st, &p)?;
+            }
+            serve::serve(
+                &st,
+                listen,
+                http01_listen,
+                renew_every,
+                ari::PollBounds {
+                    min: Duration::from_secs(ari_min_poll),
+                    max: Duration::from_secs(ari_max_poll.max(ari_min_poll)),
+                },
+            )
+        }
         Cmd::Renew {
             state,
             http01_listen,
@@ -387,7 +399,17 @@ fn enroll(args: EnrollArgs) -> anyhow::Result<()> {
         Some(p) => {
             let pem =
                 std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-            chain_ders(&pem).with_context(|| format!("{} holds no certificate", p.display()))?;
+            let ders = chain_ders(&pem)
+                .with_context(|| format!("{} holds no certificate", p.display()))?;
+            // Managed (§3.6 "unless otherwise configured"): no TOFU; the HTTPS connections
+            // below verify the server's chain (leaf, subordinate CA, …) up to this anchor.
+            for der in &ders {
+                let facts = cert_facts(der)?;
+                eprintln!(
+                    "configured anchor (no trust on first use): {} (serial {})",
+                    facts.subject, facts.serial
+                );
+            }
             (pem, false)
         }
         None => {
@@ -532,6 +554,35 @@ fn load_account(path: &Path) -> anyhow::Result<AccountKey> {
         .context("the account key has no EC secret")?;
     write_atomic(path, hex::encode(&*secret).as_bytes(), Mode::Secret)?;
     Ok(key)
+}
+
+/// `serve --root PEM`: the current network's ACME server is trusted through this anchor from
+/// now on (a managed network's configuration; §3.6), replacing the root trusted at enrollment.
+fn configure_anchor(st: &State, path: &Path) -> anyhow::Result<()> {
+    let pem =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let ders =
+        chain_ders(&pem).with_context(|| format!("{} holds no certificate", path.display()))?;
+    let label = st.current()?;
+    let file = st.net_dir(&label).join("root.pem");
+    if std::fs::read_to_string(&file)
+        .ok()
+        .and_then(|p| chain_ders(&p).ok())
+        != Some(ders.clone())
+    {
+        write_atomic(&file, pem.as_bytes(), Mode::Public)?;
+        let mut meta = st.meta(&label).unwrap_or_default();
+        meta.tofu = false;
+        st.save_meta(&label, &meta)?;
+    }
+    for der in &ders {
+        let facts = cert_facts(der)?;
+        eprintln!(
+            "configured anchor for the ACME server of {label} (no trust on first use): {}",
+            facts.subject
+        );
+    }
+    Ok(())
 }
 
 fn agent_for(st: &State, label: &str, m: &NetworkMeta) -> anyhow::Result<ureq::Agent> {

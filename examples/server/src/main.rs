@@ -14,6 +14,7 @@ mod net;
 mod rotate;
 mod service;
 mod store;
+mod subca;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -43,6 +44,10 @@ enum Command {
     ///
     /// Refuses to touch a directory that already holds lantrust state.
     Init(InitArgs),
+    /// Install the certificate the company CA signed for `init --subordinate`'s request
+    /// (STATE/ca-request.pem) with its chain, after checking it keeps the key, CA:TRUE pathlen:0,
+    /// the name constraints and the EKU asked for, and chains to a self-signed company root.
+    ImportCa(subca::ImportArgs),
     /// Run the ACME server over HTTPS (directory at /acme/directory, root at /roots.pem, CRL at /crl).
     Serve(net::ServeArgs),
     /// Check a CSR (PEM or DER) against the device policy (§3.4.3, §4.2): exit 0 if it passes,
@@ -163,6 +168,13 @@ struct InitArgs {
     /// set one later with `lantrust-server passwd`.
     #[arg(long, value_name = "FILE")]
     console_password_file: Option<PathBuf>,
+    /// Be a subordinate CA under the company's PKI instead of a self-signed root: make the CA
+    /// key and a CA request (STATE/ca-request.pem) for a technically constrained CA
+    /// (CA:TRUE pathlen:0, keyCertSign+cRLSign, EKU serverAuth+clientAuth, the name
+    /// constraints above) for the company CA to sign; then `import-ca`. `serve` refuses to run
+    /// until the certificate is imported.
+    #[arg(long)]
+    subordinate: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -198,6 +210,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Init(a) => init(a).map(|()| ExitCode::SUCCESS),
+        Command::ImportCa(a) => subca::import(a).map(|()| ExitCode::SUCCESS),
         Command::Serve(a) => net::serve(a).map(|()| ExitCode::SUCCESS),
         Command::CheckCsr(a) => check_csr(a),
         Command::Pending(a) => admin::list(a, true),
@@ -281,6 +294,28 @@ fn init(a: InitArgs) -> Result<()> {
     // All or nothing: the state is built in a private staging directory beside the target and
     // renamed into place once complete, so a crash leaves no half-made network that `init`
     // refuses and `serve` cannot open.
+    if a.subordinate {
+        lantrust_cli::fs::create_dir_atomic(&a.state, |staging| {
+            let st = StateDir::new(staging);
+            init_subordinate(&a, &name, &domains, &st)?;
+            if let Some(pw) = &console_password {
+                net::console::set_password(&st, pw)?;
+            }
+            Ok(())
+        })?;
+        lantrust_cli::outln!("created {} (subordinate CA mode)", a.state.display());
+        lantrust_cli::outln!(
+            "  CA request: {} (have the company CA sign it keeping its extensions)",
+            subca::request_path(&st).display()
+        );
+        lantrust_cli::outln!("  CA key:     {} (mode 0600)", st.root_key().display());
+        lantrust_cli::outln!("  database:   {} (mode 0600)", st.db().display());
+        lantrust_cli::outln!(
+            "next: lantrust-server import-ca --state {} CERT [CHAIN]",
+            a.state.display()
+        );
+        return Ok(());
+    }
     let root = lantrust_cli::fs::create_dir_atomic(&a.state, |staging| {
         let st = StateDir::new(staging);
         let root = init_into(&a, &name, &domains, &st)?;
@@ -319,18 +354,38 @@ fn init(a: InitArgs) -> Result<()> {
     Ok(())
 }
 
+/// `init --subordinate`: the CA key, its request, the database and the admin token in `st`.
+fn init_subordinate(a: &InitArgs, name: &str, domains: &[String], st: &StateDir) -> Result<()> {
+    let mut cfg = RootConfig::new(name.to_string(), domains.to_vec());
+    cfg.name_constraints = a.name_constraints;
+    cfg.algorithm = key_algorithm(a.key);
+    subca::init_into(&cfg, st)?;
+    let config = Config {
+        name: name.to_string(),
+        domains: domains.to_vec(),
+        ips: a.ips.clone(),
+    };
+    store::create_db(&st.db(), &config, store::now())?;
+    st.ensure_admin_token()?;
+    Ok(())
+}
+
+fn key_algorithm(k: KeyArg) -> KeyAlgorithm {
+    match k {
+        KeyArg::P384 => KeyAlgorithm::P384,
+        KeyArg::P521 => KeyAlgorithm::P521,
+        KeyArg::Rsa3072 => KeyAlgorithm::Rsa3072,
+        KeyArg::Rsa4096 => KeyAlgorithm::Rsa4096,
+    }
+}
+
 /// Make the root, its key, the database and the admin token in `st` (the staging directory).
 fn init_into(a: &InitArgs, name: &str, domains: &[String], st: &StateDir) -> Result<Root> {
     let mut cfg = RootConfig::new(name.to_string(), domains.to_vec());
     cfg.ip_addrs = a.ips.clone();
     cfg.validity_years = a.years;
     cfg.name_constraints = a.name_constraints;
-    cfg.algorithm = match a.key {
-        KeyArg::P384 => KeyAlgorithm::P384,
-        KeyArg::P521 => KeyAlgorithm::P521,
-        KeyArg::Rsa3072 => KeyAlgorithm::Rsa3072,
-        KeyArg::Rsa4096 => KeyAlgorithm::Rsa4096,
-    };
+    cfg.algorithm = key_algorithm(a.key);
     if matches!(a.key, KeyArg::Rsa3072 | KeyArg::Rsa4096) {
         eprintln!("generating an RSA root key (this can take a while)...");
     }

@@ -54,6 +54,9 @@ pub(crate) struct Roots {
     pub(crate) previous: Vec<Arc<Root>>,
     /// The link certificates, DER, newest first.
     pub(crate) links: Vec<Vec<u8>>,
+    /// What follows a leaf before any rotation: the root itself, or in subordinate mode the
+    /// subordinate CA and its intermediates (`subca`).
+    base_tail: Vec<Vec<u8>>,
 }
 
 impl Roots {
@@ -61,6 +64,18 @@ impl Roots {
     /// interrupted rotation). The links must each be signed by a known root and certify a known
     /// root's key.
     pub(crate) fn load(st: &StateDir) -> Result<Self> {
+        // Subordinate mode (issue 19): one CA certified by the company root, never rotated here
+        // (a new sub-CA is the company CA's ceremony); `/roots.pem` serves the company root.
+        if crate::subca::subca_path(st).exists() || !st.root_cert().exists() {
+            let ca = crate::subca::load(st)?;
+            return Ok(Roots {
+                current: Arc::new(ca.root),
+                current_pem: ca.anchor_pem,
+                previous: Vec::new(),
+                links: Vec::new(),
+                base_tail: ca.chain_der,
+            });
+        }
         let current_pem = std::fs::read_to_string(st.root_cert())
             .with_context(|| format!("reading {}", st.root_cert().display()))?;
         let key_pem = zeroize::Zeroizing::new(
@@ -115,11 +130,13 @@ impl Roots {
             }
             link_ders.push(lantrust_ca::certificate_to_der(link)?);
         }
+        let base_tail = vec![current.certificate_der().to_vec()];
         Ok(Roots {
             current,
             current_pem,
             previous,
             links: link_ders,
+            base_tail,
         })
     }
 
@@ -129,7 +146,7 @@ impl Roots {
     /// trusts the current root stops at it), else the root itself, as before any rotation.
     pub(crate) fn chain_tail(&self) -> Vec<Vec<u8>> {
         if self.links.is_empty() {
-            vec![self.current.certificate_der().to_vec()]
+            self.base_tail.clone()
         } else {
             self.links.clone()
         }
@@ -305,6 +322,13 @@ impl PreviousCrls {
 pub(crate) fn rotate_root(a: RotateArgs) -> Result<()> {
     let st = StateDir::new(&a.state);
     st.check_private()?;
+    if crate::subca::subca_path(&st).exists() || crate::subca::request_path(&st).exists() {
+        bail!(
+            "{} is a subordinate CA under the company's PKI: rotate-root makes self-signed roots only; \
+             have the company CA certify a new subordinate (a new state directory: init --subordinate, import-ca)",
+            a.state.display()
+        );
+    }
     ensure_state(&st)?;
     lantrust_cli::fs::recover(&a.state)
         .with_context(|| format!("recovering {} after a crash", a.state.display()))?;

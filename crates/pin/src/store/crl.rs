@@ -20,6 +20,14 @@ pub struct CachedCrl {
     #[serde(with = "crate::serde_b64")]
     pub(super) der: Vec<u8>,
     pub(super) fetched_at: u64,
+    /// On a managed network whose server is a subordinate CA: the certificates (DER,
+    /// concatenated) from the CRL's signer up to, not including, the anchor `root`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::serde_opt_hex"
+    )]
+    pub(super) issuers: Option<Vec<u8>>,
     pub(super) root: H32,
     pub(super) url: Option<String>,
 }
@@ -118,6 +126,7 @@ impl PinStore {
             CachedCrl {
                 der: crl_der.to_vec(),
                 fetched_at: now,
+                issuers: None,
                 root,
                 url,
             },
@@ -172,7 +181,19 @@ impl PinStore {
                     ),
                 }
             })?;
-            verify_crl_signed(&root.der, &c.der).map_err(|e| crate::Error::StoreInconsistent {
+            let signer =
+                match &c.issuers {
+                    // A subordinate CA's CRL: its signer must still chain to the anchor.
+                    Some(issuers) => super::anchor::stored_signer(issuers, &root.der).ok_or_else(
+                        || crate::Error::StoreInconsistent {
+                            reason: alloc::format!(
+                                "the CRL of network {fp}: its issuer does not chain to the anchor"
+                            ),
+                        },
+                    )?,
+                    None => root.der.clone(),
+                };
+            verify_crl_signed(&signer, &c.der).map_err(|e| crate::Error::StoreInconsistent {
                 reason: alloc::format!("the CRL of network {fp}: {e}"),
             })?;
         }

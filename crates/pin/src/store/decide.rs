@@ -272,7 +272,7 @@ impl PinStore {
                     now,
                     RootState::SignatureChecked,
                 ) {
-                    Ok(()) => return self.revocation(&fp, anchor, chain, now),
+                    Ok(()) => return self.revocation_managed(&fp, anchor, chain, now),
                     Err(ScopeRefusal::NotIssuedByNetworkRoot)
                         if best != ScopeRefusal::NoPinForNetwork => {}
                     Err(e) => best = e,

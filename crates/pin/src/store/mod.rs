@@ -21,6 +21,7 @@ use crate::network::{NetworkFingerprint, NetworkId};
 use crate::root::check_root_cert;
 use crate::{Error, hex};
 
+mod anchor;
 mod crl;
 mod decide;
 mod device;

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use lantrust_acme::server::{Server, ServerConfig};
-use lantrust_ca::{IssuanceOptions, Root};
+use lantrust_ca::IssuanceOptions;
 use tokio::net::TcpListener;
 
 pub(crate) use self::admin::AdminToken;

@@ -25,6 +25,9 @@ use sha2::{Digest, Sha256};
 
 use super::dir::{DB_FILE, ROOT_CERT_FILE, ROOT_KEY_FILE, StateDir};
 
+/// The subordinate CA's certificate and chain (`crate::subca`).
+const SUBCA_FILE: &str = "subca.pem";
+
 /// The archive's format name and version (in its manifest).
 const FORMAT: &str = "lantrust-server-backup";
 const VERSION: u32 = 1;
@@ -175,13 +178,17 @@ fn state_files(dir: &Path) -> Result<Vec<String>> {
         out.push(name);
     }
     out.sort();
-    for needed in [ROOT_CERT_FILE, ROOT_KEY_FILE] {
-        ensure!(
-            out.iter().any(|n| n == needed),
-            "{} has no {needed}: not a lantrust state directory",
-            dir.display()
-        );
-    }
+    ensure!(
+        out.iter().any(|n| n == ROOT_KEY_FILE),
+        "{} has no {ROOT_KEY_FILE}: not a lantrust state directory",
+        dir.display()
+    );
+    // The CA certificate: the self-signed root, or a subordinate CA's (issue 19).
+    ensure!(
+        out.iter().any(|n| n == ROOT_CERT_FILE || n == SUBCA_FILE),
+        "{} has neither {ROOT_CERT_FILE} nor {SUBCA_FILE}: not a lantrust state directory (a subordinate CA must be imported with `import-ca` first)",
+        dir.display()
+    );
     Ok(out)
 }
 
@@ -399,12 +406,16 @@ fn read_archive(bytes: &[u8]) -> Result<(Manifest, Files)> {
         files.len() == manifest.files.len(),
         "the archive is damaged: it holds files its manifest does not list"
     );
-    for needed in [DB_FILE, ROOT_CERT_FILE, ROOT_KEY_FILE] {
+    for needed in [DB_FILE, ROOT_KEY_FILE] {
         ensure!(
             files.contains_key(needed),
             "the archive has no {needed}: not a complete backup"
         );
     }
+    ensure!(
+        files.contains_key(ROOT_CERT_FILE) || files.contains_key(SUBCA_FILE),
+        "the archive has neither {ROOT_CERT_FILE} nor {SUBCA_FILE}: not a complete backup"
+    );
     Ok((manifest, files))
 }
 
@@ -483,14 +494,11 @@ fn verify_staged(st: &StateDir) -> Result<()> {
     check_database(&conn)?;
     st.config(&conn)?;
     drop(conn);
-    let root = std::fs::read_to_string(st.root_cert())?;
-    let key = zeroize::Zeroizing::new(std::fs::read_to_string(st.root_key())?);
-    lantrust_ca::Root::from_pem(&root, &key)
-        .context("the archive's root certificate and key do not load together")?;
-    // After a root rotation: the earlier roots (with their keys, for their CRLs) and the link
+    // The CA with its key (the root, or the subordinate CA with its request and chain) and,
+    // after a root rotation, the earlier roots (with their keys, for their CRLs) and the link
     // certificates (`rotate`), which are plain files of the state directory and so archived.
     crate::rotate::Roots::load(st)
-        .context("the archive's earlier roots or link certificates do not load")?;
+        .context("the archive's CA certificates and keys do not load together")?;
     if st.admin_token().exists() {
         super::read_token(&st.admin_token())?;
     }

@@ -62,7 +62,13 @@ impl Console {
     pub(crate) fn new(state: StateDir, root: &lantrust_ca::Root, root_pem: String) -> Self {
         use der::{Decode as _, Encode as _};
         use sha2::Digest as _;
-        let der = root.certificate_der();
+        // The trust anchor clients pin: the root, or in subordinate mode the company root that
+        // /roots.pem serves (not the issuing sub-CA).
+        let anchor = lantrust_ca::certificates_from_pem(&root_pem)
+            .ok()
+            .and_then(|v| v.first().and_then(|c| lantrust_ca::certificate_to_der(c).ok()))
+            .unwrap_or_else(|| root.certificate_der().to_vec());
+        let der = anchor.as_slice();
         let cert_sha256 = sha2::Sha256::digest(der)
             .iter()
             .map(|b| format!("{b:02X}"))
