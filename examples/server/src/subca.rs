@@ -130,11 +130,9 @@ fn load_parts(
 pub(crate) struct Ca {
     /// The issuing CA (a self-signed root, or the subordinate CA).
     pub(crate) root: Root,
-    /// PEM of the certificates after a leaf in a served chain: the root itself, or the
+    /// DER of the certificates after a leaf in a served chain: the root itself, or the
     /// subordinate CA and its intermediates (not the company root: a client has it as anchor,
     /// RFC 8446 §4.4.2 lets the sender omit it).
-    pub(crate) chain_pem: String,
-    /// The same as DER, for the HTTPS certificate's chain.
     pub(crate) chain_der: Vec<Vec<u8>>,
     /// What `/roots.pem` serves: the trust anchor (the root, or the company root).
     pub(crate) anchor_pem: String,
@@ -162,7 +160,6 @@ pub(crate) fn load(st: &StateDir) -> Result<Ca> {
         let der = root.certificate_der().to_vec();
         return Ok(Ca {
             root,
-            chain_pem: root_pem.clone(),
             chain_der: vec![der],
             anchor_pem: root_pem,
         });
@@ -173,20 +170,17 @@ pub(crate) fn load(st: &StateDir) -> Result<Ca> {
         .with_context(|| format!("{} holds no certificate", sub_path.display()))?;
     let sub = load_parts(st, cert, certs.collect())
         .with_context(|| format!("loading the subordinate CA from {}", sub_path.display()))?;
-    let mut chain_pem = certificate_to_pem(sub.issuer().certificate())?;
     let mut chain_der = vec![sub.issuer().certificate_der().to_vec()];
     let (anchor, intermediates) = sub
         .chain()
         .split_last()
         .context("the subordinate CA has no chain")?;
     for c in intermediates {
-        chain_pem.push_str(&certificate_to_pem(c)?);
         chain_der.push(certificate_to_der(c)?);
     }
     let anchor_pem = certificate_to_pem(anchor)?;
     Ok(Ca {
         root: sub.into_issuer(),
-        chain_pem,
         chain_der,
         anchor_pem,
     })

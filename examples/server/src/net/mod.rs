@@ -183,7 +183,7 @@ async fn run(a: ServeArgs) -> Result<()> {
     // One current root, shared by the issuer, the CRL and the HTTPS certificate; after a
     // `rotate-root`, the earlier roots (their CRLs) and the link certificates too.
     let roots = crate::rotate::Roots::load(&st)?;
-    let root: Arc<Root> = roots.current.clone();
+    let root: Arc<lantrust_ca::Root> = roots.current.clone();
     let root_pem = roots.current_pem.clone();
 
     let origin = match &a.url {

@@ -66,7 +66,10 @@ impl Console {
         // /roots.pem serves (not the issuing sub-CA).
         let anchor = lantrust_ca::certificates_from_pem(&root_pem)
             .ok()
-            .and_then(|v| v.first().and_then(|c| lantrust_ca::certificate_to_der(c).ok()))
+            .and_then(|v| {
+                v.first()
+                    .and_then(|c| lantrust_ca::certificate_to_der(c).ok())
+            })
             .unwrap_or_else(|| root.certificate_der().to_vec());
         let der = anchor.as_slice();
         let cert_sha256 = sha2::Sha256::digest(der)
