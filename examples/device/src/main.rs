@@ -628,10 +628,18 @@ pub(crate) fn reissue(
     );
     let agent = agent_for(st, label, &m)?;
 
-    // RFC 9773: say which certificate this replaces, when the server supports ARI.
+    // RFC 9773: say which certificate this replaces, when the server supports ARI — only one
+    // sharing a name with this order (§5): after a `rename`, the old ID's certificate is revoked,
+    // not replaced.
     let mut replaces = None;
     if let Ok(old) = std::fs::read_to_string(net.join("chain.pem")) {
-        if let Some(leaf) = chain_ders(&old).ok().and_then(|c| c.into_iter().next()) {
+        if let Some(leaf) = chain_ders(&old)
+            .ok()
+            .and_then(|c| c.into_iter().next())
+            .filter(|leaf| {
+                cert_facts(leaf).is_ok_and(|f| f.dns_names.iter().any(|n| names.contains(n)))
+            })
+        {
             let ari = agent
                 .get(&m.directory_url)
                 .call()
