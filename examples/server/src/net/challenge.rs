@@ -313,7 +313,9 @@ async fn tls_alpn01(app: &Targets, v: &Validation) -> Result<(), Problem> {
 }
 
 /// Accept any certificate: the tls-alpn-01 certificate is self-signed by design and checked
-/// afterwards; only the handshake signature is verified.
+/// afterwards, and an https redirect target of http-01 is not judged by its certificate, as the
+/// public CAs do (the key authorization proves control). Only the handshake signature is
+/// verified, against the presented key.
 #[derive(Debug)]
 struct AnyCert(Arc<rustls::crypto::CryptoProvider>);
 
@@ -580,54 +582,6 @@ impl FetchError {
     }
 }
 
-/// Accept any certificate of an https redirect target, as the public CAs do for http-01 (the
-/// key authorization proves control, not the certificate); the handshake signature is still
-/// checked against the presented key.
-#[derive(Debug)]
-struct NoVerify(Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for NoVerify {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &rustls_pki_types::CertificateDer<'_>,
-        _intermediates: &[rustls_pki_types::CertificateDer<'_>],
-        _server_name: &rustls_pki_types::ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: rustls_pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls_pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls_pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
 /// `GET url` over one HTTP/1.1 connection to `addr` (TLS for https, without certificate
 /// verification), with `Host` from the URL; the status, `Location` and at most
 /// [`MAX_HTTP01_BODY`] bytes of body.
@@ -645,7 +599,7 @@ async fn http_get(addr: SocketAddr, url: &url::Url) -> Result<Fetched, FetchErro
         .with_safe_default_protocol_versions()
         .map_err(|e| FetchError::Tls(e.to_string()))?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
+        .with_custom_certificate_verifier(Arc::new(AnyCert(provider)))
         .with_no_client_auth();
     let sni = match url.host() {
         Some(url::Host::Ipv4(ip)) => {
