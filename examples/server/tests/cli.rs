@@ -270,10 +270,48 @@ fn discovery_output_is_accepted_by_dnsmasq_and_unbound() {
     ));
     assert!(zone.contains("router.home.arpa. 3600 IN A 192.168.1.1"));
 
+    // Replicas (RFC 2782): one SRV record per replica, equal priority and weight, in both the
+    // service and the instance form; a label is qualified with each domain, a full name kept.
+    let args = |format: &'static str| {
+        vec![
+            "dns-records",
+            "--state",
+            &s,
+            "--format",
+            format,
+            "--port",
+            "8443",
+            "--replica",
+            "router",
+            "--replica",
+            "acme2:9443",
+            "--replica",
+            "ca.corp.example.",
+        ]
+    };
+    let zone = cli_ok(&args("zone"));
+    for line in [
+        "_acme-server._tcp.home.arpa. 3600 IN SRV 0 0 8443 router.home.arpa.",
+        "_acme-server._tcp.home.arpa. 3600 IN SRV 0 0 9443 acme2.home.arpa.",
+        "_acme-server._tcp.home.arpa. 3600 IN SRV 0 0 8443 ca.corp.example.",
+        "_acme-server._tcp.lan.example.org. 3600 IN SRV 0 0 9443 acme2.lan.example.org.",
+        "router._acme-server._tcp.home.arpa. 3600 IN SRV 0 0 9443 acme2.home.arpa.",
+    ] {
+        assert!(zone.lines().any(|l| l == line), "{line} missing:\n{zone}");
+    }
+    assert_eq!(zone.matches(" IN SRV ").count(), 2 * 2 * 3, "{zone}");
+    for bad in ["acme2:0", "acme2:http", "cam.local:443", "bad_name"] {
+        let out = cli(&["dns-records", "--state", &s, "--replica", bad]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {err}");
+        assert!(err.contains("--replica"), "{bad}: {err}");
+    }
+
     if have("dnsmasq") {
         for args in [
             vec!["dhcp-option", "--state", &s, "--format", "dnsmasq"],
             vec!["dns-records", "--state", &s, "--format", "dnsmasq"],
+            args("dnsmasq"),
         ] {
             let conf = dir.path().join("dnsmasq.conf");
             std::fs::write(&conf, cli_ok(&args)).unwrap();
@@ -299,7 +337,11 @@ fn discovery_output_is_accepted_by_dnsmasq_and_unbound() {
     if have("unbound-checkconf") {
         let records = cli_ok(&["dns-records", "--state", &s, "--format", "unbound"]);
         let conf = dir.path().join("unbound.conf");
-        let body: String = records.lines().map(|l| format!("  {l}\n")).collect();
+        let body: String = records
+            .lines()
+            .chain(cli_ok(&args("unbound")).lines())
+            .map(|l| format!("  {l}\n"))
+            .collect();
         std::fs::write(&conf, format!("server:\n{body}")).unwrap();
         let out = std::process::Command::new("unbound-checkconf")
             .arg(&conf)
