@@ -17,6 +17,29 @@ pub const MAX_BODY: u64 = 1 << 20;
 /// An HTTP answer: status, headers (names lower-cased, in order) and body.
 pub type Answer = (u16, Vec<(String, String)>, Vec<u8>);
 
+/// The server stopped answering: the connection was refused, reset or cut off (a crashed or
+/// stopped server, a replica killed in the middle of an exchange). Callers that discovered
+/// several servers (RFC 2782 SRV targets) fail over to another on this error; find it with
+/// `err.chain().any(|e| e.is::<Unreachable>())`.
+#[derive(Debug)]
+pub struct Unreachable {
+    what: String,
+    detail: String,
+}
+
+impl core::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "transport error ({}): {}", self.what, self.detail)
+    }
+}
+
+impl std::error::Error for Unreachable {}
+
+/// Whether `e` (or an error it wraps) is an [`Unreachable`] server.
+pub fn is_unreachable(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.is::<Unreachable>())
+}
+
 /// Status, headers (names lower-cased) and body (at most `max_body` bytes) of a ureq call,
 /// 4xx/5xx included (ureq returns those as `Err(Status)`).
 ///
@@ -30,6 +53,18 @@ pub fn read_answer(
 ) -> anyhow::Result<Answer> {
     let resp = match result {
         Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+        Err(ureq::Error::Transport(t))
+            if matches!(
+                t.kind(),
+                ureq::ErrorKind::ConnectionFailed | ureq::ErrorKind::Io
+            ) =>
+        {
+            return Err(Unreachable {
+                what: what.to_string(),
+                detail: t.to_string(),
+            }
+            .into());
+        }
         Err(e) => anyhow::bail!("transport error ({what}): {e}"),
     };
     let status = resp.status();
