@@ -59,11 +59,13 @@ pub(crate) struct DnsArgs {
     /// TTL for the records.
     #[arg(long, default_value_t = 3600)]
     ttl: u32,
-    /// A `serve` replica sharing this state (repeatable): HOST is a label (`acme2` for
-    /// `acme2.<domain>`) or a full name, PORT defaults to --port. Each gets its own SRV record
-    /// of equal priority and weight (RFC 2782), so devices and clients spread over the replicas
-    /// and fail over to another when one does not answer. Its A/AAAA records are yours to add,
-    /// unless HOST is this server's own name. Default: this server alone.
+    /// A `serve` replica sharing this state (repeatable), where HOST is this server's name
+    /// (`NAME`, or `NAME.<domain>` for one of its domains) and PORT defaults to --port. Each
+    /// gets its own SRV record of equal priority and weight (RFC 2782), so devices and clients
+    /// spread over the replicas and fail over to another when one does not answer. Other host
+    /// names are refused: devices and clients accept a server only under a name its network
+    /// root names (§3.5), and the root names `NAME.local` and `NAME.<domain>` alone. Default:
+    /// this server alone.
     #[arg(long, value_name = "HOST[:PORT]", value_parser = parse_replica)]
     replica: Vec<Replica>,
 }
@@ -71,7 +73,7 @@ pub(crate) struct DnsArgs {
 /// One `--replica`: where a `serve` replica answers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Replica {
-    /// A label (qualified with each domain) or a full name.
+    /// The server's name (qualified with each domain) or its full name in one domain.
     host: String,
     /// Its HTTPS port; `None`: `--port`.
     port: Option<u16>,
@@ -202,6 +204,19 @@ pub(crate) fn dns_records(a: DnsArgs) -> Result<ExitCode> {
         );
     }
     let (name, ttl) = (&cfg.name, a.ttl);
+    for r in &a.replica {
+        let own = r.host.eq_ignore_ascii_case(name)
+            || cfg
+                .domains
+                .iter()
+                .any(|d| r.host.eq_ignore_ascii_case(&format!("{name}.{d}")));
+        if !own {
+            bail!(
+                "--replica {}: devices and clients accept this network's servers only under a name its root names (§3.5), {name}.local and {name}.<domain>; run the replicas under that name with their own ports (--replica {name}:8443) or their own addresses for it",
+                r.host
+            );
+        }
+    }
     let txt = format!("path={DIRECTORY_PATH}");
     // This server alone, or every replica: one SRV record each, same priority and weight.
     let replicas = if a.replica.is_empty() {

@@ -271,7 +271,7 @@ fn discovery_output_is_accepted_by_dnsmasq_and_unbound() {
     assert!(zone.contains("router.home.arpa. 3600 IN A 192.168.1.1"));
 
     // Replicas (RFC 2782): one SRV record per replica, equal priority and weight, in both the
-    // service and the instance form; a label is qualified with each domain, a full name kept.
+    // service and the instance form; the name is qualified with each domain, a full name kept.
     let args = |format: &'static str| {
         vec![
             "dns-records",
@@ -284,18 +284,19 @@ fn discovery_output_is_accepted_by_dnsmasq_and_unbound() {
             "--replica",
             "router",
             "--replica",
-            "acme2:9443",
+            "router:9443",
             "--replica",
-            "ca.corp.example.",
+            "router.home.arpa.:10443",
         ]
     };
     let zone = cli_ok(&args("zone"));
     for line in [
         "_acme-server._tcp.home.arpa. 3600 IN SRV 0 0 8443 router.home.arpa.",
-        "_acme-server._tcp.home.arpa. 3600 IN SRV 0 0 9443 acme2.home.arpa.",
-        "_acme-server._tcp.home.arpa. 3600 IN SRV 0 0 8443 ca.corp.example.",
-        "_acme-server._tcp.lan.example.org. 3600 IN SRV 0 0 9443 acme2.lan.example.org.",
-        "router._acme-server._tcp.home.arpa. 3600 IN SRV 0 0 9443 acme2.home.arpa.",
+        "_acme-server._tcp.home.arpa. 3600 IN SRV 0 0 9443 router.home.arpa.",
+        "_acme-server._tcp.home.arpa. 3600 IN SRV 0 0 10443 router.home.arpa.",
+        "_acme-server._tcp.lan.example.org. 3600 IN SRV 0 0 9443 router.lan.example.org.",
+        "_acme-server._tcp.lan.example.org. 3600 IN SRV 0 0 10443 router.home.arpa.",
+        "router._acme-server._tcp.home.arpa. 3600 IN SRV 0 0 9443 router.home.arpa.",
     ] {
         assert!(zone.lines().any(|l| l == line), "{line} missing:\n{zone}");
     }
@@ -305,6 +306,16 @@ fn discovery_output_is_accepted_by_dnsmasq_and_unbound() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{bad}: {err}");
         assert!(err.contains("--replica"), "{bad}: {err}");
+    }
+    // A host the root does not name: devices would refuse it (§3.5).
+    for other in ["acme2:9443", "router.corp.example", "ca.home.arpa"] {
+        let out = cli(&["dns-records", "--state", &s, "--replica", other]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{other}: {err}");
+        assert!(
+            err.contains("router.local and router.<domain>"),
+            "{other}: {err}"
+        );
     }
 
     if have("dnsmasq") {
