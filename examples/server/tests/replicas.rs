@@ -5,7 +5,8 @@
 //! `approve --remote` sent to one replica releases a device held on the other; then one replica
 //! is killed with SIGKILL while devices wait on it (some of them just approved, in the middle of
 //! issuance): each of them discovers again, passes over the dead target, and completes on the
-//! other replica with the approval given before. No approval and no certificate is lost.
+//! other replica with the approval given before. No approval and no certificate is lost. A
+//! client then joins through the same records, passing over the dead replica.
 
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
@@ -93,7 +94,7 @@ fn state_of(state: &str, id: &str) -> Option<String> {
 #[test]
 fn devices_complete_through_the_other_replica_when_one_is_killed() {
     let started = Instant::now();
-    let bins = Binaries::build(BIN, &["lantrust-device"]);
+    let bins = Binaries::build(BIN, &["lantrust-device", "lantrust-client"]);
     let dir = temp_dir("replicas");
     let state = init_state(dir.path());
     let s = state.to_str().unwrap().to_string();
@@ -317,6 +318,38 @@ fn devices_complete_through_the_other_replica_when_one_is_killed() {
         failed_over.len(),
         killed.elapsed().as_secs_f32()
     );
+
+    // A client joins through the same records with replica A dead: RFC 2782 order is random
+    // among equal priorities, so it joins until it has met the dead target first and passed
+    // over it; every join succeeds, through B.
+    let client = bins.client(&dir.path().join("client"));
+    let mut passed_over = false;
+    for n in 0..20 {
+        if passed_over {
+            break;
+        }
+        let out = client.run(
+            "join",
+            &[
+                "--dns",
+                &dns_addr,
+                "--domain",
+                "home.arpa",
+                "--router-mac",
+                "02:00:00:00:00:19",
+            ],
+        );
+        let text = output_text(&out);
+        assert!(out.status.success(), "join #{n}: {text}");
+        assert!(
+            text.contains(&format!("https://router.home.arpa:{pb}/acme/directory")),
+            "join #{n}: {text}"
+        );
+        passed_over = text.contains(&format!(
+            "ACME server https://router.home.arpa:{pa}/acme/directory does not answer"
+        ));
+    }
+    assert!(passed_over, "20 joins never met the dead replica first");
 
     // Nothing lost: every device is approved once, each has a certificate in the shared
     // database, and the certificate each device holds is one of them.
