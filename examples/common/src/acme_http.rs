@@ -307,6 +307,44 @@ mod tests {
         out
     }
 
+    /// RFC 2782 failover keys on [`Unreachable`]: a refused connection and a connection cut
+    /// off before the answer are; a request that never left (a bad URL) is not.
+    #[test]
+    fn a_server_that_stops_answering_is_unreachable() {
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(5))
+            .build();
+        let get = |url: String| Request {
+            method: Method::Get,
+            url,
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
+        // Nothing listens there any more.
+        let closed = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let e = exchange(&agent, &get(format!("http://{closed}/"))).unwrap_err();
+        assert!(is_unreachable(&e), "{e:#}");
+        assert!(is_unreachable(&e.context("polling the order")));
+        // Accepts, reads the request, and dies without a word (a replica killed mid-request).
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let t = std::thread::spawn(move || {
+            let (mut c, _) = l.accept().unwrap();
+            let mut buf = [0u8; 256];
+            let _ = c.read(&mut buf);
+        });
+        let e = exchange(&agent, &get(format!("http://{addr}/acme/order/1"))).unwrap_err();
+        t.join().unwrap();
+        assert!(is_unreachable(&e), "{e:#}");
+        assert!(format!("{e}").contains("/acme/order/1"), "{e}");
+        // Not a server's failure: nothing to fail over for.
+        let e = exchange(&agent, &get("ftp://127.0.0.1/".into())).unwrap_err();
+        assert!(!is_unreachable(&e), "{e:#}");
+    }
+
     #[test]
     fn request_head_parsing() {
         let mut r = &b"GET /x HTTP/1.1\r\nHost: a\r\n\r\nrest"[..];
