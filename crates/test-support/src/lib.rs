@@ -12,6 +12,7 @@ pub mod net;
 pub mod netns;
 pub mod openssl;
 pub mod pebble;
+pub mod postgres;
 pub mod process;
 mod skip;
 

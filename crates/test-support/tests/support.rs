@@ -401,3 +401,33 @@ fn kill_at_cuts_a_command_off_or_lets_it_finish() {
     assert!(quick.wait().unwrap().success());
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+/// PostgreSQL (for the server's shared store): a fresh cluster on 127.0.0.1 only, as `nobody`
+/// when the tests run as root (initdb refuses root), gone with its port when dropped.
+#[test]
+fn postgres_starts_on_loopback_and_stops_when_dropped() {
+    let Some(pg) = lantrust_test_support::postgres::start_postgres() else {
+        return;
+    };
+    assert_eq!(pg.psql_ok("postgres", "SELECT current_user"), "lantrust");
+    assert_eq!(pg.psql_ok("postgres", "SHOW listen_addresses"), "127.0.0.1");
+    pg.psql_ok("postgres", "CREATE DATABASE lantrust");
+    pg.psql_ok(
+        "lantrust",
+        "CREATE TABLE t (k TEXT PRIMARY KEY); INSERT INTO t VALUES ('a')",
+    );
+    let out = pg.psql("lantrust", "INSERT INTO t VALUES ('a')");
+    assert!(!out.status.success(), "a duplicate key was accepted");
+    assert!(
+        pg.url("lantrust")
+            .starts_with("postgres://lantrust@127.0.0.1:"),
+        "{}",
+        pg.url("lantrust")
+    );
+    let port = pg.port;
+    drop(pg);
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "PostgreSQL still listens on {port} after drop"
+    );
+}

@@ -17,6 +17,29 @@ pub const MAX_BODY: u64 = 1 << 20;
 /// An HTTP answer: status, headers (names lower-cased, in order) and body.
 pub type Answer = (u16, Vec<(String, String)>, Vec<u8>);
 
+/// The server stopped answering: the connection was refused, reset or cut off (a crashed or
+/// stopped server, a replica killed in the middle of an exchange). Callers that discovered
+/// several servers (RFC 2782 SRV targets) fail over to another on this error; find it with
+/// `err.chain().any(|e| e.is::<Unreachable>())`.
+#[derive(Debug)]
+pub struct Unreachable {
+    what: String,
+    detail: String,
+}
+
+impl core::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "transport error ({}): {}", self.what, self.detail)
+    }
+}
+
+impl std::error::Error for Unreachable {}
+
+/// Whether `e` (or an error it wraps) is an [`Unreachable`] server.
+pub fn is_unreachable(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.is::<Unreachable>())
+}
+
 /// Status, headers (names lower-cased) and body (at most `max_body` bytes) of a ureq call,
 /// 4xx/5xx included (ureq returns those as `Err(Status)`).
 ///
@@ -30,6 +53,18 @@ pub fn read_answer(
 ) -> anyhow::Result<Answer> {
     let resp = match result {
         Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+        Err(ureq::Error::Transport(t))
+            if matches!(
+                t.kind(),
+                ureq::ErrorKind::ConnectionFailed | ureq::ErrorKind::Io
+            ) =>
+        {
+            return Err(Unreachable {
+                what: what.to_string(),
+                detail: t.to_string(),
+            }
+            .into());
+        }
         Err(e) => anyhow::bail!("transport error ({what}): {e}"),
     };
     let status = resp.status();
@@ -270,6 +305,44 @@ mod tests {
         let mut out = String::new();
         c.read_to_string(&mut out).unwrap();
         out
+    }
+
+    /// RFC 2782 failover keys on [`Unreachable`]: a refused connection and a connection cut
+    /// off before the answer are; a request that never left (a bad URL) is not.
+    #[test]
+    fn a_server_that_stops_answering_is_unreachable() {
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(5))
+            .build();
+        let get = |url: String| Request {
+            method: Method::Get,
+            url,
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
+        // Nothing listens there any more.
+        let closed = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let e = exchange(&agent, &get(format!("http://{closed}/"))).unwrap_err();
+        assert!(is_unreachable(&e), "{e:#}");
+        assert!(is_unreachable(&e.context("polling the order")));
+        // Accepts, reads the request, and dies without a word (a replica killed mid-request).
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let t = std::thread::spawn(move || {
+            let (mut c, _) = l.accept().unwrap();
+            let mut buf = [0u8; 256];
+            let _ = c.read(&mut buf);
+        });
+        let e = exchange(&agent, &get(format!("http://{addr}/acme/order/1"))).unwrap_err();
+        t.join().unwrap();
+        assert!(is_unreachable(&e), "{e:#}");
+        assert!(format!("{e}").contains("/acme/order/1"), "{e}");
+        // Not a server's failure: nothing to fail over for.
+        let e = exchange(&agent, &get("ftp://127.0.0.1/".into())).unwrap_err();
+        assert!(!is_unreachable(&e), "{e:#}");
     }
 
     #[test]

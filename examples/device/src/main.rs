@@ -355,15 +355,44 @@ fn enroll(args: EnrollArgs) -> anyhow::Result<()> {
         id: id.clone(),
         domains: factory_domains.clone(),
     })?;
+    // RFC 2782 failover also in the middle of an enrollment: when the server stops answering
+    // (a `serve` replica crashed), discover again, which passes over targets that do not
+    // answer, and enroll with another. Replicas share their database: the account key in this
+    // state finds its account there, and the approval it binds (§3.4.4), so the device picks
+    // up where it was. Only when discovery gave several servers; one per target at most.
+    let mut failovers = 0;
+    loop {
+        let mut candidates = 0;
+        match enroll_with(&args, &st, &id, &factory_domains, &mut candidates) {
+            Err(e) if lantrust_cli::acme_http::is_unreachable(&e) && failovers + 1 < candidates => {
+                failovers += 1;
+                eprintln!(
+                    "{e:#}: the server stopped answering; discovering again to continue with another SRV target (RFC 2782)"
+                );
+            }
+            r => return r,
+        }
+    }
+}
 
+/// One enrollment: discovery, trust, issuance. `candidates` gets how many servers discovery
+/// found (what there is to fail over to).
+fn enroll_with(
+    args: &EnrollArgs,
+    st: &State,
+    id: &str,
+    factory_domains: &[String],
+    candidates: &mut usize,
+) -> anyhow::Result<()> {
     // §3.6: discover, unless told where the server is; with no method given, by itself.
-    let found = args
+    let discovered = args
         .discovery
-        .discover_or_auto(args.domains.first().map(String::as_str))?
-        // RFC 2782: try every SRV target in order, moving on when one does not answer.
-        .first_answering(&args.resolve, Duration::from_secs(5), &mut |line| {
-            eprintln!("{line}")
-        })?;
+        .discover_or_auto(args.domains.first().map(String::as_str))?;
+    *candidates = discovered.candidates.len();
+    // RFC 2782: try every SRV target in order, moving on when one does not answer.
+    let found = discovered.first_answering(&args.resolve, Duration::from_secs(5), &mut |line| {
+        eprintln!("{line}")
+    })?;
     eprintln!(
         "ACME server {} ({}) via {}",
         found.server_name, found.directory_url, found.source
@@ -375,7 +404,7 @@ fn enroll(args: EnrollArgs) -> anyhow::Result<()> {
     } else if let Some(d) = &found.domain {
         vec![d.clone()]
     } else {
-        factory_domains
+        factory_domains.to_vec()
     };
     let mut overrides = args.resolve.clone();
     // Addresses from the DNS answer pin the connection to what discovery returned.
@@ -447,7 +476,7 @@ fn enroll(args: EnrollArgs) -> anyhow::Result<()> {
     let mut meta = st.meta(&label).unwrap_or_default();
     meta.server_name = found.server_name.clone();
     meta.directory_url = found.directory_url;
-    meta.id = id;
+    meta.id = id.to_string();
     meta.domains = domains;
     meta.resolve = overrides
         .iter()
@@ -458,7 +487,7 @@ fn enroll(args: EnrollArgs) -> anyhow::Result<()> {
     meta.discovery = SavedDiscovery::of(&args.discovery);
     st.save_meta(&label, &meta)?;
     let meta = reissue(
-        &st,
+        st,
         &label,
         Some(key_algorithm(&args.key)),
         args.http01_listen,

@@ -59,6 +59,60 @@ pub(crate) struct DnsArgs {
     /// TTL for the records.
     #[arg(long, default_value_t = 3600)]
     ttl: u32,
+    /// A `serve` replica sharing this state (repeatable), where HOST is this server's name
+    /// (`NAME`, or `NAME.<domain>` for one of its domains) and PORT defaults to --port. Each
+    /// gets its own SRV record of equal priority and weight (RFC 2782), so devices and clients
+    /// spread over the replicas and fail over to another when one does not answer. Other host
+    /// names are refused: devices and clients accept a server only under a name its network
+    /// root names (§3.5), and the root names `NAME.local` and `NAME.<domain>` alone. Default:
+    /// this server alone.
+    #[arg(long, value_name = "HOST[:PORT]", value_parser = parse_replica)]
+    replica: Vec<Replica>,
+}
+
+/// One `--replica`: where a `serve` replica answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Replica {
+    /// The server's name (qualified with each domain) or its full name in one domain.
+    host: String,
+    /// Its HTTPS port; `None`: `--port`.
+    port: Option<u16>,
+}
+
+impl Replica {
+    /// The SRV target in domain `d`.
+    fn target(&self, d: &str) -> String {
+        if self.host.contains('.') {
+            self.host.trim_end_matches('.').to_string()
+        } else {
+            format!("{}.{d}", self.host)
+        }
+    }
+}
+
+fn parse_replica(s: &str) -> Result<Replica, String> {
+    let (host, port) = match s.rsplit_once(':') {
+        Some((h, p)) => {
+            let port = p
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| format!("{p:?} is not a port (1 to 65535)"))?;
+            (h, Some(port))
+        }
+        None => (s, None),
+    };
+    let name = host.trim_end_matches('.');
+    Fqdn::new(name).map_err(|e| format!("{host:?} is not a host name: {e}"))?;
+    if name.to_ascii_lowercase().ends_with(".local") {
+        return Err(format!(
+            "{host:?} is under .local (mDNS), which unicast DNS-SD cannot point to"
+        ));
+    }
+    Ok(Replica {
+        host: name.to_ascii_lowercase(),
+        port,
+    })
 }
 
 /// The server's FQDN for discovery: `<name>.<first domain>`, else `<name>.local`.
@@ -149,21 +203,51 @@ pub(crate) fn dns_records(a: DnsArgs) -> Result<ExitCode> {
             "this network has no --domain; unicast DNS-SD needs one (`.local` is mDNS, which the draft's discovery does not use)"
         );
     }
-    let (name, ttl, port) = (&cfg.name, a.ttl, a.port);
+    let (name, ttl) = (&cfg.name, a.ttl);
+    for r in &a.replica {
+        let own = r.host.eq_ignore_ascii_case(name)
+            || cfg
+                .domains
+                .iter()
+                .any(|d| r.host.eq_ignore_ascii_case(&format!("{name}.{d}")));
+        if !own {
+            bail!(
+                "--replica {}: devices and clients accept this network's servers only under a name its root names (§3.5), {name}.local and {name}.<domain>; run the replicas under that name with their own ports (--replica {name}:8443) or their own addresses for it",
+                r.host
+            );
+        }
+    }
     let txt = format!("path={DIRECTORY_PATH}");
+    // This server alone, or every replica: one SRV record each, same priority and weight.
+    let replicas = if a.replica.is_empty() {
+        vec![Replica {
+            host: name.clone(),
+            port: None,
+        }]
+    } else {
+        a.replica.clone()
+    };
     for d in &cfg.domains {
         let svc = format!("_acme-server._tcp.{d}");
         let target = format!("{name}.{d}");
         let inst = format!("{name}._acme-server._tcp.{d}");
+        let srvs: Vec<(String, u16)> = replicas
+            .iter()
+            .map(|r| (r.target(d), r.port.unwrap_or(a.port)))
+            .collect();
         match a.format {
             DnsFormat::Zone => {
                 lantrust_cli::outln!(
                     "; lantrust ACME server discovery for {d} (draft §3.3, RFC 2782, RFC 6763)"
                 );
-                lantrust_cli::outln!("{svc}. {ttl} IN SRV 0 0 {port} {target}.");
+                for (t, port) in &srvs {
+                    lantrust_cli::outln!("{svc}. {ttl} IN SRV 0 0 {port} {t}.");
+                }
                 lantrust_cli::outln!("{svc}. {ttl} IN TXT \"{txt}\"");
                 lantrust_cli::outln!("{svc}. {ttl} IN PTR {inst}.");
-                lantrust_cli::outln!("{inst}. {ttl} IN SRV 0 0 {port} {target}.");
+                for (t, port) in &srvs {
+                    lantrust_cli::outln!("{inst}. {ttl} IN SRV 0 0 {port} {t}.");
+                }
                 lantrust_cli::outln!("{inst}. {ttl} IN TXT \"{txt}\"");
                 lantrust_cli::outln!("_services._dns-sd._udp.{d}. {ttl} IN PTR {svc}.");
                 for ip in &cfg.ips {
@@ -173,10 +257,14 @@ pub(crate) fn dns_records(a: DnsArgs) -> Result<ExitCode> {
             }
             DnsFormat::Unbound => {
                 lantrust_cli::outln!("# lantrust ACME server discovery for {d}");
-                lantrust_cli::outln!("local-data: \"{svc}. {ttl} IN SRV 0 0 {port} {target}.\"");
+                for (t, port) in &srvs {
+                    lantrust_cli::outln!("local-data: \"{svc}. {ttl} IN SRV 0 0 {port} {t}.\"");
+                }
                 lantrust_cli::outln!("local-data: '{svc}. {ttl} IN TXT \"{txt}\"'");
                 lantrust_cli::outln!("local-data: \"{svc}. {ttl} IN PTR {inst}.\"");
-                lantrust_cli::outln!("local-data: \"{inst}. {ttl} IN SRV 0 0 {port} {target}.\"");
+                for (t, port) in &srvs {
+                    lantrust_cli::outln!("local-data: \"{inst}. {ttl} IN SRV 0 0 {port} {t}.\"");
+                }
                 lantrust_cli::outln!("local-data: '{inst}. {ttl} IN TXT \"{txt}\"'");
                 lantrust_cli::outln!(
                     "local-data: \"_services._dns-sd._udp.{d}. {ttl} IN PTR {svc}.\""
@@ -188,10 +276,14 @@ pub(crate) fn dns_records(a: DnsArgs) -> Result<ExitCode> {
             }
             DnsFormat::Dnsmasq => {
                 lantrust_cli::outln!("# lantrust ACME server discovery for {d}");
-                lantrust_cli::outln!("srv-host={svc},{target},{port},0,0");
+                for (t, port) in &srvs {
+                    lantrust_cli::outln!("srv-host={svc},{t},{port},0,0");
+                }
                 lantrust_cli::outln!("txt-record={svc},\"{txt}\"");
                 lantrust_cli::outln!("ptr-record={svc},{inst}");
-                lantrust_cli::outln!("srv-host={inst},{target},{port},0,0");
+                for (t, port) in &srvs {
+                    lantrust_cli::outln!("srv-host={inst},{t},{port},0,0");
+                }
                 lantrust_cli::outln!("txt-record={inst},\"{txt}\"");
                 lantrust_cli::outln!("ptr-record=_services._dns-sd._udp.{d},{svc}");
                 for ip in &cfg.ips {

@@ -270,10 +270,59 @@ fn discovery_output_is_accepted_by_dnsmasq_and_unbound() {
     ));
     assert!(zone.contains("router.home.arpa. 3600 IN A 192.168.1.1"));
 
+    // Replicas (RFC 2782): one SRV record per replica, equal priority and weight, in both the
+    // service and the instance form; the name is qualified with each domain, a full name kept.
+    let args = |format: &'static str| {
+        vec![
+            "dns-records",
+            "--state",
+            &s,
+            "--format",
+            format,
+            "--port",
+            "8443",
+            "--replica",
+            "router",
+            "--replica",
+            "router:9443",
+            "--replica",
+            "router.home.arpa.:10443",
+        ]
+    };
+    let zone = cli_ok(&args("zone"));
+    for line in [
+        "_acme-server._tcp.home.arpa. 3600 IN SRV 0 0 8443 router.home.arpa.",
+        "_acme-server._tcp.home.arpa. 3600 IN SRV 0 0 9443 router.home.arpa.",
+        "_acme-server._tcp.home.arpa. 3600 IN SRV 0 0 10443 router.home.arpa.",
+        "_acme-server._tcp.lan.example.org. 3600 IN SRV 0 0 9443 router.lan.example.org.",
+        "_acme-server._tcp.lan.example.org. 3600 IN SRV 0 0 10443 router.home.arpa.",
+        "router._acme-server._tcp.home.arpa. 3600 IN SRV 0 0 9443 router.home.arpa.",
+    ] {
+        assert!(zone.lines().any(|l| l == line), "{line} missing:\n{zone}");
+    }
+    assert_eq!(zone.matches(" IN SRV ").count(), 2 * 2 * 3, "{zone}");
+    for bad in ["acme2:0", "acme2:http", "cam.local:443", "bad_name"] {
+        let out = cli(&["dns-records", "--state", &s, "--replica", bad]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {err}");
+        assert!(err.contains("--replica"), "{bad}: {err}");
+    }
+    // A host the root does not name: devices would refuse it (§3.5).
+    for other in ["acme2:9443", "router.corp.example", "ca.home.arpa"] {
+        let out = cli(&["dns-records", "--state", &s, "--replica", other]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{other}: {err}");
+        assert!(
+            err.contains("router.local and router.<domain>"),
+            "{other}: {err}"
+        );
+    }
+
     if have("dnsmasq") {
         for args in [
             vec!["dhcp-option", "--state", &s, "--format", "dnsmasq"],
             vec!["dns-records", "--state", &s, "--format", "dnsmasq"],
+            args("dnsmasq"),
         ] {
             let conf = dir.path().join("dnsmasq.conf");
             std::fs::write(&conf, cli_ok(&args)).unwrap();
@@ -299,7 +348,11 @@ fn discovery_output_is_accepted_by_dnsmasq_and_unbound() {
     if have("unbound-checkconf") {
         let records = cli_ok(&["dns-records", "--state", &s, "--format", "unbound"]);
         let conf = dir.path().join("unbound.conf");
-        let body: String = records.lines().map(|l| format!("  {l}\n")).collect();
+        let body: String = records
+            .lines()
+            .chain(cli_ok(&args("unbound")).lines())
+            .map(|l| format!("  {l}\n"))
+            .collect();
         std::fs::write(&conf, format!("server:\n{body}")).unwrap();
         let out = std::process::Command::new("unbound-checkconf")
             .arg(&conf)

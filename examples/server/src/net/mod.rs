@@ -349,7 +349,14 @@ fn spawn_crl_timer(service: Arc<AcmeService>, st: StateDir) {
             let now = store::now();
             match tokio::task::spawn_blocking(move || svc.crl(now)).await {
                 Ok(Ok(der)) if last.as_ref() != Some(&der) => {
-                    match store::write_atomic(&path, &der, 0o644) {
+                    // Replicas sharing the state directory each keep this copy: the temp file
+                    // is the process's own (`.crl.der.tmp.PID`), so one replica never renames
+                    // another's half-written file into place.
+                    match lantrust_cli::fs::write_atomic(
+                        &path,
+                        &der,
+                        lantrust_cli::fs::Mode::Public,
+                    ) {
                         Ok(()) => tracing::info!(path = %path.display(), "CRL signed"),
                         Err(e) => {
                             tracing::error!(error = %format!("{e:#}"), "writing the CRL copy failed")
