@@ -287,3 +287,21 @@ fn rfc9773_cert_id_from_openssl_certificate() {
     ));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Found by the `acme_objects` fuzz target: an unknown member holding a number too long for an
+/// f64 (a 33-digit integer) re-emitted as `5e+32`, which serde_json's default fast float parser
+/// read back as a different f64, so a second emission differed. lantrust-acme's `std` feature
+/// turns on serde_json's `float_roundtrip` (correctly rounded parsing): emit → parse → emit is
+/// stable. The no_std device build keeps serde_json's smaller fast parser (its code size is a
+/// README figure); the enrollment does not re-emit what it parsed.
+#[test]
+fn unknown_long_number_member_re_emits_stably() {
+    let input = br#"{"cermalson":499999999999999999999999999999999}"#;
+    let p: Problem = from_json(input).unwrap();
+    let once = to_json(&p);
+    let again: Problem = from_json(&once).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&to_json(&again)),
+        String::from_utf8_lossy(&once)
+    );
+}
