@@ -247,7 +247,10 @@ async fn run(a: ServeArgs) -> Result<()> {
     ));
 
     // The web console (served with /admin) and its webhook.
-    let console = Arc::new(console::Console::new(st.clone(), &root, root_pem.clone()));
+    let wake = wake::ApprovalWake::spawn(st.clone());
+    let console = Arc::new(
+        console::Console::new(st.clone(), &root, root_pem.clone()).with_wake(wake.clone()),
+    );
     if let Some(url) = &a.notify_url {
         console::check_notify_url(url)?;
         console::spawn_watcher(console.clone(), url.clone());
@@ -271,7 +274,7 @@ async fn run(a: ServeArgs) -> Result<()> {
         state: st.clone(),
         console: admin_token.is_some().then_some(console),
         admin_token,
-        wake: wake::ApprovalWake::spawn(st.clone()),
+        wake,
         rotation: Arc::new(rotation::Published::new(&roots, st.clone())),
     });
     let sources = if a.allow_public_clients {

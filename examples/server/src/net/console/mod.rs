@@ -55,6 +55,8 @@ pub(crate) struct Console {
     root_pem: String,
     root: RootFacts,
     qr_svg: String,
+    /// Wakes ACME polls held for an approval as soon as the owner decides here (`wake.rs`).
+    wake: Option<Arc<super::wake::ApprovalWake>>,
 }
 
 impl Console {
@@ -106,6 +108,20 @@ impl Console {
                 spki_sha256,
             },
             qr_svg,
+            wake: None,
+        }
+    }
+
+    /// Wake polls held for an approval (`wake.rs`) when a decision or revocation is made here,
+    /// instead of leaving it to the database watcher's next look.
+    pub(crate) fn with_wake(mut self, wake: Arc<super::wake::ApprovalWake>) -> Self {
+        self.wake = Some(wake);
+        self
+    }
+
+    fn decided(&self) {
+        if let Some(w) = &self.wake {
+            w.notify();
         }
     }
 }
@@ -544,7 +560,10 @@ async fn decide(
     })
     .await;
     match r {
-        Ok(()) => Redirect::to("/admin/ui/pending").into_response(),
+        Ok(()) => {
+            c.decided();
+            Redirect::to("/admin/ui/pending").into_response()
+        }
         Err(r) => r,
     }
 }
