@@ -88,6 +88,15 @@ impl Discovered {
         }
     }
 
+    /// Moves the candidates whose directory URL is in `failed` (servers that stopped answering
+    /// earlier in this exchange) behind the others, keeping the RFC 2782 order otherwise: a
+    /// crashed server can still accept a connection for a moment while it goes down, so a
+    /// rediscovery tries the others first.
+    pub fn demote(&mut self, failed: &[String]) {
+        self.candidates
+            .sort_by_key(|c| failed.contains(&c.directory_url));
+    }
+
     /// RFC 2782 failover: the first of [`Discovered::candidates`] that answers (accepts a TCP
     /// connection on its directory's port within `timeout`), tried in order; `progress` gets
     /// one line per target that did not answer. `overrides` give addresses for names the

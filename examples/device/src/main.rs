@@ -361,11 +361,20 @@ fn enroll(args: EnrollArgs) -> anyhow::Result<()> {
     // state finds its account there, and the approval it binds (§3.4.4), so the device picks
     // up where it was. Only when discovery gave several servers; one per target at most.
     let mut failovers = 0;
+    let mut failed = Vec::new();
     loop {
         let mut candidates = 0;
-        match enroll_with(&args, &st, &id, &factory_domains, &mut candidates) {
+        let mut used = None;
+        match enroll_with(
+            &args,
+            &st,
+            &id,
+            &factory_domains,
+            (&failed, &mut candidates, &mut used),
+        ) {
             Err(e) if lantrust_cli::acme_http::is_unreachable(&e) && failovers + 1 < candidates => {
                 failovers += 1;
+                failed.extend(used);
                 eprintln!(
                     "{e:#}: the server stopped answering; discovering again to continue with another SRV target (RFC 2782)"
                 );
@@ -375,19 +384,21 @@ fn enroll(args: EnrollArgs) -> anyhow::Result<()> {
     }
 }
 
-/// One enrollment: discovery, trust, issuance. `candidates` gets how many servers discovery
-/// found (what there is to fail over to).
+/// One enrollment: discovery, trust, issuance. `failed`: directory URLs that stopped answering
+/// earlier (tried last); `candidates` gets how many servers discovery found (what there is to
+/// fail over to), `used` the directory URL enrolled with.
 fn enroll_with(
     args: &EnrollArgs,
     st: &State,
     id: &str,
     factory_domains: &[String],
-    candidates: &mut usize,
+    (failed, candidates, used): (&[String], &mut usize, &mut Option<String>),
 ) -> anyhow::Result<()> {
     // §3.6: discover, unless told where the server is; with no method given, by itself.
-    let discovered = args
+    let mut discovered = args
         .discovery
         .discover_or_auto(args.domains.first().map(String::as_str))?;
+    discovered.demote(failed);
     *candidates = discovered.candidates.len();
     // RFC 2782: try every SRV target in order, moving on when one does not answer.
     let found = discovered.first_answering(&args.resolve, Duration::from_secs(5), &mut |line| {
@@ -397,6 +408,7 @@ fn enroll_with(
         "ACME server {} ({}) via {}",
         found.server_name, found.directory_url, found.source
     );
+    *used = Some(found.directory_url.clone());
     // The names to request: `--domain`, else the domain the network gave with the answer (DHCP
     // option 15 or the DNS-SD domain), else the factory configuration.
     let domains = if !args.domains.is_empty() {
