@@ -66,8 +66,8 @@ pub(crate) struct ApproveArgs {
     json: bool,
     /// Bind the approval to this account key only (its RFC 7638 JWK thumbprint, as `pending`
     /// shows it). Without it a pre-approval binds the first account that asks.
-    #[arg(long, value_name = "THUMBPRINT")]
-    account: Option<String>,
+    #[arg(long, value_name = "THUMBPRINT", allow_hyphen_values = true)]
+    pub(crate) account: Option<String>,
     /// When the binding moves to a new key, revoke every certificate issued for the ID so far
     /// (the old device's; reason superseded, listed in /crl).
     #[arg(long)]
@@ -86,8 +86,8 @@ pub(crate) struct DenyArgs {
     json: bool,
     /// Refuse only this account key (RFC 7638 thumbprint). Without it: the waiting key changes
     /// of an approved ID are refused and its approved key keeps it; any other ID is denied.
-    #[arg(long, value_name = "THUMBPRINT")]
-    account: Option<String>,
+    #[arg(long, value_name = "THUMBPRINT", allow_hyphen_values = true)]
+    pub(crate) account: Option<String>,
     /// The device ID.
     id: String,
 }

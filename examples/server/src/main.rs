@@ -467,3 +467,34 @@ pub(crate) fn parse_resolve(s: &str) -> Result<(String, SocketAddr), String> {
         .map_err(|e| format!("{addr:?} is not IP:PORT ({e})"))?;
     Ok((name.trim_end_matches('.').to_ascii_lowercase(), addr))
 }
+
+#[cfg(test)]
+mod cli_tests {
+    use super::{Cli, Command};
+    use clap::Parser;
+
+    /// An RFC 7638 thumbprint is base64url: one in 64 starts with `-`, which clap would take
+    /// for a flag unless the argument allows it (found by CI: `approval_binding` drew one).
+    #[test]
+    fn a_thumbprint_that_starts_with_a_hyphen_is_a_value() {
+        let tp = "-e7wB0fnZ2sT0TStQ-3vwUMIpIZTMzRfLesxCOnu-Qs";
+        for cmd in ["approve", "deny"] {
+            let cli = Cli::try_parse_from([
+                "lantrust-server",
+                cmd,
+                "--state",
+                "/nonexistent",
+                "cam2",
+                "--account",
+                tp,
+            ])
+            .unwrap_or_else(|e| panic!("{cmd}: {e}"));
+            let account = match cli.command {
+                Command::Approve(a) => a.account,
+                Command::Deny(a) => a.account,
+                _ => unreachable!(),
+            };
+            assert_eq!(account.as_deref(), Some(tp), "{cmd}");
+        }
+    }
+}
