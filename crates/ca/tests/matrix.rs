@@ -31,11 +31,9 @@
 #![allow(clippy::std_instead_of_core)] // test harness: processes and files are the point
 
 use std::fmt::Write as _;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::str::FromStr;
-use std::time::Instant;
 
 use core::time::Duration;
 
@@ -45,6 +43,7 @@ use lantrust_ca::{
     NameConstraints, PrivateKey, Root, RootConfig, SerialNumber, certificate_to_der,
     certificate_to_pem,
 };
+use lantrust_test_support::chromium::{CHROMIUM, PAGE_TIMEOUT, load_page};
 use lantrust_test_support::{Proc, free_port, now, require_programs, temp_dir, wait_for_port};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use x509_cert::certificate::{TbsCertificate, Version};
@@ -666,10 +665,6 @@ impl Stack for Webpki {
 /// served by `openssl s_server` on 127.0.0.1, and the page must be shown.
 struct Chromium;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-/// The longest one page load may take before the browser is killed and the test fails.
-const PAGE_TIMEOUT: Duration = Duration::from_secs(40);
-
 impl Chromium {
     fn home(m: &Material) -> PathBuf {
         m.dir.join("chromium-home")
@@ -700,76 +695,18 @@ impl Stack for Chromium {
                 .stderr(Stdio::null()),
         );
         wait_for_port(port);
-        let home = Self::home(m);
-        let run_dir = tempfile::tempdir_in(&home).unwrap();
-        let dom_file = run_dir.path().join("dom.html");
-        let log_file = run_dir.path().join("log.txt");
         let url = format!("https://{host}:{port}/");
-        let mut child = Command::new(CHROMIUM)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--no-default-browser-check",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-dev-shm-usage",
-                "--enable-logging=stderr",
-                "--v=0",
-                &format!("--host-resolver-rules=MAP {host} 127.0.0.1"),
-                &format!(
-                    "--user-data-dir={}",
-                    run_dir.path().join("profile").display()
-                ),
-                "--dump-dom",
-                &url,
-            ])
-            .env("HOME", &home)
-            .env("XDG_CONFIG_HOME", home.join(".config"))
-            .env("XDG_CACHE_HOME", home.join(".cache"))
-            .env_remove("DISPLAY")
-            .env_remove("WAYLAND_DISPLAY")
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&dom_file).unwrap())
-            .stderr(std::fs::File::create(&log_file).unwrap())
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {CHROMIUM}: {e}"));
-        let start = Instant::now();
-        let mut finished = false;
-        while start.elapsed() < PAGE_TIMEOUT {
-            if child.try_wait().unwrap().is_some() {
-                finished = true;
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        // The browser's helper processes are in its process group: end them all.
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", child.id())])
-            .stderr(Stdio::null())
-            .status();
-        let _ = child.kill();
-        let _ = child.wait();
-        let dom = std::fs::read_to_string(&dom_file).unwrap_or_default();
-        let log = std::fs::read_to_string(&log_file).unwrap_or_default();
+        let page = load_page(&Self::home(m), &[host], &url);
         assert!(
-            finished,
-            "chromium did not load {url} within {PAGE_TIMEOUT:?}\n{log}"
+            page.finished,
+            "chromium did not load {url} within {PAGE_TIMEOUT:?}\n{}",
+            page.log
         );
-        if dom.contains("s_server") {
+        if page.dom.contains("s_server") {
             Ok(())
         } else {
             // "Page load failed: net::ERR_…", or the error page's code.
-            let reason = log
-                .lines()
-                .find_map(|l| l.split("Page load failed: ").nth(1))
-                .or_else(|| dom.split_whitespace().find(|w| w.contains("ERR_")))
-                .unwrap_or("page not shown");
-            Err(reason.trim().to_string())
+            Err(page.failure().to_string())
         }
     }
 }

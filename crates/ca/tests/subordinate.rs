@@ -7,7 +7,6 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use core::time::Duration;
@@ -17,32 +16,15 @@ use lantrust_ca::{
     RootConfig, ca_request, ca_request_from_pem, ca_request_to_pem, certificate_from_pem,
     certificate_to_der, certificate_to_pem, certificates_from_pem,
 };
+use lantrust_test_support::{company_root, openssl_output, sign_csr};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 fn now() -> Duration {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap()
 }
 
-fn openssl(dir: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
 fn setup(tag: &str) -> Option<PathBuf> {
-    if !Command::new("openssl")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
+    if !lantrust_test_support::have("openssl") {
         lantrust_test_support::skip("openssl not installed");
         return None;
     }
@@ -50,31 +32,7 @@ fn setup(tag: &str) -> Option<PathBuf> {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     // The company root: openssl's own, P-384, self-signed.
-    let (ok, out) = openssl(
-        &dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-384",
-            "-nodes",
-            "-keyout",
-            "company-key.pem",
-            "-out",
-            "company-root.pem",
-            "-days",
-            "3650",
-            "-subj",
-            "/O=Example Corp/CN=Example Corp Root CA",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ],
-    );
-    assert!(ok, "{out}");
+    company_root(&dir, "company", "Example Corp Root CA");
     Some(dir)
 }
 
@@ -82,35 +40,6 @@ fn config() -> RootConfig {
     let mut c = RootConfig::new("acme", vec!["corp.example".into()]);
     c.name_constraints = NameConstraints::Critical;
     c
-}
-
-/// openssl signs `csr` with the company root, `extfile` giving the extensions (empty: copy the
-/// CSR's).
-fn sign(dir: &Path, csr: &str, out: &str, extfile: Option<&str>) {
-    let mut args = vec![
-        "x509",
-        "-req",
-        "-in",
-        csr,
-        "-CA",
-        "company-root.pem",
-        "-CAkey",
-        "company-key.pem",
-        "-CAcreateserial",
-        "-days",
-        "365",
-        "-out",
-        out,
-    ];
-    match extfile {
-        Some(text) => {
-            std::fs::write(dir.join("ext.cnf"), text).unwrap();
-            args.extend(["-extfile", "ext.cnf"]);
-        }
-        None => args.extend(["-copy_extensions", "copyall"]),
-    }
-    let (ok, text) = openssl(dir, &args);
-    assert!(ok, "{text}");
 }
 
 fn read(dir: &Path, f: &str) -> String {
@@ -126,7 +55,7 @@ fn openssl_signed_subordinate_issues_devices_that_verify_under_the_company_root(
     std::fs::write(dir.join("ca.csr"), &pem).unwrap();
     assert_eq!(ca_request_from_pem(&pem).unwrap(), req);
     // openssl reads the request, its signature, and the extensions asked for.
-    let (ok, text) = openssl(
+    let (ok, text) = openssl_output(
         &dir,
         &["req", "-in", "ca.csr", "-verify", "-noout", "-text"],
     );
@@ -144,9 +73,9 @@ fn openssl_signed_subordinate_issues_devices_that_verify_under_the_company_root(
         assert!(text.contains(want), "{want} missing:\n{text}");
     }
 
-    sign(&dir, "ca.csr", "subca.pem", None);
+    sign_csr(&dir, "company", "ca.csr", "subca.pem", None);
     let cert = certificate_from_pem(&read(&dir, "subca.pem")).unwrap();
-    let chain = certificates_from_pem(&read(&dir, "company-root.pem")).unwrap();
+    let chain = certificates_from_pem(&read(&dir, "company.pem")).unwrap();
     let sub = Root::from_subordinate(cert, key, chain, &req, now()).unwrap();
     assert_eq!(sub.chain().len(), 1);
 
@@ -167,13 +96,13 @@ fn openssl_signed_subordinate_issues_devices_that_verify_under_the_company_root(
         )
         .unwrap();
     std::fs::write(dir.join("leaf.pem"), certificate_to_pem(&leaf).unwrap()).unwrap();
-    let (ok, text) = openssl(
+    let (ok, text) = openssl_output(
         &dir,
         &[
             "verify",
             "-x509_strict",
             "-CAfile",
-            "company-root.pem",
+            "company.pem",
             "-untrusted",
             "subca.pem",
             "-verify_hostname",
@@ -199,12 +128,12 @@ fn openssl_signed_subordinate_issues_devices_that_verify_under_the_company_root(
         )
         .unwrap();
     std::fs::write(dir.join("evil.pem"), certificate_to_pem(&evil).unwrap()).unwrap();
-    let (ok, text) = openssl(
+    let (ok, text) = openssl_output(
         &dir,
         &[
             "verify",
             "-CAfile",
-            "company-root.pem",
+            "company.pem",
             "-untrusted",
             "subca.pem",
             "evil.pem",
@@ -248,7 +177,7 @@ fn import_refuses_what_was_not_requested() {
     let key = PrivateKey::generate(KeyAlgorithm::P384, &mut rand::rngs::OsRng).unwrap();
     let req = ca_request(&config(), &key).unwrap();
     std::fs::write(dir.join("ca.csr"), ca_request_to_pem(&req).unwrap()).unwrap();
-    let chain = || certificates_from_pem(&read(&dir, "company-root.pem")).unwrap();
+    let chain = || certificates_from_pem(&read(&dir, "company.pem")).unwrap();
     let import = |file: &str| {
         let cert = certificate_from_pem(&read(&dir, file)).unwrap();
         let key = PrivateKey::from_pkcs8_der(&key.to_pkcs8_der().unwrap()).unwrap();
@@ -263,7 +192,7 @@ fn import_refuses_what_was_not_requested() {
         ca_request_to_pem(&other_req).unwrap(),
     )
     .unwrap();
-    sign(&dir, "other.csr", "other.pem", None);
+    sign_csr(&dir, "company", "other.csr", "other.pem", None);
     assert!(matches!(import("other.pem"), Err(Error::KeyMismatch)));
 
     let base = "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nextendedKeyUsage=serverAuth,clientAuth\n";
@@ -297,13 +226,14 @@ fn import_refuses_what_was_not_requested() {
     ];
     for (i, (ext, want)) in cases.iter().enumerate() {
         let out = format!("case{i}.pem");
-        sign(&dir, "ca.csr", &out, Some(ext));
+        sign_csr(&dir, "company", "ca.csr", &out, Some(ext));
         let err = import(&out).unwrap_err().to_string();
         assert!(err.contains(want), "case {i}: {err}");
     }
     // Narrower constraints are fine (one domain, one private range).
-    sign(
+    sign_csr(
         &dir,
+        "company",
         "ca.csr",
         "narrow.pem",
         Some(&format!(

@@ -8,7 +8,6 @@
 
 use core::time::Duration;
 use std::path::Path;
-use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use lantrust_ca::{
@@ -19,20 +18,8 @@ use lantrust_ca::{
 use lantrust_pin::{
     Decision, NetworkId, NetworkKind, Observation, PinStore, Refusal, Revocation, ScopeRefusal,
 };
+use lantrust_test_support::{company_root, openssl, sign_csr};
 use x509_cert::der::Encode;
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn read(dir: &Path, f: &str) -> String {
     std::fs::read_to_string(dir.join(f)).unwrap()
@@ -45,33 +32,6 @@ fn net() -> NetworkId {
         .unwrap()
 }
 
-fn self_signed(dir: &Path, name: &str, cn: &str) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-384",
-            "-nodes",
-            "-keyout",
-            &format!("{name}-key.pem"),
-            "-out",
-            &format!("{name}.pem"),
-            "-days",
-            "30",
-            "-subj",
-            &format!("/CN={cn}"),
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ],
-    );
-}
-
 #[test]
 fn subordinate_server_under_a_configured_anchor() {
     if !lantrust_test_support::have("openssl") {
@@ -80,8 +40,8 @@ fn subordinate_server_under_a_configured_anchor() {
     }
     let tmp = lantrust_test_support::temp_dir("managed-anchor");
     let d = tmp.path();
-    self_signed(d, "company", "Corp Root");
-    self_signed(d, "other", "Other Root");
+    company_root(d, "company", "Corp Root");
+    company_root(d, "other", "Other Root");
     // A company intermediate between the root and lantrust's sub-CA.
     openssl(
         d,
@@ -101,54 +61,17 @@ fn subordinate_server_under_a_configured_anchor() {
             "inter.csr",
         ],
     );
-    std::fs::write(
-        d.join("inter.cnf"),
-        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n",
-    )
-    .unwrap();
-    openssl(
+    sign_csr(
         d,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "inter.csr",
-            "-CA",
-            "company.pem",
-            "-CAkey",
-            "company-key.pem",
-            "-CAcreateserial",
-            "-days",
-            "30",
-            "-extfile",
-            "inter.cnf",
-            "-out",
-            "inter.pem",
-        ],
+        "company",
+        "inter.csr",
+        "inter.pem",
+        Some("basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n"),
     );
     let key = PrivateKey::generate(KeyAlgorithm::P384, &mut rand::rngs::OsRng).unwrap();
     let req = ca_request(&RootConfig::new("acme", vec!["home.arpa".into()]), &key).unwrap();
     std::fs::write(d.join("sub.csr"), ca_request_to_pem(&req).unwrap()).unwrap();
-    openssl(
-        d,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "sub.csr",
-            "-CA",
-            "inter.pem",
-            "-CAkey",
-            "inter-key.pem",
-            "-CAcreateserial",
-            "-days",
-            "30",
-            "-copy_extensions",
-            "copyall",
-            "-out",
-            "sub.pem",
-        ],
-    );
+    sign_csr(d, "inter", "sub.csr", "sub.pem", None);
     // After openssl signed (its notBefore is the second it signed).
     let now_d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + Duration::from_secs(1);
     let now = now_d.as_secs();

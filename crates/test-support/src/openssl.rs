@@ -112,3 +112,66 @@ pub fn localhost_tls(dir: &Path) {
         &["x509", "-in", "ca.pem", "-outform", "DER", "-out", "ca.der"],
     );
 }
+
+/// A self-signed CA made by openssl as a company PKI's root would be (issue 19's enterprise
+/// tests): P-384, basicConstraints CA:TRUE and keyUsage keyCertSign, cRLSign (both critical), ten
+/// years, subject `/O=Example Corp/CN=CN`; written as `NAME.pem` and `NAME-key.pem` in `dir`.
+pub fn company_root(dir: &Path, name: &str, cn: &str) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-384",
+            "-nodes",
+            "-keyout",
+            &format!("{name}-key.pem"),
+            "-out",
+            &format!("{name}.pem"),
+            "-days",
+            "3650",
+            "-subj",
+            &format!("/O=Example Corp/CN={cn}"),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    );
+}
+
+/// openssl signs the request `csr` (a file in `dir`) with the CA `ca` (`CA.pem` and `CA-key.pem`,
+/// as [`company_root`] writes them) into `out`, valid for a year: with the request's own
+/// extensions when `extfile` is `None` (`-copy_extensions copyall`, what a company CA does with a
+/// sub-CA request it accepts), else with the extensions in `extfile` (written to `dir/ext.cnf`).
+/// Requires success.
+pub fn sign_csr(dir: &Path, ca: &str, csr: &str, out: &str, extfile: Option<&str>) {
+    let (ca_cert, ca_key) = (format!("{ca}.pem"), format!("{ca}-key.pem"));
+    let mut args = vec![
+        "x509",
+        "-req",
+        "-in",
+        csr,
+        "-CA",
+        &ca_cert,
+        "-CAkey",
+        &ca_key,
+        "-CAcreateserial",
+        "-days",
+        "365",
+        "-out",
+        out,
+    ];
+    match extfile {
+        Some(text) => {
+            std::fs::write(dir.join("ext.cnf"), text)
+                .unwrap_or_else(|e| panic!("writing {}: {e}", dir.join("ext.cnf").display()));
+            args.extend(["-extfile", "ext.cnf"]);
+        }
+        None => args.extend(["-copy_extensions", "copyall"]),
+    }
+    openssl(dir, &args);
+}

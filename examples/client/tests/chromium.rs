@@ -15,115 +15,19 @@
 #![allow(clippy::unwrap_used)]
 #![allow(clippy::std_instead_of_core)] // test harness: std is the point
 
-use std::io::Read;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 use lantrust_test_support::bins::{Binaries, Network, nss_certificates};
+use lantrust_test_support::chromium::{CHROMIUM, PAGE_TIMEOUT, Page, load_page};
 use lantrust_test_support::{Proc, free_port, have, openssl, output_text as text, wait_for_port};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-/// The longest one Chromium page load may take before it is killed and the test fails.
-const PAGE_TIMEOUT: Duration = Duration::from_secs(40);
-
-/// A child that is the leader of its own process group; dropping it kills the whole group (the
-/// browser and every helper process it started).
-struct Group(Child);
-impl Group {
-    fn kill_all(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.0.id())])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-impl Drop for Group {
-    fn drop(&mut self) {
-        self.kill_all();
-    }
-}
-
-/// What one headless Chromium run printed.
-struct Page {
-    /// `--dump-dom` output: the DOM of the page that was shown.
-    dom: String,
-    /// Chromium's log (`--enable-logging=stderr`), where network errors show up.
-    log: String,
-}
-
-/// Loads `url` in a fresh headless Chromium whose `$HOME` is `home` (so its NSS database is
-/// `home/.pki/nssdb`), resolving `hosts` to 127.0.0.1, and returns the dumped DOM and log.
+/// Loads `url` in a fresh headless Chromium whose `$HOME` is `home`, resolving `hosts` to
+/// 127.0.0.1; a load that does not finish fails the test.
 fn chromium(home: &Path, hosts: &[&str], url: &str) -> Page {
-    let profile = tempfile::tempdir_in(home).unwrap();
-    let rules = hosts
-        .iter()
-        .map(|h| format!("MAP {h} 127.0.0.1"))
-        .collect::<Vec<_>>()
-        .join(",");
-    let mut child = Command::new(CHROMIUM)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--no-default-browser-check",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            "--enable-logging=stderr",
-            "--v=0",
-            &format!("--host-resolver-rules={rules}"),
-            &format!("--user-data-dir={}", profile.path().display()),
-            "--dump-dom",
-            url,
-        ])
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .env("XDG_CACHE_HOME", home.join(".cache"))
-        .env_remove("DISPLAY")
-        .env_remove("WAYLAND_DISPLAY")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let mut group = Group(child);
-    let out = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = out.read_to_end(&mut s);
-        String::from_utf8_lossy(&s).into_owned()
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = err.read_to_end(&mut s);
-        String::from_utf8_lossy(&s).into_owned()
-    });
-    let start = Instant::now();
-    let mut timed_out = false;
-    while group.0.try_wait().unwrap().is_none() {
-        if start.elapsed() > PAGE_TIMEOUT {
-            timed_out = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    // Helpers still holding the pipes die with the group, so the readers finish.
-    group.kill_all();
-    let page = Page {
-        dom: out.join().unwrap(),
-        log: err.join().unwrap(),
-    };
+    let page = load_page(home, hosts, url);
     assert!(
-        !timed_out,
+        page.finished,
         "chromium did not finish loading {url} within {PAGE_TIMEOUT:?}\n--- dom\n{}\n--- log\n{}",
         page.dom, page.log
     );

@@ -14,16 +14,15 @@
 #![allow(clippy::unwrap_used)]
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // test harness: std is the point
 
-use std::io::Read;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use lantrust_test_support::bins::{Binaries, Endpoint};
+use lantrust_test_support::bins::{Binaries, ClientCli, Endpoint};
+use lantrust_test_support::chromium;
 use lantrust_test_support::{
-    Proc, free_port, have, openssl, openssl_output, output_text as text, require_programs,
-    wait_for_port,
+    Proc, company_root, free_port, openssl, openssl_output, output_text as text, require_programs,
+    sign_csr, wait_for_port,
 };
 
 const MAC: &str = "02:00:00:00:00:19";
@@ -31,62 +30,6 @@ const ID: &str = "dev1";
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-/// A self-signed company root (P-384) made by openssl: `NAME.pem`, `NAME-key.pem` in `dir`.
-fn company_root(dir: &Path, name: &str, cn: &str) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-384",
-            "-nodes",
-            "-keyout",
-            &format!("{name}-key.pem"),
-            "-out",
-            &format!("{name}.pem"),
-            "-days",
-            "3650",
-            "-subj",
-            &format!("/O=Example Corp/CN={cn}"),
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ],
-    );
-}
-
-/// openssl signs `csr` with the company root into `out`: with the CSR's own extensions
-/// (`-copy_extensions copyall`) or those of `extfile`.
-fn sign(dir: &Path, csr: &str, out: &str, extfile: Option<&str>) {
-    let mut args = vec![
-        "x509",
-        "-req",
-        "-in",
-        csr,
-        "-CA",
-        "company.pem",
-        "-CAkey",
-        "company-key.pem",
-        "-CAcreateserial",
-        "-days",
-        "365",
-        "-out",
-        out,
-    ];
-    match extfile {
-        Some(t) => {
-            std::fs::write(dir.join("ext.cnf"), t).unwrap();
-            args.extend(["-extfile", "ext.cnf"]);
-        }
-        None => args.extend(["-copy_extensions", "copyall"]),
-    }
-    openssl(dir, &args);
 }
 
 /// The PEM certificates of a bundle, one string each.
@@ -200,7 +143,7 @@ fn subordinate_ca_with_managed_clients_and_devices() {
         ],
     );
     let full = "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nextendedKeyUsage=serverAuth,clientAuth\nnameConstraints=permitted;DNS:local,permitted;DNS:home.arpa,permitted;IP:127.0.0.0/255.0.0.0\n";
-    sign(d, "wrong.csr", "wrong-key-cert.pem", Some(full));
+    sign_csr(d, "company", "wrong.csr", "wrong-key-cert.pem", Some(full));
     let out = import("wrong-key-cert.pem");
     assert!(
         !out.status.success() && text(&out).contains("another key"),
@@ -208,8 +151,9 @@ fn subordinate_ca_with_managed_clients_and_devices() {
         text(&out)
     );
     // Our key, but the company CA dropped the name constraints.
-    sign(
+    sign_csr(
         d,
+        "company",
         "ca.csr",
         "no-nc.pem",
         Some(
@@ -227,7 +171,7 @@ fn subordinate_ca_with_managed_clients_and_devices() {
         "a refused import installed something"
     );
     // The CSR's extensions kept: installed.
-    sign(d, "ca.csr", "subca.pem", None);
+    sign_csr(d, "company", "ca.csr", "subca.pem", None);
     let out = import("subca.pem");
     assert!(out.status.success(), "{}", text(&out));
     assert!(
@@ -474,31 +418,38 @@ fn subordinate_ca_with_managed_clients_and_devices() {
         );
     }
 
+    // A client's `manage` under `anchor` and its `join` of this network.
+    let manage = |c: &ClientCli, anchor: &Path| {
+        c.run(
+            "manage",
+            &[
+                "--router-mac",
+                MAC,
+                "--anchor",
+                s(anchor),
+                "--domain",
+                "home.arpa",
+            ],
+        )
+    };
+    let join = |c: &ClientCli| {
+        c.run(
+            "join",
+            &[
+                "--directory",
+                &directory,
+                "--resolve",
+                &resolve,
+                "--router-mac",
+                MAC,
+            ],
+        )
+    };
     // A managed client: no TOFU prompt, trusted through the anchor.
     let client = bin.client(&d.join("client"));
-    let out = client.run(
-        "manage",
-        &[
-            "--router-mac",
-            MAC,
-            "--anchor",
-            s(&company),
-            "--domain",
-            "home.arpa",
-        ],
-    );
+    let out = manage(&client, &company);
     assert!(out.status.success(), "{}", text(&out));
-    let out = client.run(
-        "join",
-        &[
-            "--directory",
-            &directory,
-            "--resolve",
-            &resolve,
-            "--router-mac",
-            MAC,
-        ],
-    );
+    let out = join(&client);
     assert!(out.status.success(), "{}", text(&out));
     let t = text(&out);
     assert!(t.contains("leads to the configured anchor"), "{t}");
@@ -519,17 +470,7 @@ fn subordinate_ca_with_managed_clients_and_devices() {
     // A TOFU client (not managed) cannot pin the company root: it is not a self-signed root
     // naming the server, so TOFU networks stay self-signed-root-only.
     let tofu = bin.client(&d.join("client-tofu"));
-    let out = tofu.run(
-        "join",
-        &[
-            "--directory",
-            &directory,
-            "--resolve",
-            &resolve,
-            "--router-mac",
-            MAC,
-        ],
-    );
+    let out = join(&tofu);
     assert!(!out.status.success(), "{}", text(&out));
     assert!(
         text(&out).contains("subjectAltNames do not include"),
@@ -539,29 +480,9 @@ fn subordinate_ca_with_managed_clients_and_devices() {
 
     // The same client configured with a different anchor: the §4.8 alert, nothing trusted.
     let wrong = bin.client(&d.join("client-wrong"));
-    let out = wrong.run(
-        "manage",
-        &[
-            "--router-mac",
-            MAC,
-            "--anchor",
-            s(&d.join("other.pem")),
-            "--domain",
-            "home.arpa",
-        ],
-    );
+    let out = manage(&wrong, &d.join("other.pem"));
     assert!(out.status.success(), "{}", text(&out));
-    let out = wrong.run(
-        "join",
-        &[
-            "--directory",
-            &directory,
-            "--resolve",
-            &resolve,
-            "--router-mac",
-            MAC,
-        ],
-    );
+    let out = join(&wrong);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(
         text(&out).contains("ALERT") && text(&out).contains("§4.8"),
@@ -585,17 +506,7 @@ fn subordinate_ca_with_managed_clients_and_devices() {
         .to_string();
     let pins = std::fs::read_to_string(d.join("client/pins.json")).unwrap();
     assert!(pins.contains(&company_b64), "the anchor is stored: {pins}");
-    let out = client.run(
-        "manage",
-        &[
-            "--router-mac",
-            MAC,
-            "--anchor",
-            s(&d.join("other.pem")),
-            "--domain",
-            "home.arpa",
-        ],
-    );
+    let out = manage(&client, &d.join("other.pem"));
     assert!(out.status.success(), "{}", text(&out));
     let pins = std::fs::read_to_string(d.join("client/pins.json")).unwrap();
     assert!(
@@ -610,90 +521,21 @@ fn subordinate_ca_with_managed_clients_and_devices() {
 }
 
 fn chromium_check(d: &Path, company: &Path, dport: u16) {
-    const CHROMIUM: &str = "/usr/bin/chromium";
-    if !Path::new(CHROMIUM).exists() || !have("certutil") {
+    if !chromium::have_chromium() {
         lantrust_test_support::skip_part("chromium or certutil missing: Chromium not exercised");
         return;
     }
     let home = d.join("home");
-    let db = home.join(".pki/nssdb");
-    std::fs::create_dir_all(&db).unwrap();
-    let dbarg = format!("sql:{}", db.display());
-    let out = Command::new("certutil")
-        .args(["-N", "-d", &dbarg, "--empty-password"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
-    let out = Command::new("certutil")
-        .args([
-            "-A",
-            "-d",
-            &dbarg,
-            "-n",
-            "Example Corp Root CA",
-            "-t",
-            "C,,",
-            "-i",
-        ])
-        .arg(company)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
-    let profile = tempfile::tempdir_in(&home).unwrap();
-    let url = format!("https://{ID}.local:{dport}/");
-    let mut child = Command::new(CHROMIUM)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            "--enable-logging=stderr",
-            &format!("--host-resolver-rules=MAP {ID}.local 127.0.0.1"),
-            &format!("--user-data-dir={}", profile.path().display()),
-            "--dump-dom",
-            &url,
-        ])
-        .env("HOME", &home)
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .env("XDG_CACHE_HOME", home.join(".cache"))
-        .env_remove("DISPLAY")
-        .env_remove("WAYLAND_DISPLAY")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    let mut so = child.stdout.take().unwrap();
-    let mut se = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = so.read_to_string(&mut s);
-        s
-    });
-    let log_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = se.read_to_string(&mut s);
-        s
-    });
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() && start.elapsed() < Duration::from_secs(40) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{}", child.id())])
-        .stderr(Stdio::null())
-        .status();
-    let _ = child.wait();
-    let dom = reader.join().unwrap();
-    let log = log_reader.join().unwrap();
+    chromium::nss_trust(&home, "Example Corp Root CA", company);
+    let host = format!("{ID}.local");
+    let page = chromium::load_page(&home, &[&host], &format!("https://{host}:{dport}/"));
     assert!(
-        dom.contains(&format!("<h1>{ID}</h1>")) && !log.contains("ERR_CERT"),
-        "Chromium with only the company root: no device page\n--- dom\n{dom}\n--- log\n{log}"
+        page.finished
+            && page.dom.contains(&format!("<h1>{ID}</h1>"))
+            && !page.log.contains("ERR_CERT"),
+        "Chromium with only the company root: no device page ({})\n--- dom\n{}\n--- log\n{}",
+        page.failure(),
+        page.dom,
+        page.log
     );
 }
