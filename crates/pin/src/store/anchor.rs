@@ -7,13 +7,12 @@
 //! carrying the discovered server name. Scoped trust still applies under an anchor: only
 //! `.local` names, the network's domains and private addresses are ever trusted.
 
-use alloc::string::String;
 use alloc::vec::Vec;
 
 use der::Decode;
 use x509_cert::Certificate;
 
-use super::{CachedCrl, H32, PinStore};
+use super::{H32, PinStore};
 use crate::cert::CertInfo;
 use crate::crl::{Crl, CrlRefusal, verify_crl};
 use crate::network::{NetworkId, NetworkKind};
@@ -111,32 +110,14 @@ impl PinStore {
             }
         }
         let (anchor, path, crl) = found.ok_or(last)?;
-        // The same freshness rule as `update_crl`: never replace a newer CRL of the same issuer.
-        if let Some(cached) = self.body.crls.get(network)
-            && cached.root == anchor
-            && let Ok(old) = crate::crl::read_trusted(&cached.der)
-            && old.issuer() == crl.issuer()
-            && crl.older_than(&old)
-        {
-            return Err(CrlRefusal::OlderThanCached {
-                offered: crl.this_update(),
-                cached: old.this_update(),
-            });
-        }
-        let url = url
-            .map(String::from)
-            .or_else(|| self.body.crls.get(network).and_then(|c| c.url.clone()));
-        self.body.crls.insert(
-            *network,
-            CachedCrl {
-                der: crl_der.to_vec(),
-                fetched_at: now,
-                issuers: Some(path.concat()),
-                root: anchor,
-                url,
-            },
-        );
-        Ok(crl)
+        self.keep_crl(
+            network,
+            (anchor, Some(path.concat())),
+            crl,
+            crl_der,
+            url,
+            now,
+        )
     }
 }
 

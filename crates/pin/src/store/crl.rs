@@ -99,10 +99,26 @@ impl PinStore {
             }
         }
         let (root, crl) = found.ok_or(last)?;
+        self.keep_crl(network, (root, None), crl, crl_der, url, now)
+    }
+
+    /// Caches `crl` (verified under the anchor `root`, through the `issuers` of a subordinate CA
+    /// when one signed it) as the CRL of `network`, unless the cached CRL of the same signer
+    /// under the same anchor is newer: the freshness rule of [`PinStore::update_crl`] and
+    /// [`PinStore::update_crl_via`]. The same CRL again only refreshes the fetch time and URL.
+    pub(super) fn keep_crl(
+        &mut self,
+        network: &NetworkFingerprint,
+        (root, issuers): (H32, Option<Vec<u8>>),
+        crl: Crl,
+        crl_der: &[u8],
+        url: Option<&str>,
+        now: u64,
+    ) -> Result<Crl, CrlRefusal> {
         if let Some(cached) = self.body.crls.get_mut(network)
             && cached.root == root
         {
-            if cached.der == crl_der {
+            if cached.der == crl_der && cached.issuers == issuers {
                 cached.fetched_at = cached.fetched_at.max(now);
                 if let Some(u) = url {
                     cached.url = Some(u.into());
@@ -110,6 +126,7 @@ impl PinStore {
                 return Ok(crl);
             }
             if let Ok(old) = read_trusted(&cached.der)
+                && old.issuer() == crl.issuer()
                 && crl.older_than(&old)
             {
                 return Err(CrlRefusal::OlderThanCached {
@@ -126,7 +143,7 @@ impl PinStore {
             CachedCrl {
                 der: crl_der.to_vec(),
                 fetched_at: now,
-                issuers: None,
+                issuers,
                 root,
                 url,
             },
