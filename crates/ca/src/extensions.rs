@@ -28,3 +28,21 @@ pub(crate) fn key_identifier(spki: &SubjectPublicKeyInfoOwned) -> Vec<u8> {
     let digest = Sha256::digest(spki.subject_public_key.raw_bytes());
     digest.iter().take(20).copied().collect()
 }
+
+/// What makes a lantrust CA certificate (the self-signed root and the subordinate CA's request)
+/// a CA that signs device certificates and CRLs only: basicConstraints CA:TRUE with pathLen 0
+/// (no CA below it) and keyUsage keyCertSign, cRLSign, both critical (RFC 5280 §4.2.1.9,
+/// §4.2.1.3).
+pub(crate) fn ca_constraints() -> Result<[Extension; 2]> {
+    use x509_cert::ext::pkix::{BasicConstraints, KeyUsage, KeyUsages};
+    Ok([
+        extension(
+            true,
+            &BasicConstraints {
+                ca: true,
+                path_len_constraint: Some(0),
+            },
+        )?,
+        extension(true, &KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign))?,
+    ])
+}

@@ -17,15 +17,14 @@ use x509_cert::ext::pkix::constraints::name::{
 };
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{
-    AuthorityKeyIdentifier, BasicConstraints, KeyUsage, KeyUsages, SubjectAltName,
-    SubjectKeyIdentifier,
+    AuthorityKeyIdentifier, BasicConstraints, KeyUsage, SubjectAltName, SubjectKeyIdentifier,
 };
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::Validity;
 use zeroize::Zeroizing;
 
-use crate::extensions::{extension, key_identifier};
+use crate::extensions::{ca_constraints, extension, key_identifier};
 use crate::names::{
     PERMITTED_IP_RANGES, distinguished_name, dns_general_name, dns_name, ip_general_name,
 };
@@ -221,15 +220,8 @@ impl Root {
             sans.push(ip_general_name(*ip)?);
         }
 
-        let mut extensions = alloc::vec![
-            extension(
-                true,
-                &BasicConstraints {
-                    ca: true,
-                    path_len_constraint: Some(0),
-                },
-            )?,
-            extension(true, &KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign))?,
+        let mut extensions = Vec::from(ca_constraints()?);
+        extensions.extend([
             extension(
                 false,
                 &SubjectKeyIdentifier(OctetString::new(key_id.clone()).map_err(Error::encoding)?),
@@ -240,7 +232,7 @@ impl Root {
                 false,
                 &AuthorityKeyIdentifier {
                     key_identifier: Some(
-                        OctetString::new(key_id.clone()).map_err(Error::encoding)?
+                        OctetString::new(key_id.clone()).map_err(Error::encoding)?,
                     ),
                     authority_cert_issuer: None,
                     authority_cert_serial_number: None,
@@ -248,7 +240,7 @@ impl Root {
             )?,
             // Non-critical: the subject is not empty (RFC 5280 §4.2.1.6).
             extension(false, &SubjectAltName(sans))?,
-        ];
+        ]);
         let critical = match config.name_constraints {
             NameConstraints::Critical => Some(true),
             NameConstraints::NonCritical => Some(false),

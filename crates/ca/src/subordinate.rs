@@ -28,10 +28,10 @@ use x509_cert::Certificate;
 use x509_cert::attr::Attribute;
 use x509_cert::ext::pkix::constraints::name::NameConstraints as NameConstraintsExtension;
 use x509_cert::ext::pkix::name::GeneralName;
-use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages};
+use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage};
 use x509_cert::request::{CertReq, CertReqInfo, ExtensionReq, Version as CsrVersion};
 
-use crate::extensions::extension;
+use crate::extensions::{ca_constraints, extension};
 use crate::names::distinguished_name;
 use crate::root::{NameConstraints, name_constraints, validate_config};
 use crate::{Error, Result, Root, RootConfig};
@@ -101,21 +101,14 @@ pub fn ca_request(config: &RootConfig, key: &PrivateKey) -> Result<CertReq> {
     };
     let cn = alloc::format!("{network} Local Issuing CA");
     let subject = distinguished_name(&[(rfc4519::O, "lantrust"), (rfc4519::CN, &cn)])?;
-    let extensions = alloc::vec![
-        extension(
-            true,
-            &BasicConstraints {
-                ca: true,
-                path_len_constraint: Some(0),
-            },
-        )?,
-        extension(true, &KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign))?,
+    let mut extensions = Vec::from(ca_constraints()?);
+    extensions.extend([
         extension(
             false,
             &ExtendedKeyUsage(alloc::vec![ID_KP_SERVER_AUTH, ID_KP_CLIENT_AUTH]),
         )?,
         extension(critical, &name_constraints(&domains)?)?,
-    ];
+    ]);
     let attribute = Attribute::try_from(ExtensionReq(extensions)).map_err(Error::encoding)?;
     let mut attributes = SetOfVec::new();
     attributes.insert(attribute).map_err(Error::encoding)?;
