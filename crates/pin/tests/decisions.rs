@@ -493,3 +493,69 @@ fn network_identity() {
     let parsed: lantrust_pin::NetworkFingerprint = a.fingerprint().to_string().parse().unwrap();
     assert_eq!(parsed, a.fingerprint());
 }
+
+/// A pin made before the client could read the SSID (interface + router MAC only) carries over
+/// to the same Wi-Fi network once the SSID is part of its identity: the same root is trusted,
+/// another root raises the §4.8 alert instead of a silent second trust on first use.
+#[test]
+fn a_pin_from_before_the_ssid_was_known_carries_over_to_the_wifi_identity() {
+    let mac = "02:11:22:33:44:55".parse().unwrap();
+    let id = |ssid: Option<&[u8]>| {
+        let b = NetworkId::builder()
+            .interface("wlan0")
+            .router_mac(mac)
+            .local_domain("example.test");
+        match ssid {
+            Some(s) => b.ssid(s).build().unwrap(),
+            None => b.build().unwrap(),
+        }
+    };
+    let (before, wifi) = (id(None), id(Some(b"Home")));
+    let mut store = PinStore::new();
+    first_use(&mut store, &obs(&before, ROOT, "router-fdb531.local"), NOW);
+
+    // Without the carry-over the Wi-Fi identity is a first use: the root swap would go unseen.
+    assert!(matches!(
+        store.decide(&obs(&wifi, ROOT2, "other-router.local"), NOW),
+        Decision::FirstUse(_)
+    ));
+    assert_eq!(
+        store.adopt_pre_ssid_pin(&wifi, NOW + 60),
+        Some(before.fingerprint())
+    );
+    // Now the same root is trusted there, another one is a change (§4.8).
+    assert_eq!(
+        store.decide(&obs(&wifi, ROOT, "router-fdb531.local"), NOW + 60),
+        Decision::Trusted(wifi.fingerprint())
+    );
+    assert!(matches!(
+        store.decide(&obs(&wifi, ROOT2, "other-router.local"), NOW + 60),
+        Decision::RootChanged { .. }
+    ));
+    let pin = store.pin(&wifi.fingerprint()).unwrap();
+    assert_eq!(pin.network(), &wifi);
+    assert_eq!((pin.first_seen(), pin.last_seen()), (NOW, NOW + 60));
+    // Copied, not moved: the identity without SSID (a wired network of the same router) keeps
+    // its pin; a second call finds the Wi-Fi pin and does nothing.
+    assert!(store.pin(&before.fingerprint()).is_some());
+    assert_eq!(store.adopt_pre_ssid_pin(&wifi, NOW + 120), None);
+
+    // Nothing to carry: another router, another interface, or no SSID in the new identity.
+    let other_router = NetworkId::builder()
+        .interface("wlan0")
+        .router_mac("02:00:00:00:00:99".parse().unwrap())
+        .ssid(b"Home")
+        .local_domain("example.test")
+        .build()
+        .unwrap();
+    let other_iface = NetworkId::builder()
+        .interface("wlan1")
+        .router_mac(mac)
+        .ssid(b"Home")
+        .local_domain("example.test")
+        .build()
+        .unwrap();
+    for n in [&other_router, &other_iface, &before, &home_ethernet()] {
+        assert_eq!(store.adopt_pre_ssid_pin(n, NOW), None, "{n:?}");
+    }
+}

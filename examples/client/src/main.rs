@@ -13,7 +13,8 @@ use clap::{Parser, Subcommand};
 use lantrust_cli::fs::{Mode, write_atomic};
 use lantrust_cli::{DiscoveryArgs, NetworkArgs, ResolveOverride};
 use lantrust_pin::{
-    Decision, NetworkFingerprint, NetworkKind, Observation, PinStore, Revocation, ScopeRefusal,
+    Decision, NetworkFingerprint, NetworkId, NetworkKind, Observation, PinStore, Revocation,
+    ScopeRefusal,
 };
 
 mod nss;
@@ -162,6 +163,18 @@ fn load(state: &Path) -> anyhow::Result<PinStore> {
     }
 }
 
+/// §4.8: a pin made before this client could read the network's Wi-Fi SSID carries over to the
+/// identity with it ([`PinStore::adopt_pre_ssid_pin`]), so another root there raises the alert
+/// instead of a silent second trust on first use. Saved with the store by the caller.
+fn adopt_pre_ssid(store: &mut PinStore, net: &NetworkId, now: u64) {
+    if let Some(old) = store.adopt_pre_ssid_pin(net, now) {
+        lantrust_cli::outln!(
+            "network {}: carried over the pin of network {old} (the same router, now identified with its Wi-Fi SSID)",
+            net.fingerprint()
+        );
+    }
+}
+
 fn save(state: &Path, store: &PinStore) -> anyhow::Result<()> {
     // Temp files of a writer killed mid-save (the store itself is always whole: atomic rename).
     lantrust_cli::fs::recover(state)?;
@@ -189,8 +202,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             nss_db,
         } => sync_nss(&state, &network, nss_db),
         Cmd::Export { common, pem, nss } => {
-            let store = load(&common.state)?;
+            let mut store = load(&common.state)?;
             let net = common.network.network_id()?;
+            adopt_pre_ssid(&mut store, &net, now);
             let fp = net.fingerprint();
             let pin = store.pin(&fp).with_context(|| {
                 format!("no root pinned for this network ({fp}): run `join` first")
@@ -325,6 +339,7 @@ fn join(
         });
     }
     let mut store = load(&common.state)?;
+    adopt_pre_ssid(&mut store, &net, now);
     if store.managed(&net.fingerprint()).is_some() {
         return join_managed(common, &mut store, &found, &overrides, now);
     }
@@ -423,6 +438,7 @@ fn verify(common: &Common, url: &str, now: u64) -> anyhow::Result<ExitCode> {
     let (host, port) = lantrust_cli::discover::url_host_port(url)?;
     let mut store = load(&common.state)?;
     let net = common.network.network_id()?;
+    adopt_pre_ssid(&mut store, &net, now);
     let chain = lantrust_cli::tls::handshake_capture(&host, port, &common.resolve)?;
     let refs: Vec<&[u8]> = chain.iter().map(Vec::as_slice).collect();
     let kind = common.network.kind();

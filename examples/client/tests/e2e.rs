@@ -122,6 +122,18 @@ fn server_device_client_end_to_end() {
     // The pin is unchanged: the home device still verifies.
     let out = client.verify(MAC, &[], &dev_a);
     assert!(out.status.success(), "{}", text(&out));
+    // The same router once the client reads the Wi-Fi SSID: the pin made without it carries
+    // over (same root trusted, the other root is the same alert, not a new trust on first use).
+    let out = client.join(&other, MAC, &["--ssid", "Home"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        stdout(&out).contains("carried over the pin")
+            && String::from_utf8_lossy(&out.stderr).contains("ALERT"),
+        "{}",
+        text(&out)
+    );
+    let out = client.verify(MAC, &["--ssid", "Home"], &dev_a);
+    assert!(out.status.success(), "{}", text(&out));
     // export the pinned root; openssl verifies the device chain against it.
     let pem = d.join("root.pem");
     let out = client.run(

@@ -226,6 +226,47 @@ impl PinStore {
         existed
     }
 
+    /// Carries a pin over to a network identity that gained its Wi-Fi SSID (§4.8).
+    ///
+    /// A pin made while the SSID was not known (by a client from before SSID detection, or one
+    /// that could not read it) is keyed by the interface and default router MAC alone. On the
+    /// same Wi-Fi network the identity now includes the SSID, which by itself looks like a
+    /// network never seen: a silent second trust on first use, where a changed root must raise
+    /// the §4.8 alert. So when `network` has both an SSID and a router MAC, has no pin or managed
+    /// record of its own, and a pin exists for the same interface, router MAC and local domain
+    /// without an SSID, that pin (root, server name, domains, first use) and its cached CRL are
+    /// copied to `network`, seen at `now`. Copied, not moved: the same router may also serve a
+    /// wired network, whose pin stays. [`PinStore::decide`] then trusts the same root and calls
+    /// another root a change. Returns the fingerprint the pin came from.
+    pub fn adopt_pre_ssid_pin(
+        &mut self,
+        network: &NetworkId,
+        now: u64,
+    ) -> Option<NetworkFingerprint> {
+        network.ssid()?;
+        let mac = network.router_mac()?;
+        let fp = network.fingerprint();
+        if self.body.networks.contains_key(&fp) || self.body.managed.contains_key(&fp) {
+            return None;
+        }
+        let mut b = NetworkId::builder().router_mac(mac);
+        if let Some(i) = network.interface() {
+            b = b.interface(i);
+        }
+        if let Some(d) = network.local_domain() {
+            b = b.local_domain(d);
+        }
+        let old_fp = b.build().ok()?.fingerprint();
+        let mut pin = self.body.networks.get(&old_fp)?.clone();
+        pin.network = network.clone();
+        pin.last_seen = pin.last_seen.max(now);
+        self.body.networks.insert(fp, pin);
+        if let Some(crl) = self.body.crls.get(&old_fp).cloned() {
+            self.body.crls.insert(fp, crl);
+        }
+        Some(old_fp)
+    }
+
     /// Keeps at most `max_networks` pins, dropping the least recently seen first (§4.9: purge
     /// "old" networks when storage is short). Managed networks are configuration and are kept.
     /// Returns the purged networks, oldest first.
