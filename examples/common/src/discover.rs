@@ -99,9 +99,12 @@ impl Discovered {
 
     /// RFC 2782 failover: the first of [`Discovered::candidates`] that answers (accepts a TCP
     /// connection on its directory's port within `timeout`), tried in order; `progress` gets
-    /// one line per target that did not answer. `overrides` give addresses for names the
-    /// answer carried none for; else the system resolver is asked. With one candidate there
-    /// is nothing to fail over to and it is returned untried (its own fetch reports errors).
+    /// one line per target (or address) that did not answer. `overrides` give addresses for
+    /// names the answer carried none for; else the system resolver is asked. A target's
+    /// addresses from the answer are tried in order too (replicas on several hosts under one
+    /// name), and the one that answered comes first in the result, so the connection that
+    /// follows goes there. With one candidate of at most one address there is nothing to fail
+    /// over to and it is returned untried (its own fetch reports errors).
     ///
     /// # Errors
     /// When no candidate answers; the message lists why each did not.
@@ -111,14 +114,26 @@ impl Discovered {
         timeout: Duration,
         progress: &mut dyn FnMut(String),
     ) -> anyhow::Result<Discovered> {
-        if self.candidates.len() <= 1 {
+        if self.candidates.len() <= 1
+            && self
+                .candidates
+                .first()
+                .is_none_or(|c| c.addresses.len() <= 1)
+        {
             return Ok(self.clone());
         }
         let mut errors = Vec::new();
         let mut iter = self.candidates.iter().peekable();
         while let Some(c) = iter.next() {
-            match answers(c, overrides, timeout) {
-                Ok(()) => return Ok(self.on(c)),
+            match answers(c, overrides, timeout, progress) {
+                Ok(answered) => {
+                    let mut found = self.on(c);
+                    if let Some(ip) = answered {
+                        found.addresses.retain(|a| *a != ip);
+                        found.addresses.insert(0, ip);
+                    }
+                    return Ok(found);
+                }
                 Err(e) => {
                     let next = match iter.peek() {
                         Some(n) => {
@@ -139,12 +154,14 @@ impl Discovered {
 }
 
 /// Whether `c` accepts a TCP connection on its directory's port: at an address from the DNS
-/// answer, else from `overrides`, else from the system resolver.
+/// answer (tried in order; returns the one that answered), else from `overrides`, else from
+/// the system resolver. `progress` gets a line for each address of the answer passed over.
 fn answers(
     c: &Candidate,
     overrides: &[crate::tls::ResolveOverride],
     timeout: Duration,
-) -> anyhow::Result<()> {
+    progress: &mut dyn FnMut(String),
+) -> anyhow::Result<Option<IpAddr>> {
     let (host, port) = url_host_port(&c.directory_url)?;
     let mut addrs: Vec<SocketAddr> = c
         .addresses
@@ -163,11 +180,20 @@ fn answers(
             .with_context(|| format!("resolving {host}"))?
             .collect();
     }
+    let from_answer = !c.addresses.is_empty();
     let mut last = anyhow::anyhow!("{host} has no address");
-    for a in addrs {
-        match TcpStream::connect_timeout(&a, timeout) {
-            Ok(_) => return Ok(()),
-            Err(e) => last = anyhow::anyhow!("{a}: {e}"),
+    let mut iter = addrs.iter().peekable();
+    while let Some(a) = iter.next() {
+        match TcpStream::connect_timeout(a, timeout) {
+            Ok(_) => return Ok(from_answer.then_some(a.ip())),
+            Err(e) => {
+                if from_answer && let Some(next) = iter.peek() {
+                    progress(format!(
+                        "ACME server {host} does not answer at {a} ({e}): trying its next address, {next}"
+                    ));
+                }
+                last = anyhow::anyhow!("{a}: {e}");
+            }
         }
     }
     Err(last)
@@ -777,6 +803,42 @@ impl DiscoveryArgs {
 mod tests {
     use super::*;
     use rand::SeedableRng;
+
+    /// Replicas on several hosts under one name (one SRV target, several addresses): an address
+    /// that refuses is passed over, and the one that answered leads the result, so the
+    /// enrollment's connection goes there (the first address alone would reach the dead host).
+    #[test]
+    fn one_target_with_a_dead_address_fails_over_to_the_next() {
+        let live = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = live.local_addr().unwrap().port();
+        // 127.0.0.2 is loopback too, but nothing listens there on this port: refused.
+        let dead: IpAddr = "127.0.0.2".parse().unwrap();
+        let alive: IpAddr = "127.0.0.1".parse().unwrap();
+        let mut d =
+            Discovered::from_directory(&format!("https://acme.corp.example:{port}/acme/directory"))
+                .unwrap();
+        d.candidates = vec![Candidate {
+            server_name: "acme.corp.example".into(),
+            directory_url: d.directory_url.clone(),
+            addresses: vec![dead, alive],
+        }];
+        d.addresses = vec![dead, alive];
+        let mut lines = Vec::new();
+        let found = d
+            .first_answering(&[], Duration::from_secs(2), &mut |l| lines.push(l))
+            .unwrap();
+        assert_eq!(found.addresses, vec![alive, dead]);
+        assert!(
+            lines.len() == 1 && lines[0].contains("127.0.0.2") && lines[0].contains("next address"),
+            "{lines:?}"
+        );
+        // Both dead: an error naming the last address tried.
+        drop(live);
+        let e = d
+            .first_answering(&[], Duration::from_secs(2), &mut |_| {})
+            .unwrap_err();
+        assert!(format!("{e:#}").contains("127.0.0.1"), "{e:#}");
+    }
 
     /// A response to `query` answering with SRV records `(priority, weight, port, target)`
     /// (RFC 2782 RDATA; the owner is a pointer to the question's name, RFC 1035 §4.1.4).

@@ -385,8 +385,8 @@ fn enroll(args: EnrollArgs) -> anyhow::Result<()> {
 }
 
 /// One enrollment: discovery, trust, issuance. `failed`: directory URLs that stopped answering
-/// earlier (tried last); `candidates` gets how many servers discovery found (what there is to
-/// fail over to), `used` the directory URL enrolled with.
+/// earlier (tried last); `candidates` gets how many places discovery found the server at (what
+/// there is to fail over to), `used` the directory URL enrolled with.
 fn enroll_with(
     args: &EnrollArgs,
     st: &State,
@@ -399,7 +399,13 @@ fn enroll_with(
         .discovery
         .discover_or_auto(args.domains.first().map(String::as_str))?;
     discovered.demote(failed);
-    *candidates = discovered.candidates.len();
+    // What there is to fail over to: each SRV target, and each address of a target (replicas
+    // on several hosts under one name).
+    *candidates = discovered
+        .candidates
+        .iter()
+        .map(|c| c.addresses.len().max(1))
+        .sum();
     // RFC 2782: try every SRV target in order, moving on when one does not answer.
     let found = discovered.first_answering(&args.resolve, Duration::from_secs(5), &mut |line| {
         eprintln!("{line}")
