@@ -18,7 +18,7 @@ use lantrust_ca::{
 use lantrust_pin::{
     Decision, NetworkId, NetworkKind, Observation, PinStore, Refusal, Revocation, ScopeRefusal,
 };
-use lantrust_test_support::{company_root, openssl, sign_csr};
+use lantrust_test_support::{company_root, p384_request, sign_csr};
 use x509_cert::der::Encode;
 
 fn read(dir: &Path, f: &str) -> String {
@@ -43,24 +43,7 @@ fn subordinate_server_under_a_configured_anchor() {
     company_root(d, "company", "Corp Root");
     company_root(d, "other", "Other Root");
     // A company intermediate between the root and lantrust's sub-CA.
-    openssl(
-        d,
-        &[
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-384",
-            "-nodes",
-            "-keyout",
-            "inter-key.pem",
-            "-subj",
-            "/CN=Corp Issuing",
-            "-out",
-            "inter.csr",
-        ],
-    );
+    p384_request(d, "inter", "/CN=Corp Issuing");
     sign_csr(
         d,
         "company",

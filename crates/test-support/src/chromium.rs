@@ -12,6 +12,20 @@ pub const CHROMIUM: &str = "/usr/bin/chromium";
 /// The longest one page load may take before the browser is killed.
 pub const PAGE_TIMEOUT: Duration = Duration::from_secs(40);
 
+/// The flags of every headless run here: no sandbox (tests run as root), no GPU, no first-run
+/// or background traffic (nothing may leave 127.0.0.1), no /dev/shm (small in containers).
+pub const HEADLESS_ARGS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+];
+
 /// Whether Chromium and `certutil` (libnss3-tools) are installed.
 pub fn have_chromium() -> bool {
     Path::new(CHROMIUM).exists() && crate::have("certutil")
@@ -92,17 +106,9 @@ pub fn load_page(home: &Path, hosts: &[&str], url: &str) -> Page {
         .collect::<Vec<_>>()
         .join(",");
     let mut child = Command::new(CHROMIUM)
+        .args(HEADLESS_ARGS)
         .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
             "--disable-quic",
-            "--no-first-run",
-            "--no-default-browser-check",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
             "--enable-logging=stderr",
             "--v=0",
             &format!("--host-resolver-rules={rules}"),

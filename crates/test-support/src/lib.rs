@@ -20,7 +20,7 @@ mod skip;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use net::{free_port, free_udp_tcp_port, wait_for_port, wait_for_port_within};
-pub use openssl::{company_root, openssl, openssl_output, openssl_stdout, sign_csr};
+pub use openssl::{company_root, openssl, openssl_output, openssl_stdout, p384_request, sign_csr};
 pub use process::{Proc, find_program, have, kill_at, output_text, require_programs, run};
 pub use skip::{REQUIRE_PEERS, peers_required, skip, skip_part, with_peers_required};
 

@@ -143,6 +143,29 @@ pub fn company_root(dir: &Path, name: &str, cn: &str) {
     );
 }
 
+/// openssl makes a fresh P-384 key (`NAME-key.pem`) and a certificate request for it
+/// (`NAME.csr`, subject `subj`) in `dir`: a CA or a sub-CA of the company PKI asking to be signed.
+pub fn p384_request(dir: &Path, name: &str, subj: &str) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-384",
+            "-nodes",
+            "-keyout",
+            &format!("{name}-key.pem"),
+            "-subj",
+            subj,
+            "-out",
+            &format!("{name}.csr"),
+        ],
+    );
+}
+
 /// openssl signs the request `csr` (a file in `dir`) with the CA `ca` (`CA.pem` and `CA-key.pem`,
 /// as [`company_root`] writes them) into `out`, valid for a year: with the request's own
 /// extensions when `extfile` is `None` (`-copy_extensions copyall`, what a company CA does with a

@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 use lantrust_test_support::bins::{Binaries, ClientCli, Endpoint};
 use lantrust_test_support::chromium;
 use lantrust_test_support::{
-    Proc, company_root, free_port, openssl, openssl_output, output_text as text, require_programs,
-    sign_csr, wait_for_port,
+    Proc, company_root, free_port, openssl_output, output_text as text, p384_request,
+    require_programs, sign_csr, wait_for_port,
 };
 
 const MAC: &str = "02:00:00:00:00:19";
@@ -124,24 +124,7 @@ fn subordinate_ca_with_managed_clients_and_devices() {
         )
     };
     // A certificate for another key (a CSR openssl made with its own key, correctly extended).
-    openssl(
-        d,
-        &[
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-384",
-            "-nodes",
-            "-keyout",
-            "wrong-key.pem",
-            "-subj",
-            "/CN=wrong",
-            "-out",
-            "wrong.csr",
-        ],
-    );
+    p384_request(d, "wrong", "/CN=wrong");
     let full = "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nextendedKeyUsage=serverAuth,clientAuth\nnameConstraints=permitted;DNS:local,permitted;DNS:home.arpa,permitted;IP:127.0.0.0/255.0.0.0\n";
     sign_csr(d, "company", "wrong.csr", "wrong-key-cert.pem", Some(full));
     let out = import("wrong-key-cert.pem");

@@ -25,11 +25,11 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use lantrust_test_support::bins::{Binaries, resolve_args};
+use lantrust_test_support::chromium::{CHROMIUM, HEADLESS_ARGS};
 use lantrust_test_support::{Proc, free_port, output_text, temp_dir, wait_for_port};
 use serde_json::{Value, json};
 use sha2::Digest as _;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
 const PASSWORD: &str = "correct horse battery staple";
 /// The MAC address the leases file gives 127.0.0.1: a Raspberry Pi Foundation OUI.
 const MAC: &str = "b8:27:eb:12:34:56";
@@ -62,16 +62,8 @@ impl Cdp {
     /// Start headless Chromium with a fresh profile in `profile` and open a blank page.
     fn start(profile: &Path) -> Self {
         let mut child = Command::new(CHROMIUM)
+            .args(HEADLESS_ARGS)
             .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--no-default-browser-check",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-dev-shm-usage",
                 // The server's certificate comes from the network root, which this fresh
                 // profile does not trust (examples/client/tests/chromium.rs shows the trust).
                 "--ignore-certificate-errors",
