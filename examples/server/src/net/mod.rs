@@ -34,7 +34,7 @@ use crate::service::admission::{Admission, LimitArgs};
 use crate::service::durable::Durability;
 use crate::service::hooks::{CaIssuer, DbApproval};
 use crate::service::neighbours::{NeighbourArgs, Neighbours};
-use crate::store::{self, SqliteStore, StateDir};
+use crate::store::{self, DbStore, StateDir};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct ServeArgs {
@@ -235,7 +235,7 @@ async fn run(a: ServeArgs) -> Result<()> {
     let approval = DbApproval::new(st.open_for_serve()?, a.auto_approve, config.clone())
         .with_neighbours(Neighbours::new(a.neighbours.dhcp_leases.clone()));
     let admission = Admission::new(&a.limits, a.auto_approve, scfg.order_lifetime, st.open()?);
-    let core = Server::new(scfg.clone(), SqliteStore::new(conn), approval, issuer);
+    let core = Server::new(scfg.clone(), DbStore::new(conn), approval, issuer);
     let service = Arc::new(AcmeService::new(
         core,
         scfg,

@@ -490,10 +490,12 @@ pub(crate) fn restore(a: RestoreArgs) -> Result<()> {
 /// configuration, the root certificate loads with its key, and so do the earlier roots and the
 /// link certificates of a rotation.
 fn verify_staged(st: &StateDir) -> Result<()> {
-    let conn = st.open()?;
-    check_database(&conn)?;
-    st.config(&conn)?;
-    drop(conn);
+    let db = st.open()?;
+    if let Some(conn) = db.as_sqlite() {
+        check_database(conn)?;
+    }
+    st.config(&db)?;
+    drop(db);
     // The CA with its key (the root, or the subordinate CA with its request and chain) and,
     // after a root rotation, the earlier roots (with their keys, for their CRLs) and the link
     // certificates (`rotate`), which are plain files of the state directory and so archived.

@@ -14,6 +14,7 @@ use anyhow::{Context, Result, bail};
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
+use super::db::Db;
 use super::dir::{DB_FILE, StateDir};
 
 const SCHEMA: &str = "
@@ -105,7 +106,7 @@ pub(crate) struct Config {
 
 impl StateDir {
     /// Open the database of an initialised state directory.
-    pub(crate) fn open(&self) -> Result<Connection> {
+    pub(crate) fn open(&self) -> Result<Db> {
         let path = self.db();
         if !path.exists() {
             bail!(
@@ -118,24 +119,25 @@ impl StateDir {
             .with_context(|| format!("opening the database {}", path.display()))?;
         configure(&conn)?;
         migrate(&conn)?;
-        Ok(conn)
+        Ok(Db::sqlite(conn))
     }
 
     /// Open the database for `serve`: `synchronous=NORMAL`, with the service's group flush
     /// (`service/durable.rs`) making each answer's commits durable before it leaves.
-    pub(crate) fn open_for_serve(&self) -> Result<Connection> {
-        let conn = self.open()?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .context("setting synchronous=NORMAL")?;
-        Ok(conn)
+    pub(crate) fn open_for_serve(&self) -> Result<Db> {
+        let db = self.open()?;
+        if let Some(conn) = db.as_sqlite() {
+            conn.pragma_update(None, "synchronous", "NORMAL")
+                .context("setting synchronous=NORMAL")?;
+        }
+        Ok(db)
     }
 
     /// Load the configuration.
-    pub(crate) fn config(&self, conn: &Connection) -> Result<Config> {
-        let v: String = conn
-            .query_row("SELECT value FROM config WHERE key = 'network'", [], |r| {
-                r.get(0)
-            })
+    pub(crate) fn config(&self, db: &Db) -> Result<Config> {
+        let v: String = db
+            .query_one("SELECT value FROM config WHERE key = 'network'", &[])
+            .and_then(|r| r.get(0))
             .context("reading the network configuration from the database")?;
         serde_json::from_str(&v).context("the stored network configuration is corrupt")
     }
