@@ -378,7 +378,12 @@ pub(crate) fn rotate_root(a: RotateArgs) -> Result<()> {
 }
 
 fn ensure_state(st: &StateDir) -> Result<()> {
-    for p in [st.db(), st.root_cert(), st.root_key()] {
+    let store = if st.store_url_file().exists() {
+        st.store_url_file()
+    } else {
+        st.db()
+    };
+    for p in [store, st.root_cert(), st.root_key()] {
         if !p.exists() {
             bail!(
                 "{} is missing: {} is not a lantrust state directory",

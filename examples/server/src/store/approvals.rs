@@ -390,16 +390,23 @@ fn request_approval_in(
     now: Duration,
 ) -> Result<Verdict> {
     let now = now.as_secs() as i64;
-    let append = "CASE WHEN instr(',' || names || ',', ',' || ?3 || ',') > 0 THEN names
-                       WHEN names = '' THEN ?3 ELSE names || ',' || ?3 END";
+    // `names` of `table` with ?3 added (once). Qualified: in an upsert PostgreSQL would not
+    // know the table's column from the proposed row's.
+    let append = |table: &str| {
+        format!(
+            "CASE WHEN instr(',' || {table}.names || ',', ',' || ?3 || ',') > 0 THEN {table}.names
+                  WHEN {table}.names = '' THEN ?3 ELSE {table}.names || ',' || ?3 END"
+        )
+    };
     tx.execute(
         &format!(
             "INSERT INTO requesters (device_id, thumbprint, account_id, names, ip, mac,
                                      first_seen, last_seen)
              VALUES (?1, ?2, ?4, ?3, ?5, ?6, ?7, ?7)
              ON CONFLICT (device_id, thumbprint) DO UPDATE SET
-                account_id = ?4, names = {append}, ip = COALESCE(?5, ip),
-                mac = CASE WHEN ?5 IS NULL THEN mac ELSE ?6 END, last_seen = ?7"
+                account_id = ?4, names = {}, ip = COALESCE(?5, requesters.ip),
+                mac = CASE WHEN ?5 IS NULL THEN requesters.mac ELSE ?6 END, last_seen = ?7",
+            append("requesters")
         ),
         params![
             device_id,
@@ -420,7 +427,7 @@ fn request_approval_in(
             };
             tx.execute(
                 "INSERT INTO approvals (device_id, state, names, account, requested_at, decided_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?2 = 'approved' THEN ?5 END)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?2 = 'approved' THEN CAST(?5 AS BIGINT) END)",
                 params![device_id, state, name, req.thumbprint, now],
             )?;
             if auto_approve {
@@ -432,8 +439,9 @@ fn request_approval_in(
         Some((state, bound)) => {
             tx.execute(
                 &format!(
-                    "UPDATE approvals SET names = {append}, requested_at = COALESCE(requested_at, ?2)
-                     WHERE device_id = ?1"
+                    "UPDATE approvals SET names = {}, requested_at = COALESCE(requested_at, ?2)
+                     WHERE device_id = ?1",
+                    append("approvals")
                 ),
                 params![device_id, now, name],
             )?;
@@ -775,6 +783,7 @@ pub(crate) fn pending_orders(db: &Db, source: IpAddr, now: u64) -> Result<(u64, 
     )?;
     let status = match db.dialect() {
         Dialect::Sqlite => "json_extract(o.json, '$.status')",
+        Dialect::Postgres => "(o.json::jsonb ->> 'status')",
     };
     let r = db.query_one(
         &format!(

@@ -42,6 +42,7 @@ pub(crate) type Revoked = (Vec<u8>, Option<u8>, u64);
 pub(crate) fn revocations(db: &Db) -> Result<Vec<Revoked>> {
     let order = match db.dialect() {
         Dialect::Sqlite => "rowid",
+        Dialect::Postgres => "seq",
     };
     db.query(
         &format!("SELECT serial, reason, revoked_at FROM revocations ORDER BY {order}"),
@@ -63,6 +64,7 @@ pub(crate) fn revocations(db: &Db) -> Result<Vec<Revoked>> {
 pub(crate) fn revocations_with_leaf(db: &Db) -> Result<Vec<(Revoked, Vec<u8>)>> {
     let order = match db.dialect() {
         Dialect::Sqlite => "r.rowid",
+        Dialect::Postgres => "r.seq",
     };
     db.query(
         &format!(

@@ -2,9 +2,17 @@
 //! runs its SQL through: statements with typed parameters, rows of typed values, and
 //! transactions that run a closure.
 //!
-//! The store's SQL is written once, in SQLite's `?N` placeholder style, portable where it can
-//! be; where the dialects differ (JSON access, row order of insertion) the store asks
-//! [`Db::dialect`] for the fragment.
+//! Two backends: SQLite (the default, one file in the state directory) and PostgreSQL
+//! (`init --store postgres://…`, shared by several `serve` replicas, issue 19). The store's SQL
+//! is written once, in SQLite's `?N` placeholder style (rewritten to `$N` for PostgreSQL),
+//! portable where it can be; where the dialects differ (JSON access, row order of insertion)
+//! the store asks [`Db::dialect`] for the fragment.
+//!
+//! The PostgreSQL client is the blocking `postgres` crate, which runs its own runtime: a [`Db`]
+//! is used on blocking threads only (`spawn_blocking`, the watcher threads, the one-shot
+//! commands), never on the async workers.
+
+use std::cell::{Cell, RefCell};
 
 use anyhow::{Context, Result, anyhow, bail};
 
@@ -152,31 +160,71 @@ impl Row {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Dialect {
     Sqlite,
+    Postgres,
 }
+
+/// The advisory lock every PostgreSQL write transaction takes first (any constant: the
+/// database belongs to lantrust). It serialises them as SQLite's `BEGIN IMMEDIATE` does: across
+/// every replica and admin command, a read-then-write transaction (an approval decision, a CRL
+/// number, a key rebinding, an issuance) sees the rows as no other writer is changing them.
+const PG_WRITE_LOCK: i64 = 0x6c61_6e74_7275_7374;
 
 /// A connection to the store's database.
 pub(crate) struct Db {
     backend: Backend,
     /// Transactions open on this connection: an inner [`Db::write`] or [`Db::read`] joins the
     /// outer one.
-    depth: std::cell::Cell<u32>,
+    depth: Cell<u32>,
 }
 
 enum Backend {
     Sqlite(rusqlite::Connection),
+    Postgres {
+        url: String,
+        /// `None` after the connection was lost: the next statement reconnects.
+        client: RefCell<Option<Box<postgres::Client>>>,
+    },
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        // The postgres client's drop runs its runtime to say goodbye, which panics on an async
+        // worker (a Db held by the service is dropped there at shutdown): there, leave the
+        // socket to be closed by the process instead.
+        if let Backend::Postgres { client, .. } = &mut self.backend
+            && tokio::runtime::Handle::try_current().is_ok()
+            && let Some(c) = client.get_mut().take()
+        {
+            std::mem::forget(c);
+        }
+    }
 }
 
 impl Db {
     pub(crate) fn sqlite(conn: rusqlite::Connection) -> Self {
         Db {
             backend: Backend::Sqlite(conn),
-            depth: std::cell::Cell::new(0),
+            depth: Cell::new(0),
         }
+    }
+
+    /// Connect to the PostgreSQL database at `url` (`postgres://USER[:PASSWORD]@HOST:PORT/DB`,
+    /// no TLS).
+    pub(crate) fn postgres(url: &str) -> Result<Self> {
+        let client = pg_connect(url)?;
+        Ok(Db {
+            backend: Backend::Postgres {
+                url: url.to_string(),
+                client: RefCell::new(Some(Box::new(client))),
+            },
+            depth: Cell::new(0),
+        })
     }
 
     pub(crate) fn dialect(&self) -> Dialect {
         match &self.backend {
             Backend::Sqlite(_) => Dialect::Sqlite,
+            Backend::Postgres { .. } => Dialect::Postgres,
         }
     }
 
@@ -184,7 +232,32 @@ impl Db {
     pub(crate) fn as_sqlite(&self) -> Option<&rusqlite::Connection> {
         match &self.backend {
             Backend::Sqlite(c) => Some(c),
+            Backend::Postgres { .. } => None,
         }
+    }
+
+    /// Run `f` on the PostgreSQL client, connecting again first when the connection was lost
+    /// (the server restarted, a failover): one failed statement, not a dead replica.
+    fn with_pg<T>(
+        url: &str,
+        client: &RefCell<Option<Box<postgres::Client>>>,
+        in_transaction: bool,
+        f: impl FnOnce(&mut postgres::Client) -> Result<T, postgres::Error>,
+    ) -> Result<T> {
+        let mut slot = client
+            .try_borrow_mut()
+            .map_err(|_| anyhow!("the database connection is already in use"))?;
+        if slot.as_ref().is_none_or(|c| c.is_closed()) {
+            if in_transaction {
+                bail!("the connection to PostgreSQL was lost in the middle of a transaction");
+            }
+            *slot = None;
+            *slot = Some(Box::new(pg_connect(url)?));
+        }
+        let c = slot
+            .as_mut()
+            .ok_or_else(|| anyhow!("no PostgreSQL connection"))?;
+        f(c).map_err(|e| anyhow!(pg_error(&e)))
     }
 
     /// Run one statement; the number of rows it changed.
@@ -194,14 +267,24 @@ impl Db {
                 let mut st = c.prepare_cached(sql)?;
                 Ok(st.execute(rusqlite::params_from_iter(params.iter().map(sqlite_value)))?)
             }
+            Backend::Postgres { url, client } => {
+                let sql = pg_sql(sql);
+                let refs = pg_params(params);
+                let n = Self::with_pg(url, client, self.depth.get() > 0, |c| {
+                    c.execute(sql.as_str(), &refs)
+                })?;
+                Ok(usize::try_from(n).unwrap_or(usize::MAX))
+            }
         }
     }
 
     /// Run several statements separated by `;` (no parameters).
-    #[cfg(test)]
     pub(crate) fn execute_batch(&self, sql: &str) -> Result<()> {
         match &self.backend {
             Backend::Sqlite(c) => Ok(c.execute_batch(sql)?),
+            Backend::Postgres { url, client } => {
+                Self::with_pg(url, client, self.depth.get() > 0, |c| c.batch_execute(sql))
+            }
         }
     }
 
@@ -230,6 +313,14 @@ impl Db {
                     out.push(Row(row));
                 }
                 Ok(out)
+            }
+            Backend::Postgres { url, client } => {
+                let sql = pg_sql(sql);
+                let refs = pg_params(params);
+                let rows = Self::with_pg(url, client, self.depth.get() > 0, |c| {
+                    c.query(sql.as_str(), &refs)
+                })?;
+                rows.iter().map(pg_row).collect()
             }
         }
     }
@@ -262,23 +353,29 @@ impl Db {
         if self.depth.get() > 0 {
             return f(self);
         }
-        match &self.backend {
-            Backend::Sqlite(c) => {
-                c.execute_batch(if write { "BEGIN IMMEDIATE" } else { "BEGIN" })?;
+        let begin = match (&self.backend, write) {
+            (Backend::Sqlite(_), true) => "BEGIN IMMEDIATE".to_string(),
+            (Backend::Sqlite(_), false) => "BEGIN".to_string(),
+            (Backend::Postgres { .. }, true) => {
+                format!("BEGIN; SELECT pg_advisory_xact_lock({PG_WRITE_LOCK})")
             }
-        }
+            (Backend::Postgres { .. }, false) => {
+                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY".to_string()
+            }
+        };
+        self.execute_batch(&begin)?;
         self.depth.set(1);
         let r = f(self);
         self.depth.set(0);
-        match (&self.backend, &r) {
-            (Backend::Sqlite(c), Ok(_)) => {
-                if let Err(e) = c.execute_batch("COMMIT") {
-                    let _ = c.execute_batch("ROLLBACK");
-                    return Err(e.into());
+        match &r {
+            Ok(_) => {
+                if let Err(e) = self.execute_batch("COMMIT") {
+                    let _ = self.execute_batch("ROLLBACK");
+                    return Err(e);
                 }
             }
-            (Backend::Sqlite(c), Err(_)) => {
-                let _ = c.execute_batch("ROLLBACK");
+            Err(_) => {
+                let _ = self.execute_batch("ROLLBACK");
             }
         }
         r
@@ -291,5 +388,143 @@ fn sqlite_value(v: &Value) -> rusqlite::types::Value {
         Value::Int(i) => rusqlite::types::Value::Integer(*i),
         Value::Text(s) => rusqlite::types::Value::Text(s.clone()),
         Value::Blob(b) => rusqlite::types::Value::Blob(b.clone()),
+    }
+}
+
+fn pg_connect(url: &str) -> Result<postgres::Client> {
+    postgres::Client::connect(url, postgres::NoTls).map_err(|e| {
+        anyhow!(
+            "connecting to the PostgreSQL store {}: {}",
+            redact(url),
+            pg_error(&e)
+        )
+    })
+}
+
+/// A PostgreSQL error with the server's message and SQLSTATE when there is one.
+fn pg_error(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(d) => format!("{} (SQLSTATE {})", d.message(), d.code().code()),
+        None => {
+            let mut s = e.to_string();
+            let mut src = std::error::Error::source(e);
+            while let Some(inner) = src {
+                s.push_str(&format!(": {inner}"));
+                src = inner.source();
+            }
+            s
+        }
+    }
+}
+
+/// `url` with its password, if any, replaced by `***` (for messages and logs).
+pub(crate) fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_string();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
+/// SQLite's `?N` placeholders as PostgreSQL's `$N`.
+fn pg_sql(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '?' && chars.peek().is_some_and(char::is_ascii_digit) {
+            out.push('$');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn pg_params(params: &[Value]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
+    params
+        .iter()
+        .map(|v| v as &(dyn postgres::types::ToSql + Sync))
+        .collect()
+}
+
+/// A PostgreSQL row as [`Value`]s: integers of any width and booleans as `Int`, text as
+/// `Text`, `bytea` as `Blob`.
+fn pg_row(r: &postgres::Row) -> Result<Row> {
+    use postgres::types::Type;
+    let mut row = Vec::with_capacity(r.len());
+    for (i, col) in r.columns().iter().enumerate() {
+        let t = col.type_();
+        let v = if *t == Type::INT8 {
+            r.try_get::<_, Option<i64>>(i)?.map(Value::Int)
+        } else if *t == Type::INT4 {
+            r.try_get::<_, Option<i32>>(i)?
+                .map(|v| Value::Int(i64::from(v)))
+        } else if *t == Type::INT2 {
+            r.try_get::<_, Option<i16>>(i)?
+                .map(|v| Value::Int(i64::from(v)))
+        } else if *t == Type::BOOL {
+            r.try_get::<_, Option<bool>>(i)?
+                .map(|v| Value::Int(i64::from(v)))
+        } else if *t == Type::BYTEA {
+            r.try_get::<_, Option<Vec<u8>>>(i)?.map(Value::Blob)
+        } else if *t == Type::TEXT || *t == Type::VARCHAR || *t == Type::NAME || *t == Type::BPCHAR
+        {
+            r.try_get::<_, Option<String>>(i)?.map(Value::Text)
+        } else {
+            bail!("column {} has the unexpected type {t}", col.name());
+        };
+        row.push(v.unwrap_or(Value::Null));
+    }
+    Ok(Row(row))
+}
+
+impl postgres::types::ToSql for Value {
+    fn to_sql(
+        &self,
+        ty: &postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        use postgres::types::Type;
+        match self {
+            Value::Null => Ok(postgres::types::IsNull::Yes),
+            Value::Int(i) if *ty == Type::INT4 => i32::try_from(*i)?.to_sql(ty, out),
+            Value::Int(i) if *ty == Type::INT2 => i16::try_from(*i)?.to_sql(ty, out),
+            Value::Int(i) if *ty == Type::BOOL => (*i != 0).to_sql(ty, out),
+            Value::Int(i) if *ty == Type::TEXT || *ty == Type::VARCHAR => {
+                i.to_string().to_sql(ty, out)
+            }
+            Value::Int(i) => i.to_sql(ty, out),
+            Value::Text(s) => s.as_str().to_sql(ty, out),
+            Value::Blob(b) => b.as_slice().to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &postgres::types::Type) -> bool {
+        true
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_and_passwords() {
+        assert_eq!(
+            pg_sql("SELECT a FROM t WHERE b = ?1 AND c IN (?2, ?10) AND d = '?'"),
+            "SELECT a FROM t WHERE b = $1 AND c IN ($2, $10) AND d = '?'"
+        );
+        assert_eq!(
+            redact("postgres://u:secret@db:5432/lt"),
+            "postgres://u:***@db:5432/lt"
+        );
+        assert_eq!(redact("postgres://u@db/lt"), "postgres://u@db/lt");
     }
 }

@@ -43,7 +43,9 @@ pub(crate) use db::params;
 pub(crate) use dir::{ROOT_CERT_FILE, ROOT_KEY_FILE, StateDir, read_token, write_atomic};
 pub(crate) use keys::account_key_type;
 pub(crate) use renewal::renew_early_reason;
-pub(crate) use schema::{Config, create_db};
+#[cfg(test)]
+pub(crate) use schema::create_db;
+pub(crate) use schema::{Config, create_store};
 
 /// The wall clock as time since the Unix epoch. Read by `net/` once per request (and by the
 /// one-shot commands); everything below takes the value as an argument.
