@@ -66,7 +66,7 @@ fn init_store_postgres_concurrent_decisions_and_an_enrollment() {
             "lt",
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
         ),
-        "9"
+        "10"
     );
 
     // The same database again: refused, naming the tables it found.

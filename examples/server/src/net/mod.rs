@@ -181,10 +181,21 @@ async fn run(a: ServeArgs) -> Result<()> {
     // The core's, the approval hooks' and the admission's connections, opened on a blocking
     // thread: the PostgreSQL client runs a runtime of its own, which may not start on an async
     // worker (store/db.rs).
-    let (conn, hooks_db, admission_db) = {
+    // On PostgreSQL, a fourth for the replay nonces the replicas share (RFC 8555 §6.5).
+    let (conn, hooks_db, admission_db, nonce_db) = {
         let st = st.clone();
         tokio::task::spawn_blocking(move || -> Result<_> {
-            Ok((st.open_for_serve()?, st.open_for_serve()?, st.open()?))
+            let nonces = if st.store_url_file().exists() {
+                Some(st.open()?)
+            } else {
+                None
+            };
+            Ok((
+                st.open_for_serve()?,
+                st.open_for_serve()?,
+                st.open()?,
+                nonces,
+            ))
         })
         .await
         .context("opening the database")??
@@ -255,7 +266,10 @@ async fn run(a: ServeArgs) -> Result<()> {
     let approval = DbApproval::new(hooks_db, a.auto_approve, config.clone())
         .with_neighbours(Neighbours::new(a.neighbours.dhcp_leases.clone()));
     let admission = Admission::new(&a.limits, a.auto_approve, scfg.order_lifetime, admission_db);
-    let core = Server::new(scfg.clone(), DbStore::new(conn), approval, issuer);
+    let mut core = Server::new(scfg.clone(), DbStore::new(conn), approval, issuer);
+    if let Some(db) = nonce_db {
+        core = core.with_nonce_book(Box::new(store::SharedNonces::new(db)));
+    }
     let service = Arc::new(AcmeService::new(
         core,
         scfg,

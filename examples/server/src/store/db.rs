@@ -366,19 +366,17 @@ impl Db {
         self.execute_batch(&begin)?;
         self.depth.set(1);
         let r = f(self);
+        // Still inside: a COMMIT must not go to a fresh connection after the one holding the
+        // transaction was lost (PostgreSQL would answer it with a mere warning).
+        let end = self.execute_batch(if r.is_ok() { "COMMIT" } else { "ROLLBACK" });
         self.depth.set(0);
-        match &r {
-            Ok(_) => {
-                if let Err(e) = self.execute_batch("COMMIT") {
-                    let _ = self.execute_batch("ROLLBACK");
-                    return Err(e);
-                }
-            }
-            Err(_) => {
+        match (&r, end) {
+            (Ok(_), Err(e)) => {
                 let _ = self.execute_batch("ROLLBACK");
+                Err(e)
             }
+            _ => r,
         }
-        r
     }
 }
 

@@ -19,6 +19,7 @@ mod certs;
 pub(crate) mod db;
 mod dir;
 mod keys;
+mod nonces;
 mod renewal;
 mod schema;
 
@@ -42,6 +43,7 @@ pub(crate) use db::Db;
 pub(crate) use db::params;
 pub(crate) use dir::{ROOT_CERT_FILE, ROOT_KEY_FILE, StateDir, read_token, write_atomic};
 pub(crate) use keys::account_key_type;
+pub(crate) use nonces::SharedNonces;
 pub(crate) use renewal::renew_early_reason;
 #[cfg(test)]
 pub(crate) use schema::create_db;

@@ -94,7 +94,7 @@ INSERT OR IGNORE INTO requesters (device_id, thumbprint, account_id, names, firs
 PRAGMA user_version = 2;
 ";
 
-/// The PostgreSQL schema: [`SCHEMA`] with its migrations, in PostgreSQL's types (BIGINT for
+/// The PostgreSQL schema: [`SCHEMA`] with its migrations and the replicas' shared replay nonces, in PostgreSQL's types (BIGINT for
 /// INTEGER, BYTEA for BLOB), `revocations.seq` for SQLite's rowid (the CRL lists revocations
 /// in the order they were made), a hash index on the certificates' DER (a B-tree entry is
 /// limited in size), and `instr` (SQLite's, which the store's SQL uses).
@@ -153,6 +153,8 @@ CREATE TABLE requesters (
     PRIMARY KEY (device_id, thumbprint)
 );
 CREATE INDEX requesters_thumbprint ON requesters (thumbprint);
+CREATE TABLE nonces (value TEXT PRIMARY KEY, expires BIGINT NOT NULL);
+CREATE INDEX nonces_expires ON nonces (expires);
 CREATE FUNCTION instr(text, text) RETURNS integer
     AS 'SELECT strpos($1, $2)' LANGUAGE sql IMMUTABLE;
 ";
@@ -168,6 +170,7 @@ const PG_TABLES: &[&str] = &[
     "revocations",
     "order_sources",
     "requesters",
+    "nonces",
 ];
 
 /// The network configuration written by `init`.
