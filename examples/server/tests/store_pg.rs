@@ -78,6 +78,34 @@ fn init_store_postgres_concurrent_decisions_and_an_enrollment() {
         output_text(&again)
     );
 
+    // Bad stores: said plainly, and a password never printed.
+    let refused = init_pg(dir.path(), "mysql", "mysql://u@127.0.0.1/x");
+    assert!(
+        output_text(&refused).contains("only PostgreSQL URLs"),
+        "{}",
+        output_text(&refused)
+    );
+    let closed = init_pg(dir.path(), "closed", "postgres://u:hunter2@127.0.0.1:1/x");
+    let text = output_text(&closed);
+    assert!(!closed.status.success());
+    assert!(
+        text.contains("connecting to the PostgreSQL store postgres://u:***@127.0.0.1:1/x"),
+        "{text}"
+    );
+    assert!(!text.contains("hunter2"), "{text}");
+    pg.psql_ok("postgres", "CREATE DATABASE lt2");
+    let with_pw = init_pg(
+        dir.path(),
+        "pw",
+        &format!(
+            "postgres://{}:hunter2@127.0.0.1:{}/lt2",
+            "lantrust", pg.port
+        ),
+    );
+    assert!(with_pw.status.success(), "{}", output_text(&with_pw));
+    assert!(!output_text(&with_pw).contains("hunter2"));
+    assert!(output_text(&with_pw).contains(":***@"));
+
     // Eight admin processes decide at once (pre-approvals, a deny, the same ID twice): every
     // decision is in the database, none lost to a concurrent one.
     let procs: Vec<_> = (0..8)
@@ -164,7 +192,9 @@ fn init_store_postgres_concurrent_decisions_and_an_enrollment() {
     .iter()
     .map(|a| (*a).to_string())
     .collect();
+    let http8 = free_port();
     args.extend(resolve_args("cam-9", http));
+    args.extend(resolve_args("cam-8", http8));
     let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
     let _serve = Proc::spawn(
         Command::new(BIN)
@@ -211,4 +241,40 @@ fn init_store_postgres_concurrent_decisions_and_an_enrollment() {
         "approved"
     );
     assert!(!serve_log.contains("panicked"), "{serve_log}");
+
+    // PostgreSQL drops every connection of the store (a restart, a failover): the replica
+    // connects again at its next statement and the next device enrolls without an error.
+    pg.psql_ok(
+        "postgres",
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = 'lt'",
+    );
+    let out = Command::new(bins.path("lantrust-device"))
+        .args(["enroll", "--state"])
+        .arg(dir.path().join("dev-8"))
+        .args(["--id", "cam-8", "--domain", "home.arpa"])
+        .args([
+            "--directory",
+            &format!("https://router.home.arpa:{port}/acme/directory"),
+            "--resolve",
+            &format!("router.home.arpa=127.0.0.1:{port}"),
+        ])
+        .args(["--http01-listen", &format!("127.0.0.1:{http8}")])
+        .args(["--timeout", "60"])
+        .output()
+        .unwrap();
+    let serve_log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
+    assert!(
+        out.status.success(),
+        "{}\nserve:\n{serve_log}",
+        output_text(&out)
+    );
+    assert!(serve_log.contains("connecting again"), "{serve_log}");
+    assert!(!serve_log.contains("database:"), "{serve_log}");
+    assert_eq!(
+        pg.psql_ok(
+            "lt",
+            "SELECT count(*) FROM certificates WHERE device_id = 'cam-8'"
+        ),
+        "1"
+    );
 }

@@ -188,14 +188,16 @@ enum Backend {
 
 impl Drop for Db {
     fn drop(&mut self) {
-        // The postgres client's drop runs its runtime to say goodbye, which panics on an async
-        // worker (a Db held by the service is dropped there at shutdown): there, leave the
-        // socket to be closed by the process instead.
+        // The postgres client's drop runs its own runtime to say goodbye, which panics on an
+        // async worker (a Db held by the service is dropped there at shutdown). Inside a tokio
+        // runtime, where this thread may be such a worker, it is dropped on a thread of its own.
         if let Backend::Postgres { client, .. } = &mut self.backend
             && tokio::runtime::Handle::try_current().is_ok()
             && let Some(c) = client.get_mut().take()
         {
-            std::mem::forget(c);
+            let _ = std::thread::Builder::new()
+                .name("pg-close".into())
+                .spawn(move || drop(c));
         }
     }
 }
@@ -236,13 +238,16 @@ impl Db {
         }
     }
 
-    /// Run `f` on the PostgreSQL client, connecting again first when the connection was lost
-    /// (the server restarted, a failover): one failed statement, not a dead replica.
+    /// Run `f` on the PostgreSQL client, connecting again when the connection was lost (the
+    /// server restarted, a failover, an idle connection cut): outside a transaction, a statement
+    /// that failed because the connection had closed is run once more on a new one, so that a
+    /// replica's long-lived connections heal without failing a request. Inside a transaction
+    /// the error stands (the transaction is gone with its connection).
     fn with_pg<T>(
         url: &str,
         client: &RefCell<Option<Box<postgres::Client>>>,
         in_transaction: bool,
-        f: impl FnOnce(&mut postgres::Client) -> Result<T, postgres::Error>,
+        mut f: impl FnMut(&mut postgres::Client) -> Result<T, postgres::Error>,
     ) -> Result<T> {
         let mut slot = client
             .try_borrow_mut()
@@ -257,7 +262,16 @@ impl Db {
         let c = slot
             .as_mut()
             .ok_or_else(|| anyhow!("no PostgreSQL connection"))?;
-        f(c).map_err(|e| anyhow!(pg_error(&e)))
+        match f(c) {
+            Ok(v) => Ok(v),
+            Err(e) if !in_transaction && c.is_closed() => {
+                tracing::warn!(error = %pg_error(&e), "the PostgreSQL connection was lost; connecting again");
+                *slot = None;
+                let c = slot.insert(Box::new(pg_connect(url)?));
+                f(c).map_err(|e| anyhow!(pg_error(&e)))
+            }
+            Err(e) => Err(anyhow!(pg_error(&e))),
+        }
     }
 
     /// Run one statement; the number of rows it changed.
