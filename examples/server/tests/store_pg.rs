@@ -277,4 +277,27 @@ fn init_store_postgres_concurrent_decisions_and_an_enrollment() {
         ),
         "1"
     );
+
+    // The connections opened per request (here the CRL's) are closed again, not leaked: the
+    // replica keeps its handful of long-lived ones.
+    let agent = agent(&std::fs::read_to_string(state.join("root.pem")).unwrap());
+    for _ in 0..20 {
+        let r = agent
+            .get(&format!("https://127.0.0.1:{port}/crl"))
+            .call()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let open: u32 = pg
+        .psql_ok(
+            "lt",
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = 'lt' AND pid <> pg_backend_pid()",
+        )
+        .parse()
+        .unwrap();
+    assert!(
+        open <= 6,
+        "{open} connections to the store after 20 CRL requests"
+    );
 }
