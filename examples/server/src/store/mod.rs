@@ -20,6 +20,8 @@ pub(crate) mod db;
 mod dir;
 mod keys;
 mod nonces;
+#[cfg(test)]
+mod pg_tests;
 mod renewal;
 mod schema;
 

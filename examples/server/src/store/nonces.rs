@@ -66,27 +66,7 @@ impl NonceBook for SharedNonces {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Config, StateDir, create_store};
-
-    /// A PostgreSQL store in a fresh state directory; `None` when PostgreSQL is not installed
-    /// (a failure with `LANTRUST_REQUIRE_PEERS=1`).
-    fn pg_state() -> Option<(
-        lantrust_test_support::postgres::Postgres,
-        tempfile::TempDir,
-        StateDir,
-    )> {
-        let pg = lantrust_test_support::postgres::start_postgres()?;
-        pg.psql_ok("postgres", "CREATE DATABASE n");
-        let dir = tempfile::tempdir().unwrap();
-        let st = StateDir::new(dir.path());
-        let config = Config {
-            name: "router".into(),
-            domains: vec!["home.arpa".into()],
-            ips: vec![],
-        };
-        create_store(&st, Some(&pg.url("n")), &config, Duration::from_secs(1)).unwrap();
-        Some((pg, dir, st))
-    }
+    use crate::store::pg_tests::pg_state;
 
     #[test]
     fn a_nonce_is_single_use_across_connections() {
