@@ -177,7 +177,7 @@ struct InitArgs {
     subordinate: bool,
     /// Keep the records (accounts, orders, approvals, certificates) in this PostgreSQL
     /// database instead of the SQLite file in the state directory, so that several `serve`
-    /// replicas share them: postgres://USER[:PASSWORD]@HOST:PORT/DB (no TLS). The database must
+    /// replicas share them: `postgres://USER[:PASSWORD]@HOST:PORT/DB` (no TLS). The database must
     /// exist and hold no lantrust tables; the URL is kept in STATE/store-url (mode 0600) and
     /// every later command on the state directory uses it.
     #[arg(long, value_name = "URL")]
