@@ -424,7 +424,7 @@ pub(crate) fn revoke(a: DecideArgs) -> Result<ExitCode> {
                 .as_u64()
                 .context("the server's answer lacks certificates_revoked")? as usize
         }
-        None => store::revoke_device(&mut local(&a.target)?.open()?, &id, store::now())?,
+        None => store::revoke_device(&local(&a.target)?.open()?, &id, store::now())?,
     };
     if a.json {
         lantrust_cli::outln!(

@@ -175,6 +175,13 @@ struct InitArgs {
     /// until the certificate is imported.
     #[arg(long)]
     subordinate: bool,
+    /// Keep the records (accounts, orders, approvals, certificates) in this PostgreSQL
+    /// database instead of the SQLite file in the state directory, so that several `serve`
+    /// replicas share them: `postgres://USER[:PASSWORD]@HOST:PORT/DB` (no TLS). The database must
+    /// exist and hold no lantrust tables; the URL is kept in STATE/store-url (mode 0600) and
+    /// every later command on the state directory uses it.
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -309,7 +316,7 @@ fn init(a: InitArgs) -> Result<()> {
             subca::request_path(&st).display()
         );
         lantrust_cli::outln!("  CA key:     {} (mode 0600)", st.root_key().display());
-        lantrust_cli::outln!("  database:   {} (mode 0600)", st.db().display());
+        lantrust_cli::outln!("  database:   {}", database(&st, a.store.as_deref()));
         lantrust_cli::outln!(
             "next: lantrust-server import-ca --state {} CERT [CHAIN]",
             a.state.display()
@@ -336,7 +343,7 @@ fn init(a: InitArgs) -> Result<()> {
     };
     lantrust_cli::outln!("  name constraints: {} ({scope})", a.name_constraints);
     lantrust_cli::outln!("  root key: {} (mode 0600)", st.root_key().display());
-    lantrust_cli::outln!("  database: {} (mode 0600)", st.db().display());
+    lantrust_cli::outln!("  database: {}", database(&st, a.store.as_deref()));
     lantrust_cli::outln!(
         "  admin token: {} (mode 0600; for the /admin HTTP endpoints)",
         st.admin_token().display()
@@ -354,6 +361,18 @@ fn init(a: InitArgs) -> Result<()> {
     Ok(())
 }
 
+/// Where `init` put the records, for its summary (a URL's password left out).
+fn database(st: &StateDir, store: Option<&str>) -> String {
+    match store {
+        Some(url) => format!(
+            "{} (PostgreSQL; URL in {}, mode 0600)",
+            store::db::redact(url),
+            st.store_url_file().display()
+        ),
+        None => format!("{} (mode 0600)", st.db().display()),
+    }
+}
+
 /// `init --subordinate`: the CA key, its request, the database and the admin token in `st`.
 fn init_subordinate(a: &InitArgs, name: &str, domains: &[String], st: &StateDir) -> Result<()> {
     let mut cfg = RootConfig::new(name.to_string(), domains.to_vec());
@@ -365,7 +384,7 @@ fn init_subordinate(a: &InitArgs, name: &str, domains: &[String], st: &StateDir)
         domains: domains.to_vec(),
         ips: a.ips.clone(),
     };
-    store::create_db(&st.db(), &config, store::now())?;
+    store::create_store(st, a.store.as_deref(), &config, store::now())?;
     st.ensure_admin_token()?;
     Ok(())
 }
@@ -400,7 +419,7 @@ fn init_into(a: &InitArgs, name: &str, domains: &[String], st: &StateDir) -> Res
         domains: domains.to_vec(),
         ips: a.ips.clone(),
     };
-    store::create_db(&st.db(), &config, store::now())?;
+    store::create_store(st, a.store.as_deref(), &config, store::now())?;
     st.ensure_admin_token()?;
     Ok(root)
 }

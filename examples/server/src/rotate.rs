@@ -208,23 +208,9 @@ pub(crate) fn issued_by_current_root(leaf_der: &[u8], current_key_id: &[u8]) -> 
 
 /// Every issued certificate with the key identifier of the root that issued it:
 /// (certificate id, device id, issuer key id hex, not_after). For renewals after a rotation.
-pub(crate) fn certificates_by_issuer(
-    conn: &rusqlite::Connection,
-) -> Result<Vec<(String, String, String, u64)>> {
-    let mut q = conn.prepare(
-        "SELECT id, device_id, leaf_der, not_after FROM certificates ORDER BY issued_at",
-    )?;
-    let rows = q.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, Vec<u8>>(2)?,
-            r.get::<_, i64>(3)?,
-        ))
-    })?;
+pub(crate) fn certificates_by_issuer(db: &store::Db) -> Result<Vec<(String, String, String, u64)>> {
     let mut out = Vec::new();
-    for row in rows {
-        let (id, device, der, not_after) = row?;
+    for (id, device, der, not_after) in store::issued_leaves(db)? {
         let issuer = issuer_key_id(&der).map(|k| hex(&k)).unwrap_or_default();
         out.push((id, device, issuer, u64::try_from(not_after).unwrap_or(0)));
     }
@@ -232,27 +218,12 @@ pub(crate) fn certificates_by_issuer(
 }
 
 /// Revocations of the certificates `root` issued, for its CRL.
-fn revocations_of(conn: &rusqlite::Connection, root: &Root) -> Result<Vec<store::Revoked>> {
-    let mut q = conn.prepare(
-        "SELECT r.serial, r.reason, r.revoked_at, c.leaf_der
-         FROM revocations r JOIN certificates c ON c.id = r.cert_id ORDER BY r.rowid",
-    )?;
-    let rows = q.query_map([], |r| {
-        Ok((
-            r.get::<_, Vec<u8>>(0)?,
-            r.get::<_, Option<i64>>(1)?.map(|v| v as u8),
-            r.get::<_, i64>(2)? as u64,
-            r.get::<_, Vec<u8>>(3)?,
-        ))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (serial, reason, at, der) = row?;
-        if issued_by_current_root(&der, root.key_identifier()) {
-            out.push((serial, reason, at));
-        }
-    }
-    Ok(out)
+fn revocations_of(db: &store::Db, root: &Root) -> Result<Vec<store::Revoked>> {
+    Ok(store::revocations_with_leaf(db)?
+        .into_iter()
+        .filter(|(_, der)| issued_by_current_root(der, root.key_identifier()))
+        .map(|(r, _)| r)
+        .collect())
 }
 
 /// How long an earlier root's CRL is valid, and when it is re-signed at the latest (as the
@@ -285,8 +256,8 @@ impl PreviousCrls {
         let Some(root) = self.roots.iter().find(|r| r.key_identifier() == key_id) else {
             return Ok(None);
         };
-        let mut conn = self.state.open()?;
-        let list = revocations_of(&conn, root)?;
+        let db = self.state.open()?;
+        let list = revocations_of(&db, root)?;
         let mut cache = self
             .cache
             .lock()
@@ -308,7 +279,7 @@ impl PreviousCrls {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let number = store::next_crl_number(&mut conn)?;
+        let number = store::next_crl_number(&db)?;
         let crl = root.crl(&revoked, number, now, CRL_VALIDITY)?;
         let der = der::Encode::to_der(&crl).map_err(|e| anyhow!("encoding the CRL: {e}"))?;
         cache.retain(|(k, ..)| k != key_id);
@@ -407,7 +378,12 @@ pub(crate) fn rotate_root(a: RotateArgs) -> Result<()> {
 }
 
 fn ensure_state(st: &StateDir) -> Result<()> {
-    for p in [st.db(), st.root_cert(), st.root_key()] {
+    let store = if st.store_url_file().exists() {
+        st.store_url_file()
+    } else {
+        st.db()
+    };
+    for p in [store, st.root_cert(), st.root_key()] {
         if !p.exists() {
             bail!(
                 "{} is missing: {} is not a lantrust state directory",
@@ -476,7 +452,7 @@ mod tests {
     }
 
     /// A certificate from `root` for `id`, stored as issued, and revoked when `revoke`.
-    fn issue(conn: &rusqlite::Connection, root: &Root, id: &str, revoke: bool) -> Vec<u8> {
+    fn issue(conn: &store::Db, root: &Root, id: &str, revoke: bool) -> Vec<u8> {
         let key = PrivateKey::generate(KeyAlgorithm::P384, &mut rand::rngs::OsRng).unwrap();
         let req = DeviceRequest {
             device_id: id.into(),
@@ -498,13 +474,13 @@ mod tests {
             "INSERT INTO certificates (id, account_id, order_id, device_id, serial, not_after,
                                        issued_at, leaf_der, pem_chain, alternates)
              VALUES (?1, 'a', 'o', ?1, ?2, 4102444800, 0, ?3, '', '[]')",
-            rusqlite::params![id, serial, der],
+            store::params![id, serial, der],
         )
         .unwrap();
         if revoke {
             conn.execute(
                 "INSERT INTO revocations (cert_id, serial, reason, revoked_at) VALUES (?1, ?2, 9, 1)",
-                rusqlite::params![id, serial],
+                store::params![id, serial],
             )
             .unwrap();
         }

@@ -37,7 +37,7 @@ use crate::jose::{Jwk, PublicKey};
 use crate::objects::*;
 
 pub use authz::{Approval, ApprovalPolicy, ApprovalRequest, AutoApprove, Validation};
-pub use nonce::NonceStore;
+pub use nonce::{NonceBook, NonceStore};
 pub use order::{Issued, Issuer};
 pub use renewal::{CertIdParts, renew_now_window, spread_window};
 pub use route::{CheckedSignature, RequestKind, SignatureJob};
@@ -132,7 +132,7 @@ pub struct Server<S, P, I> {
     store: S,
     policy: P,
     issuer: I,
-    nonces: NonceStore,
+    nonces: Box<dyn NonceBook>,
     validations: VecDeque<Validation>,
 }
 
@@ -140,7 +140,7 @@ impl<S, P, I> core::fmt::Debug for Server<S, P, I> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Server")
             .field("base_url", &self.cfg.base_url)
-            .field("nonces", &self.nonces.len())
+            .field("nonces", &self.nonces.outstanding())
             .finish_non_exhaustive()
     }
 }
@@ -187,7 +187,7 @@ type Handled = Result<Response, Refusal>;
 impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
     /// A server core.
     pub fn new(cfg: ServerConfig, store: S, policy: P, issuer: I) -> Self {
-        let nonces = NonceStore::new(cfg.nonce_capacity);
+        let nonces = Box::new(NonceStore::new(cfg.nonce_capacity));
         Server {
             cfg,
             store,
@@ -196,6 +196,14 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
             nonces,
             validations: VecDeque::new(),
         }
+    }
+
+    /// Keep the nonces in `book` instead of this process's memory (a [`NonceStore`] of
+    /// `nonce_capacity`): replicas sharing a book accept each other's nonces, once (§6.5).
+    #[must_use]
+    pub fn with_nonce_book(mut self, book: Box<dyn NonceBook>) -> Self {
+        self.nonces = book;
+        self
     }
 
     /// The store.
@@ -282,7 +290,8 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
             }
         };
         // RFC 8555 §6.5: every response carries a fresh nonce; §7.1: Link to the directory.
-        let n = self.nonces.issue(rng);
+        let n = nonce::fresh(rng);
+        self.nonces.insert(&n, now);
         resp.headers.push(("Replay-Nonce".into(), n));
         resp.headers
             .push(("Cache-Control".into(), "no-store".into()));

@@ -316,7 +316,13 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
                 // §7.3 and §7.6: only newAccount and revokeCert may be signed with a `jwk`.
                 let is_new_account = kind == RequestKind::NewAccount;
                 let is_revoke = kind == RequestKind::RevokeCert;
-                let v = self.verify(req, is_new_account || is_revoke, is_new_account, checked)?;
+                let v = self.verify(
+                    req,
+                    is_new_account || is_revoke,
+                    is_new_account,
+                    checked,
+                    now,
+                )?;
                 match post {
                     Post::NewAccount => self.new_account(v, rng),
                     Post::NewOrder => self.new_order(v, now, rng),
@@ -359,6 +365,7 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
         jwk_allowed: bool,
         jwk_required: bool,
         checked: Option<&CheckedSignature>,
+        now: Duration,
     ) -> Result<Verified, Refusal> {
         let allow_high_s = self.cfg.allow_high_s;
         let verify = |parsed: &ParsedJws, jwk: &Jwk, key: &PublicKey| -> Result<(), Refusal> {
@@ -396,7 +403,7 @@ impl<S: Store, P: ApprovalPolicy, I: Issuer> Server<S, P, I> {
         })?;
         // Nonce before anything that depends on the key, so a replay never reaches verification.
         let nonce = parsed.header.nonce.as_deref().unwrap_or("");
-        if !self.nonces.consume(nonce) {
+        if !self.nonces.consume(nonce, now) {
             return Err(problem(
                 ProblemType::BadNonce,
                 400,

@@ -248,7 +248,7 @@ enum Op {
 }
 
 fn run(st: &StateDir, op: Op, now: Duration) -> anyhow::Result<Value> {
-    let mut conn = st.open()?;
+    let conn = st.open()?;
     Ok(match op {
         Op::List(true) => serde_json::to_value(store::pending_requests(&conn)?)?,
         Op::List(false) => json!({
@@ -263,7 +263,7 @@ fn run(st: &StateDir, op: Op, now: Duration) -> anyhow::Result<Value> {
             v
         }
         Op::Revoke(id) => {
-            let n = store::revoke_device(&mut conn, &id, now)?;
+            let n = store::revoke_device(&conn, &id, now)?;
             tracing::info!(device = %id, certificates = n, "revoked over the admin endpoint");
             json!({ "device_id": id, "state": "revoked", "certificates_revoked": n })
         }

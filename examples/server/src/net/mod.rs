@@ -34,7 +34,7 @@ use crate::service::admission::{Admission, LimitArgs};
 use crate::service::durable::Durability;
 use crate::service::hooks::{CaIssuer, DbApproval};
 use crate::service::neighbours::{NeighbourArgs, Neighbours};
-use crate::store::{self, SqliteStore, StateDir};
+use crate::store::{self, DbStore, StateDir};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct ServeArgs {
@@ -178,8 +178,42 @@ async fn run(a: ServeArgs) -> Result<()> {
     } else {
         Some(AdminToken::new(store::read_token(&st.admin_token())?))
     };
-    let conn = st.open_for_serve()?;
-    let config = st.config(&conn)?;
+    // The core's, the approval hooks' and the admission's connections, opened on a blocking
+    // thread: the PostgreSQL client runs a runtime of its own, which may not start on an async
+    // worker (store/db.rs).
+    // On PostgreSQL, a fourth for the replay nonces the replicas share (RFC 8555 §6.5).
+    let (conn, hooks_db, admission_db, nonce_db) = {
+        let st = st.clone();
+        tokio::task::spawn_blocking(move || -> Result<_> {
+            let nonces = if st.store_url_file().exists() {
+                Some(st.open()?)
+            } else {
+                None
+            };
+            Ok((
+                st.open_for_serve()?,
+                st.open_for_serve()?,
+                st.open()?,
+                nonces,
+            ))
+        })
+        .await
+        .context("opening the database")??
+    };
+    let config = {
+        let (st, db) = (st.clone(), conn);
+        let (config, db) = tokio::task::spawn_blocking(move || -> Result<_> {
+            let config = st.config(&db)?;
+            Ok((config, db))
+        })
+        .await
+        .context("reading the network configuration")??;
+        (config, db)
+    };
+    let (config, conn) = config;
+    if let Some(url) = st.store_url()? {
+        tracing::info!(store = %store::db::redact(&url), "the records are in PostgreSQL (shared with any other replica of this store)");
+    }
     // One current root, shared by the issuer, the CRL and the HTTPS certificate; after a
     // `rotate-root`, the earlier roots (their CRLs) and the link certificates too.
     let roots = crate::rotate::Roots::load(&st)?;
@@ -232,16 +266,20 @@ async fn run(a: ServeArgs) -> Result<()> {
         // RFC 8555 §7.4.2: the short chain (leaf + new root) as an alternate.
         Some(root_pem.clone())
     });
-    let approval = DbApproval::new(st.open_for_serve()?, a.auto_approve, config.clone())
+    let approval = DbApproval::new(hooks_db, a.auto_approve, config.clone())
         .with_neighbours(Neighbours::new(a.neighbours.dhcp_leases.clone()));
-    let admission = Admission::new(&a.limits, a.auto_approve, scfg.order_lifetime, st.open()?);
-    let core = Server::new(scfg.clone(), SqliteStore::new(conn), approval, issuer);
+    let admission = Admission::new(&a.limits, a.auto_approve, scfg.order_lifetime, admission_db);
+    let mut core = Server::new(scfg.clone(), DbStore::new(conn), approval, issuer);
+    if let Some(db) = nonce_db {
+        core = core.with_nonce_book(Box::new(store::SharedNonces::new(db)));
+    }
     let service = Arc::new(AcmeService::new(
         core,
         scfg,
         policy,
         admission,
-        Some(Durability::new(st.db())),
+        // SQLite's group flush of the WAL; PostgreSQL commits durably on its own.
+        (!st.store_url_file().exists()).then(|| Durability::new(st.db())),
         root.clone(),
         Some(st.clone()),
     ));

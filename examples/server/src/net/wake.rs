@@ -71,7 +71,7 @@ fn watch_db(state: &StateDir, wake: &std::sync::Weak<ApprovalWake>) {
     };
     // Taken before any poll is held, so that a decision made between a poll's handling and the
     // next look is seen as a change (a spurious wake costs a held poll one re-check).
-    let mut version = store::data_version(&conn).ok();
+    let mut version = store::data_version(&conn).ok().flatten();
     let mut digest = store::decisions_digest(&conn).ok();
     loop {
         std::thread::sleep(CHECK_EVERY);
@@ -81,6 +81,7 @@ fn watch_db(state: &StateDir, wake: &std::sync::Weak<ApprovalWake>) {
         if wake.generation.receiver_count() == 0 {
             continue;
         }
+        // Without a version counter (PostgreSQL), the digest is read at every look.
         let v = match store::data_version(&conn) {
             Ok(v) => v,
             Err(e) => {
@@ -88,10 +89,10 @@ fn watch_db(state: &StateDir, wake: &std::sync::Weak<ApprovalWake>) {
                 continue;
             }
         };
-        if version == Some(v) {
+        if v.is_some() && version == v {
             continue;
         }
-        version = Some(v);
+        version = v;
         match store::decisions_digest(&conn) {
             Ok(d) if digest != Some(d) => {
                 tracing::debug!("an approval decision changed; waking held polls");

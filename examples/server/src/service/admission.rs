@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use lantrust_acme::server::RequestKind;
 use lantrust_acme::{Order, Response};
-use rusqlite::Connection;
 
 use crate::store;
 
@@ -176,7 +175,7 @@ pub(crate) struct Admission {
     /// New-account token buckets per source.
     accounts: AccountBuckets,
     /// A connection of its own for the pending-order caps (outside the core's lock).
-    db: Mutex<Connection>,
+    db: Mutex<store::Db>,
     /// Serialises newOrder requests while the pending caps are in force, so that counting,
     /// creating and recording an order is one step and concurrent requests cannot overshoot.
     gate: Mutex<()>,
@@ -188,7 +187,7 @@ impl Admission {
         limits: &LimitArgs,
         auto_approve: bool,
         order_lifetime: Duration,
-        db: Connection,
+        db: store::Db,
     ) -> Self {
         let limits = limits.effective();
         Admission {

@@ -17,7 +17,6 @@ use lantrust_acme::server::{
 use lantrust_acme::{IdentifierType, Problem, ProblemType, Subproblem};
 use lantrust_ca::{DeviceRequest, IssuanceOptions, Root};
 use rand::rngs::OsRng;
-use rusqlite::Connection;
 
 use super::neighbours::Neighbours;
 use crate::store::{self, Config, Verdict};
@@ -26,7 +25,7 @@ use crate::store::{self, Config, Verdict};
 /// client's next poll). An approval binds the account key that asked first (draft §3.4.4; RFC
 /// 7638 thumbprint); other keys asking for the same ID wait as key-change requests.
 pub(crate) struct DbApproval {
-    conn: Connection,
+    db: store::Db,
     auto_approve: bool,
     /// The network's names (§4.2), for refusing foreign identifiers at newOrder.
     scope: lantrust_csr::Policy,
@@ -37,10 +36,10 @@ pub(crate) struct DbApproval {
 }
 
 impl DbApproval {
-    /// Decisions from `conn`; every device approved at once with `auto_approve`.
-    pub(crate) fn new(conn: Connection, auto_approve: bool, config: Config) -> Self {
+    /// Decisions from `db`; every device approved at once with `auto_approve`.
+    pub(crate) fn new(db: store::Db, auto_approve: bool, config: Config) -> Self {
         DbApproval {
-            conn,
+            db,
             auto_approve,
             scope: lantrust_csr::Policy::new(config.name, config.domains),
             peer: None,
@@ -82,7 +81,7 @@ impl ApprovalPolicy for DbApproval {
             mac,
         };
         let r = store::request_approval(
-            &self.conn,
+            &self.db,
             req.device_id,
             &req.identifier.value,
             &requester,
@@ -127,7 +126,7 @@ impl ApprovalPolicy for DbApproval {
         old_thumbprint: &str,
         _now: Duration,
     ) -> Result<(), StoreError> {
-        store::rebind_key(&self.conn, old_thumbprint, &account.thumbprint).map_err(|e| {
+        store::rebind_key(&self.db, old_thumbprint, &account.thumbprint).map_err(|e| {
             tracing::error!(error = %format!("{e:#}"), "moving approvals to a rolled-over key failed");
             StoreError::new(format!("{e:#}"))
         })?;
@@ -143,7 +142,7 @@ impl ApprovalPolicy for DbApproval {
         account: &AccountRecord,
         _now: Duration,
     ) -> Option<String> {
-        super::renewal::approval_reason(&self.conn, order, account)
+        super::renewal::approval_reason(&self.db, order, account)
     }
 
     fn account_deactivated(
@@ -151,7 +150,7 @@ impl ApprovalPolicy for DbApproval {
         account: &AccountRecord,
         _now: Duration,
     ) -> Result<(), StoreError> {
-        let n = store::release_key(&self.conn, &account.thumbprint).map_err(|e| {
+        let n = store::release_key(&self.db, &account.thumbprint).map_err(|e| {
             tracing::error!(error = %format!("{e:#}"), "dropping a deactivated account's approvals failed");
             StoreError::new(format!("{e:#}"))
         })?;

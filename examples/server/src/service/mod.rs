@@ -33,10 +33,10 @@ use rand::rngs::OsRng;
 use self::admission::{Admission, RateLimited};
 use self::durable::Durability;
 use self::hooks::{CaIssuer, DbApproval, PreparedCsr};
-use crate::store::{self, SqliteStore, StateDir};
+use crate::store::{self, DbStore, StateDir};
 
 /// The core as the service runs it.
-pub(crate) type Core<S = SqliteStore> = Server<S, DbApproval, CaIssuer>;
+pub(crate) type Core<S = DbStore> = Server<S, DbApproval, CaIssuer>;
 
 /// One ACME request as `net/` hands it in.
 #[derive(Debug)]
@@ -71,7 +71,7 @@ pub(crate) const CRL_RESIGN: Duration = Duration::from_secs(24 * 3600);
 type CachedCrl = (Vec<store::Revoked>, Duration, Vec<u8>);
 
 /// The core, its hooks, admission and durability.
-pub(crate) struct AcmeService<S = SqliteStore> {
+pub(crate) struct AcmeService<S = DbStore> {
     core: Mutex<Core<S>>,
     /// The core's configuration, for telling requests apart without its lock.
     acme_cfg: ServerConfig,
@@ -384,8 +384,8 @@ impl<S: Store> AcmeService<S> {
             .state
             .as_ref()
             .ok_or_else(|| anyhow!("no state directory"))?;
-        let mut conn = st.open()?;
-        let list = store::revocations(&conn)?;
+        let db = st.open()?;
+        let list = store::revocations(&db)?;
         let mut cache = self
             .crl_cache
             .lock()
@@ -406,7 +406,7 @@ impl<S: Store> AcmeService<S> {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let number = store::next_crl_number(&mut conn)?;
+        let number = store::next_crl_number(&db)?;
         let crl = self.root.crl(&revoked, number, now, CRL_VALIDITY)?;
         let der = der::Encode::to_der(&crl).map_err(|e| anyhow!("encoding the CRL: {e}"))?;
         *cache = Some((list, now, der.clone()));

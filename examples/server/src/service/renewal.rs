@@ -8,7 +8,6 @@ use lantrust_acme::server::{
 };
 use lantrust_acme::{Order, RenewalInfo, Request, Response};
 use lantrust_ca::Root;
-use rusqlite::Connection;
 
 use crate::store;
 
@@ -29,7 +28,7 @@ pub(crate) fn root_reason(root: &Root, cert: &CertificateRecord) -> Option<Strin
 /// holds it (revoked, refused, or moved to another key by a reset). A database error is logged
 /// and leaves the usual window: renewalInfo is advice, and the usual window is safe advice.
 pub(crate) fn approval_reason(
-    conn: &Connection,
+    db: &store::Db,
     order: &OrderRecord,
     account: &AccountRecord,
 ) -> Option<String> {
@@ -37,7 +36,7 @@ pub(crate) fn approval_reason(
         .identifiers
         .first()
         .map(lantrust_acme::server::device_id)?;
-    match store::renew_early_reason(conn, &device, &account.thumbprint) {
+    match store::renew_early_reason(db, &device, &account.thumbprint) {
         Ok(Some(why)) => {
             tracing::info!(device = %device, order = %order.id, "renewalInfo: renew now, {why}");
             Some(why.into())
@@ -215,7 +214,7 @@ mod tests {
         conn.execute(
             "INSERT INTO approvals (device_id, state, account) VALUES ('cam-1', 'approved', 'T1'),
              ('cam-2', 'revoked', 'T1'), ('cam-3', 'denied', NULL), ('cam-4', 'approved', NULL)",
-            [],
+            &[],
         )
         .unwrap();
         assert_eq!(reason("cam-1", "T1"), None, "still bound to this key");

@@ -23,7 +23,7 @@ use rand::rngs::OsRng;
 use super::admission::{Admission, LimitArgs};
 use super::hooks::{CaIssuer, DbApproval};
 use super::{AcmeService, Incoming};
-use crate::store::{self, ApprovalState, Config, SqliteStore, StateDir};
+use crate::store::{self, ApprovalState, Config, DbStore, StateDir};
 
 const BASE: &str = "https://router.local:8443/acme";
 /// The fixed clock of these tests (2026-05-28).
@@ -40,7 +40,7 @@ struct Flags {
 /// A service over a fresh state directory; `wrap` chooses the store around SQLite.
 fn service<S: Store>(
     flags: &[&str],
-    wrap: impl FnOnce(SqliteStore) -> S,
+    wrap: impl FnOnce(DbStore) -> S,
 ) -> (AcmeService<S>, StateDir, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let st = StateDir::new(dir.path());
@@ -79,7 +79,7 @@ fn service<S: Store>(
     );
     let core = Server::new(
         cfg.clone(),
-        wrap(SqliteStore::new(st.open_for_serve().unwrap())),
+        wrap(DbStore::new(st.open_for_serve().unwrap())),
         approval,
         issuer,
     );
@@ -350,7 +350,7 @@ fn approval_states_pending_approved_denied_revoked_and_pre_approval() {
     assert!(why.contains("denied by the network administrator"), "{why}");
 
     // Revoked: a renewal is refused.
-    store::revoke_device(&mut st.open().unwrap(), "dev-1", NOW).unwrap();
+    store::revoke_device(&st.open().unwrap(), "dev-1", NOW).unwrap();
     let url = d.validated(&svc, "dev-1");
     let (status, a) = d.authz_status(&svc, &url);
     assert_eq!(status, AuthorizationStatus::Invalid);
@@ -426,7 +426,7 @@ fn foreign_names_are_refused_at_new_order_by_the_csr_scope_rule() {
 
 /// SQLite underneath, but every call fails while `fail` is set.
 struct Failing {
-    inner: SqliteStore,
+    inner: DbStore,
     fail: Arc<AtomicBool>,
 }
 
@@ -752,7 +752,8 @@ fn an_old_database_migrates_its_approvals_to_key_bindings() {
     // Opening it migrates: the approval is bound to the key that first asked.
     let conn = st.open().unwrap();
     let v: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .query_one("PRAGMA user_version", &[])
+        .and_then(|r| r.get(0))
         .unwrap();
     assert_eq!(v, 2);
     let rows = store::approvals(&conn, false).unwrap();

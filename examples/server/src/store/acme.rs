@@ -1,8 +1,9 @@
-//! The ACME server core's records in SQLite (RFC 8555 §7.1 resources), as lantrust-acme's
+//! The ACME server core's records in the database (RFC 8555 §7.1 resources), as lantrust-acme's
 //! [`Store`].
 
 use std::time::Duration;
 
+use super::db::{Db, Row, Value, params};
 use lantrust_acme::server::{
     AccountRecord, AuthzRecord, CertificateRecord, OrderRecord, Store, StoreError,
 };
@@ -10,7 +11,6 @@ use lantrust_acme::{
     AccountStatus, AuthorizationStatus, ChallengeStatus, ChallengeType, Identifier, Jwk,
     OrderStatus, Problem,
 };
-use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize)]
@@ -54,12 +54,12 @@ struct AuthzJson {
     awaiting_approval: bool,
 }
 
-/// The SQLite-backed [`Store`]. Each `put_*` is one committed statement (or transaction) on a
-/// `synchronous=NORMAL` connection: written to the WAL in order, made durable before the answer
-/// by the group flush (`durable.rs`). A failure is logged here with its cause and returned as a
+/// The database-backed [`Store`]. Each `put_*` is one committed statement (or transaction); on
+/// SQLite a `synchronous=NORMAL` connection: written to the WAL in order, made durable before
+/// the answer by the group flush (`durable.rs`). A failure is logged here with its cause and returned as a
 /// [`StoreError`], which the core turns into a `serverInternal` problem for that request.
-pub(crate) struct SqliteStore {
-    conn: Connection,
+pub(crate) struct DbStore {
+    db: Db,
 }
 
 /// Log a database failure (the detail stays in the operator's log) and wrap it.
@@ -68,9 +68,9 @@ fn store_error(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::new(format!("{what}: {e}"))
 }
 
-impl SqliteStore {
-    pub(crate) fn new(conn: Connection) -> Self {
-        SqliteStore { conn }
+impl DbStore {
+    pub(crate) fn new(db: Db) -> Self {
+        DbStore { db }
     }
 
     fn get_json<T: for<'de> Deserialize<'de>>(
@@ -80,19 +80,19 @@ impl SqliteStore {
         key: &str,
     ) -> Result<Option<T>, StoreError> {
         let s: Option<String> = self
-            .conn
-            .query_row(sql, [key], |r| r.get(0))
-            .optional()
-            .map_err(|e| store_error(what, e))?;
+            .db
+            .query_opt(sql, params![key])
+            .and_then(|r| r.map(|r| r.get(0)).transpose())
+            .map_err(|e| store_error(what, format!("{e:#}")))?;
         s.map(|s| serde_json::from_str(&s))
             .transpose()
             .map_err(|e| store_error(&format!("{what} (corrupt record)"), e))
     }
 
-    fn cert_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CertificateRecord> {
+    fn cert_from_row(r: &Row) -> anyhow::Result<CertificateRecord> {
         let alternates: String = r.get(4)?;
-        let revoked = if r.get::<_, bool>(6)? {
-            Some(r.get::<_, Option<i64>>(7)?.map(|v| v as u8))
+        let revoked = if r.get::<bool>(6)? {
+            Some(r.get::<Option<i64>>(7)?.map(|v| v as u8))
         } else {
             None
         };
@@ -110,17 +110,17 @@ impl SqliteStore {
     fn cert_where(
         &self,
         clause: &str,
-        key: &dyn rusqlite::ToSql,
+        key: Value,
     ) -> Result<Option<CertificateRecord>, StoreError> {
         let sql = format!(
             "SELECT c.id, c.account_id, c.order_id, c.pem_chain, c.alternates, c.leaf_der,
                     r.cert_id IS NOT NULL, r.reason
              FROM certificates c LEFT JOIN revocations r ON r.cert_id = c.id WHERE {clause}"
         );
-        self.conn
-            .query_row(&sql, [key], Self::cert_from_row)
-            .optional()
-            .map_err(|e| store_error("reading a certificate", e))
+        self.db
+            .query_opt(&sql, &[key])
+            .and_then(|r| r.as_ref().map(Self::cert_from_row).transpose())
+            .map_err(|e| store_error("reading a certificate", format!("{e:#}")))
     }
 
     /// Row `id` of `table` (`orders`, `authzs`): its account and its JSON body, decoded.
@@ -131,14 +131,13 @@ impl SqliteStore {
         id: &str,
     ) -> Result<Option<(String, T)>, StoreError> {
         let row: Option<(String, String)> = self
-            .conn
-            .query_row(
+            .db
+            .query_opt(
                 &format!("SELECT account_id, json FROM {table} WHERE id = ?1"),
-                [id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                params![id],
             )
-            .optional()
-            .map_err(|e| store_error(what, e))?;
+            .and_then(|r| r.map(|r| Ok((r.get(0)?, r.get(1)?))).transpose())
+            .map_err(|e| store_error(what, format!("{e:#}")))?;
         row.map(|(account_id, json)| serde_json::from_str(&json).map(|j| (account_id, j)))
             .transpose()
             .map_err(|e| store_error(&format!("{what} (corrupt record)"), e))
@@ -194,7 +193,7 @@ fn to_json<T: Serialize>(what: &str, v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| store_error(what, e))
 }
 
-impl Store for SqliteStore {
+impl Store for DbStore {
     fn account(&self, id: &str) -> Result<Option<AccountRecord>, StoreError> {
         let Some(j): Option<AccountJson> = self.get_json(
             "reading an account",
@@ -218,14 +217,13 @@ impl Store for SqliteStore {
 
     fn account_by_thumbprint(&self, thumbprint: &str) -> Result<Option<AccountRecord>, StoreError> {
         let id: Option<String> = self
-            .conn
-            .query_row(
+            .db
+            .query_opt(
                 "SELECT id FROM accounts WHERE thumbprint = ?1",
-                [thumbprint],
-                |r| r.get(0),
+                params![thumbprint],
             )
-            .optional()
-            .map_err(|e| store_error("looking up an account key", e))?;
+            .and_then(|r| r.map(|r| r.get(0)).transpose())
+            .map_err(|e| store_error("looking up an account key", format!("{e:#}")))?;
         match id {
             Some(id) => self.account(&id),
             None => Ok(None),
@@ -241,13 +239,13 @@ impl Store for SqliteStore {
             orders: a.orders,
         };
         let json = to_json("storing an account", &j)?;
-        self.conn
+        self.db
             .execute(
                 "INSERT INTO accounts (id, thumbprint, json) VALUES (?1, ?2, ?3)
                  ON CONFLICT (id) DO UPDATE SET thumbprint = ?2, json = ?3",
                 params![a.id, a.thumbprint, json],
             )
-            .map_err(|e| store_error("storing an account", e))?;
+            .map_err(|e| store_error("storing an account", format!("{e:#}")))?;
         Ok(())
     }
 
@@ -270,13 +268,13 @@ impl Store for SqliteStore {
             replaces: o.replaces,
         };
         let json = to_json("storing an order", &j)?;
-        self.conn
+        self.db
             .execute(
                 "INSERT INTO orders (id, account_id, json) VALUES (?1, ?2, ?3)
                  ON CONFLICT (id) DO UPDATE SET json = ?3",
                 params![o.id, o.account_id, json],
             )
-            .map_err(|e| store_error("storing an order", e))?;
+            .map_err(|e| store_error("storing an order", format!("{e:#}")))?;
         Ok(())
     }
 
@@ -306,22 +304,22 @@ impl Store for SqliteStore {
             awaiting_approval: a.awaiting_approval,
         };
         let json = to_json("storing an authorization", &j)?;
-        self.conn
+        self.db
             .execute(
                 "INSERT INTO authzs (id, account_id, json) VALUES (?1, ?2, ?3)
                  ON CONFLICT (id) DO UPDATE SET json = ?3",
                 params![a.id, a.account_id, json],
             )
-            .map_err(|e| store_error("storing an authorization", e))?;
+            .map_err(|e| store_error("storing an authorization", format!("{e:#}")))?;
         Ok(())
     }
 
     fn certificate(&self, id: &str) -> Result<Option<CertificateRecord>, StoreError> {
-        self.cert_where("c.id = ?1", &id)
+        self.cert_where("c.id = ?1", Value::Text(id.to_string()))
     }
 
     fn certificate_by_der(&self, der: &[u8]) -> Result<Option<CertificateRecord>, StoreError> {
-        self.cert_where("c.leaf_der = ?1", &der)
+        self.cert_where("c.leaf_der = ?1", Value::Blob(der.to_vec()))
     }
 
     /// RFC 9773 §4.1: the certID's serial (indexed, `certificates_serial`).
@@ -329,7 +327,7 @@ impl Store for SqliteStore {
         &self,
         serial: &[u8],
     ) -> Result<Option<CertificateRecord>, StoreError> {
-        self.cert_where("c.serial = ?1", &serial)
+        self.cert_where("c.serial = ?1", Value::Blob(serial.to_vec()))
     }
 
     fn put_certificate(&mut self, c: CertificateRecord, now: Duration) -> Result<(), StoreError> {
@@ -348,8 +346,7 @@ impl Store for SqliteStore {
             .as_secs();
         let alternates = to_json("storing a certificate", &c.alternates)?;
         let now = now.as_secs() as i64;
-        let r = (|| -> rusqlite::Result<()> {
-            let tx = self.conn.transaction()?;
+        let r = self.db.write(|tx| {
             tx.execute(
                 "INSERT INTO certificates (id, account_id, order_id, device_id, serial, not_after,
                                            issued_at, leaf_der, pem_chain, alternates)
@@ -375,8 +372,8 @@ impl Store for SqliteStore {
                     params![c.id, serial, reason.map(i64::from), now],
                 )?;
             }
-            tx.commit()
-        })();
-        r.map_err(|e| store_error("storing a certificate", e))
+            Ok(())
+        });
+        r.map_err(|e| store_error("storing a certificate", format!("{e:#}")))
     }
 }

@@ -3,8 +3,8 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use super::db::{Db, Dialect, params};
 use anyhow::{Result, bail};
-use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 /// A device's approval state (draft §3.4.4), as stored in `approvals.state`.
@@ -30,31 +30,6 @@ impl ApprovalState {
             ApprovalState::Denied => "denied",
             ApprovalState::Revoked => "revoked",
         }
-    }
-
-    fn from_sql(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
-        use rusqlite::types::FromSqlError;
-        match v.as_str()? {
-            "pending" => Ok(ApprovalState::Pending),
-            "approved" => Ok(ApprovalState::Approved),
-            "denied" => Ok(ApprovalState::Denied),
-            "revoked" => Ok(ApprovalState::Revoked),
-            other => Err(FromSqlError::Other(
-                format!("unknown approval state {other:?}").into(),
-            )),
-        }
-    }
-}
-
-impl rusqlite::types::FromSql for ApprovalState {
-    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
-        ApprovalState::from_sql(v)
-    }
-}
-
-impl rusqlite::ToSql for ApprovalState {
-    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        Ok(self.as_str().into())
     }
 }
 
@@ -202,19 +177,17 @@ fn split_names(names: &str) -> Vec<String> {
 }
 
 /// Every requester of `device_id` (bound one first), with `bound` the bound thumbprint.
-fn requesters(
-    conn: &Connection,
-    device_id: &str,
-    bound: Option<&str>,
-) -> Result<Vec<RequesterRow>> {
-    let mut st = conn.prepare_cached(
+fn requesters(db: &Db, device_id: &str, bound: Option<&str>) -> Result<Vec<RequesterRow>> {
+    let rows = db.query(
         "SELECT thumbprint, account_id, state, names, ip, mac, first_seen, last_seen,
                 (SELECT c.leaf_der FROM certificates c
                  WHERE c.device_id = q.device_id AND c.account_id = q.account_id
                  ORDER BY c.issued_at DESC LIMIT 1)
          FROM requesters q WHERE device_id = ?1 ORDER BY first_seen, thumbprint",
+        params![device_id],
     )?;
-    let rows = st.query_map([device_id], |r| {
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
         let thumbprint: String = r.get(0)?;
         let state: String = r.get(2)?;
         let leaf: Option<Vec<u8>> = r.get(8)?;
@@ -224,79 +197,74 @@ fn requesters(
         } else {
             state
         };
-        Ok(RequesterRow {
+        out.push(RequesterRow {
             account: thumbprint,
             account_id: r.get(1)?,
             status,
-            names: split_names(&r.get::<_, String>(3)?),
+            names: split_names(&r.get::<String>(3)?),
             ip: r.get(4)?,
             mac: r.get(5)?,
             csr_key_type: facts.as_ref().map(|f| f.0.clone()),
             csr_spki_sha256: facts.map(|f| f.1),
-            first_seen: r.get::<_, i64>(6)? as u64,
-            last_seen: r.get::<_, i64>(7)? as u64,
-        })
-    })?;
-    let mut out: Vec<RequesterRow> = rows.collect::<Result<_, _>>()?;
+            first_seen: r.get::<i64>(6)? as u64,
+            last_seen: r.get::<i64>(7)? as u64,
+        });
+    }
     out.sort_by_key(|r| r.status != "bound");
     Ok(out)
 }
 
-pub(crate) fn approvals(conn: &Connection, only_pending: bool) -> Result<Vec<ApprovalRow>> {
+pub(crate) fn approvals(db: &Db, only_pending: bool) -> Result<Vec<ApprovalRow>> {
     // One read transaction: the devices and their requesters from one snapshot. Read apart,
     // `serve` could bind a pre-approved ID between the two reads and its requester would show
     // as a key change against the binding read before.
-    let tx = conn.unchecked_transaction()?;
-    let conn = &*tx;
-    let sql = format!(
-        "SELECT a.device_id, a.state, a.names, a.account, a.requested_at, a.decided_at,
-                (SELECT COUNT(*) FROM certificates c WHERE c.device_id = a.device_id),
-                (SELECT COUNT(*) FROM certificates c JOIN revocations r ON r.cert_id = c.id
-                 WHERE c.device_id = a.device_id)
-         FROM approvals a {} ORDER BY a.device_id",
-        if only_pending {
-            "WHERE a.state = 'pending'"
-        } else {
-            ""
+    db.read(|db| {
+        let sql = format!(
+            "SELECT a.device_id, a.state, a.names, a.account, a.requested_at, a.decided_at,
+                    (SELECT COUNT(*) FROM certificates c WHERE c.device_id = a.device_id),
+                    (SELECT COUNT(*) FROM certificates c JOIN revocations r ON r.cert_id = c.id
+                     WHERE c.device_id = a.device_id)
+             FROM approvals a {} ORDER BY a.device_id",
+            if only_pending {
+                "WHERE a.state = 'pending'"
+            } else {
+                ""
+            }
+        );
+        let mut out = Vec::new();
+        for r in db.query(&sql, &[])? {
+            let names: String = r.get(2)?;
+            let state: ApprovalState = r.get(1)?;
+            let account: Option<String> = r.get(3)?;
+            let binding = match (&account, state) {
+                (Some(_), _) => "key",
+                (None, ApprovalState::Approved) => "first_asker",
+                (None, _) => "none",
+            };
+            let device_id: String = r.get(0)?;
+            let requesters = requesters(db, &device_id, account.as_deref())?;
+            out.push(ApprovalRow {
+                device_id,
+                state,
+                names: split_names(&names),
+                account,
+                requested_at: r.get::<Option<i64>>(4)?.map(|v| v as u64),
+                decided_at: r.get::<Option<i64>>(5)?.map(|v| v as u64),
+                certificates: r.get::<i64>(6)? as u64,
+                revoked_certificates: r.get::<i64>(7)? as u64,
+                binding: binding.to_string(),
+                requesters,
+            });
         }
-    );
-    let mut st = conn.prepare(&sql)?;
-    let rows = st.query_map([], |r| {
-        let names: String = r.get(2)?;
-        let state: ApprovalState = r.get(1)?;
-        let account: Option<String> = r.get(3)?;
-        let binding = match (&account, state) {
-            (Some(_), _) => "key",
-            (None, ApprovalState::Approved) => "first_asker",
-            (None, _) => "none",
-        };
-        Ok(ApprovalRow {
-            device_id: r.get(0)?,
-            state,
-            names: split_names(&names),
-            account,
-            requested_at: r.get::<_, Option<i64>>(4)?.map(|v| v as u64),
-            decided_at: r.get::<_, Option<i64>>(5)?.map(|v| v as u64),
-            certificates: r.get::<_, i64>(6)? as u64,
-            revoked_certificates: r.get::<_, i64>(7)? as u64,
-            binding: binding.to_string(),
-            requesters: Vec::new(),
-        })
-    })?;
-    let mut out: Vec<ApprovalRow> = rows.collect::<Result<_, _>>()?;
-    for row in &mut out {
-        row.requesters = requesters(conn, &row.device_id, row.account.as_deref())?;
-    }
-    drop(st);
-    tx.commit()?;
-    Ok(out)
+        Ok(out)
+    })
 }
 
 /// Every request waiting for the owner (draft §3.4.4): first requests of pending devices, and
 /// key changes (another key asking for a pending or approved ID), oldest first.
-pub(crate) fn pending_requests(conn: &Connection) -> Result<Vec<PendingRow>> {
+pub(crate) fn pending_requests(db: &Db) -> Result<Vec<PendingRow>> {
     let mut out = Vec::new();
-    for dev in approvals(conn, false)? {
+    for dev in approvals(db, false)? {
         if !matches!(dev.state, ApprovalState::Pending | ApprovalState::Approved) {
             continue;
         }
@@ -338,49 +306,37 @@ pub(crate) fn pending_requests(conn: &Connection) -> Result<Vec<PendingRow>> {
 }
 
 #[cfg(test)]
-pub(crate) fn approval_state(conn: &Connection, device_id: &str) -> Result<Option<ApprovalState>> {
-    Ok(conn
-        .query_row(
-            "SELECT state FROM approvals WHERE device_id = ?1",
-            [device_id],
-            |r| r.get(0),
-        )
-        .optional()?)
+pub(crate) fn approval_state(db: &Db, device_id: &str) -> Result<Option<ApprovalState>> {
+    db.query_opt(
+        "SELECT state FROM approvals WHERE device_id = ?1",
+        params![device_id],
+    )?
+    .map(|r| r.get(0))
+    .transpose()
 }
 
 /// Whether an order by `thumbprint` for `device_id` is a renewal: the ID is approved for that
 /// key, or pre-approved for the first key that asks.
-pub(crate) fn is_renewal(conn: &Connection, device_id: &str, thumbprint: &str) -> Result<bool> {
-    Ok(conn
-        .query_row(
+pub(crate) fn is_renewal(db: &Db, device_id: &str, thumbprint: &str) -> Result<bool> {
+    Ok(db
+        .query_opt(
             "SELECT state = 'approved' AND (account IS NULL OR account = ?2)
              FROM approvals WHERE device_id = ?1",
             params![device_id, thumbprint],
-            |r| r.get(0),
-        )
-        .optional()?
+        )?
+        .map(|r| r.get(0))
+        .transpose()?
         .unwrap_or(false))
 }
 
 /// The state and bound thumbprint of `device_id`.
-fn approval(conn: &Connection, device_id: &str) -> Result<Option<(ApprovalState, Option<String>)>> {
-    Ok(conn
-        .query_row(
-            "SELECT state, account FROM approvals WHERE device_id = ?1",
-            [device_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?)
-}
-
-/// A transaction that reads and then writes: BEGIN IMMEDIATE, so it waits (busy timeout) for
-/// another writer (`serve` and the admin commands share the database) instead of failing with
-/// SQLITE_BUSY when a deferred read transaction cannot be upgraded.
-fn write_transaction(conn: &Connection) -> Result<rusqlite::Transaction<'_>> {
-    Ok(rusqlite::Transaction::new_unchecked(
-        conn,
-        rusqlite::TransactionBehavior::Immediate,
-    )?)
+fn approval(db: &Db, device_id: &str) -> Result<Option<(ApprovalState, Option<String>)>> {
+    db.query_opt(
+        "SELECT state, account FROM approvals WHERE device_id = ?1",
+        params![device_id],
+    )?
+    .map(|r| Ok((r.get(0)?, r.get(1)?)))
+    .transpose()
 }
 
 /// The account key asking for a device ID, and where it asks from.
@@ -415,25 +371,42 @@ pub(crate) enum Verdict {
 /// approved while the ID is; any other key gets its own pending key-change request (approved at
 /// once, moving the binding, only with `auto_approve`). One transaction.
 pub(crate) fn request_approval(
-    conn: &Connection,
+    db: &Db,
     device_id: &str,
     name: &str,
     req: &Requester<'_>,
     auto_approve: bool,
     now: Duration,
 ) -> Result<Verdict> {
-    let tx = write_transaction(conn)?;
+    db.write(|tx| request_approval_in(tx, device_id, name, req, auto_approve, now))
+}
+
+fn request_approval_in(
+    tx: &Db,
+    device_id: &str,
+    name: &str,
+    req: &Requester<'_>,
+    auto_approve: bool,
+    now: Duration,
+) -> Result<Verdict> {
     let now = now.as_secs() as i64;
-    let append = "CASE WHEN instr(',' || names || ',', ',' || ?3 || ',') > 0 THEN names
-                       WHEN names = '' THEN ?3 ELSE names || ',' || ?3 END";
+    // `names` of `table` with ?3 added (once). Qualified: in an upsert PostgreSQL would not
+    // know the table's column from the proposed row's.
+    let append = |table: &str| {
+        format!(
+            "CASE WHEN instr(',' || {table}.names || ',', ',' || ?3 || ',') > 0 THEN {table}.names
+                  WHEN {table}.names = '' THEN ?3 ELSE {table}.names || ',' || ?3 END"
+        )
+    };
     tx.execute(
         &format!(
             "INSERT INTO requesters (device_id, thumbprint, account_id, names, ip, mac,
                                      first_seen, last_seen)
              VALUES (?1, ?2, ?4, ?3, ?5, ?6, ?7, ?7)
              ON CONFLICT (device_id, thumbprint) DO UPDATE SET
-                account_id = ?4, names = {append}, ip = COALESCE(?5, ip),
-                mac = CASE WHEN ?5 IS NULL THEN mac ELSE ?6 END, last_seen = ?7"
+                account_id = ?4, names = {}, ip = COALESCE(?5, requesters.ip),
+                mac = CASE WHEN ?5 IS NULL THEN requesters.mac ELSE ?6 END, last_seen = ?7",
+            append("requesters")
         ),
         params![
             device_id,
@@ -445,7 +418,7 @@ pub(crate) fn request_approval(
             now
         ],
     )?;
-    let verdict = match approval(&tx, device_id)? {
+    let verdict = match approval(tx, device_id)? {
         None => {
             let state = if auto_approve {
                 ApprovalState::Approved
@@ -454,7 +427,7 @@ pub(crate) fn request_approval(
             };
             tx.execute(
                 "INSERT INTO approvals (device_id, state, names, account, requested_at, decided_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?2 = 'approved' THEN ?5 END)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?2 = 'approved' THEN CAST(?5 AS BIGINT) END)",
                 params![device_id, state, name, req.thumbprint, now],
             )?;
             if auto_approve {
@@ -466,8 +439,9 @@ pub(crate) fn request_approval(
         Some((state, bound)) => {
             tx.execute(
                 &format!(
-                    "UPDATE approvals SET names = {append}, requested_at = COALESCE(requested_at, ?2)
-                     WHERE device_id = ?1"
+                    "UPDATE approvals SET names = {}, requested_at = COALESCE(requested_at, ?2)
+                     WHERE device_id = ?1",
+                    append("approvals")
                 ),
                 params![device_id, now, name],
             )?;
@@ -500,15 +474,16 @@ pub(crate) fn request_approval(
                         new = req.thumbprint,
                         "a different key asks for {device_id}; --auto-approve moves the approval to it"
                     );
-                    move_binding(&tx, device_id, req.thumbprint, now)?;
+                    move_binding(tx, device_id, req.thumbprint, now)?;
                     Verdict::Approved
                 }
                 (_, Some(_)) => {
-                    let mine: String = tx.query_row(
-                        "SELECT state FROM requesters WHERE device_id = ?1 AND thumbprint = ?2",
-                        params![device_id, req.thumbprint],
-                        |r| r.get(0),
-                    )?;
+                    let mine: String = tx
+                        .query_one(
+                            "SELECT state FROM requesters WHERE device_id = ?1 AND thumbprint = ?2",
+                            params![device_id, req.thumbprint],
+                        )?
+                        .get(0)?;
                     if mine == "denied" {
                         Verdict::Denied(
                             "the network administrator refused this account key for this device ID; the key already approved for it keeps it".into(),
@@ -527,24 +502,23 @@ pub(crate) fn request_approval(
             }
         }
     };
-    tx.commit()?;
     Ok(verdict)
 }
 
 /// Bind `device_id` to `thumbprint`, approved; the previously bound key becomes `replaced`.
-fn move_binding(conn: &Connection, device_id: &str, thumbprint: &str, now: i64) -> Result<()> {
-    conn.execute(
+fn move_binding(db: &Db, device_id: &str, thumbprint: &str, now: i64) -> Result<()> {
+    db.execute(
         "UPDATE requesters SET state = 'replaced'
          WHERE device_id = ?1
            AND thumbprint = (SELECT account FROM approvals WHERE device_id = ?1)
            AND thumbprint <> ?2",
         params![device_id, thumbprint],
     )?;
-    conn.execute(
+    db.execute(
         "UPDATE requesters SET state = 'pending' WHERE device_id = ?1 AND thumbprint = ?2",
         params![device_id, thumbprint],
     )?;
-    conn.execute(
+    db.execute(
         "INSERT INTO approvals (device_id, state, account, decided_at) VALUES (?1, 'approved', ?2, ?3)
          ON CONFLICT (device_id) DO UPDATE SET state = 'approved', account = ?2, decided_at = ?3",
         params![device_id, thumbprint, now],
@@ -592,27 +566,31 @@ pub(crate) struct Decided {
 /// binding alone; otherwise denies the ID. `deny --account T` refuses only T (the whole ID
 /// when T is its bound key).
 pub(crate) fn decide_with(
-    conn: &Connection,
+    db: &Db,
     device_id: &str,
     d: &Decision,
     now: Duration,
 ) -> Result<Decided> {
-    let tx = write_transaction(conn)?;
+    db.write(|tx| decide_in(tx, device_id, d, now))
+}
+
+fn decide_in(tx: &Db, device_id: &str, d: &Decision, now: Duration) -> Result<Decided> {
     let secs = now.as_secs() as i64;
-    let before = approval(&tx, device_id)?;
+    let before = approval(tx, device_id)?;
     let (previous, bound) = match &before {
         Some((s, b)) => (Some(*s), b.clone()),
         None => (None, None),
     };
-    let waiting: Vec<String> = {
-        let mut st = tx.prepare(
+    let waiting: Vec<String> = tx
+        .query(
             "SELECT thumbprint FROM requesters
-             WHERE device_id = ?1 AND state = 'pending' AND thumbprint IS NOT ?2
+             WHERE device_id = ?1 AND state = 'pending' AND thumbprint IS DISTINCT FROM ?2
              ORDER BY first_seen",
-        )?;
-        let rows = st.query_map(params![device_id, bound], |r| r.get(0))?;
-        rows.collect::<Result<_, _>>()?
-    };
+            params![device_id, bound],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect::<Result<_>>()?;
     let mut out = Decided {
         previous,
         state: d.state,
@@ -647,14 +625,14 @@ pub(crate) fn decide_with(
             };
             match target {
                 Some(t) if bound.as_deref() != Some(t.as_str()) => {
-                    move_binding(&tx, device_id, &t, secs)?;
+                    move_binding(tx, device_id, &t, secs)?;
                     out.replaced_account = bound.clone();
                     out.account = Some(t);
                     if d.revoke_old && bound.is_some() {
                         // Reason 4: superseded (RFC 5280 §5.3.1), a new key holds the ID.
                         out.certificates_revoked = tx.execute(
                             "INSERT INTO revocations (cert_id, serial, reason, revoked_at)
-                             SELECT c.id, c.serial, 4, ?2 FROM certificates c
+                             SELECT c.id, c.serial, 4, CAST(?2 AS BIGINT) FROM certificates c
                              WHERE c.device_id = ?1
                                AND c.id NOT IN (SELECT cert_id FROM revocations)",
                             params![device_id, secs],
@@ -697,7 +675,6 @@ pub(crate) fn decide_with(
         }
         other => bail!("unknown decision {other}"),
     }
-    tx.commit()?;
     Ok(out)
 }
 
@@ -705,7 +682,7 @@ pub(crate) fn decide_with(
 /// the device has not asked yet (pre-approval). Returns the previous state.
 #[cfg(test)]
 pub(crate) fn decide(
-    conn: &Connection,
+    db: &Db,
     device_id: &str,
     state: ApprovalState,
     now: Duration,
@@ -715,62 +692,67 @@ pub(crate) fn decide(
         account: None,
         revoke_old: false,
     };
-    Ok(decide_with(conn, device_id, &d, now)?.previous)
+    Ok(decide_with(db, device_id, &d, now)?.previous)
 }
 
 /// Key rollover (RFC 8555 §7.3.5): approvals and requests bound to `old` now belong to `new`.
-pub(crate) fn rebind_key(conn: &Connection, old: &str, new: &str) -> Result<()> {
-    let tx = write_transaction(conn)?;
-    tx.execute(
-        "UPDATE approvals SET account = ?2 WHERE account = ?1",
-        params![old, new],
-    )?;
-    tx.execute(
-        "UPDATE OR REPLACE requesters SET thumbprint = ?2 WHERE thumbprint = ?1",
-        params![old, new],
-    )?;
-    tx.commit()?;
-    Ok(())
+pub(crate) fn rebind_key(db: &Db, old: &str, new: &str) -> Result<()> {
+    db.write(|tx| {
+        tx.execute(
+            "UPDATE approvals SET account = ?2 WHERE account = ?1",
+            params![old, new],
+        )?;
+        // A request `new` already made for a device that `old` asked for too gives way to the
+        // moved one (SQLite's UPDATE OR REPLACE, written so that PostgreSQL runs it as well).
+        tx.execute(
+            "DELETE FROM requesters WHERE thumbprint = ?2
+               AND device_id IN (SELECT device_id FROM requesters WHERE thumbprint = ?1)",
+            params![old, new],
+        )?;
+        tx.execute(
+            "UPDATE requesters SET thumbprint = ?2 WHERE thumbprint = ?1",
+            params![old, new],
+        )?;
+        Ok(())
+    })
 }
 
 /// Account deactivation (RFC 8555 §7.3.6): the key's bindings are dropped. An approved ID it
 /// held goes back to `pending` with no key bound: the next key to ask waits for the owner.
-pub(crate) fn release_key(conn: &Connection, thumbprint: &str) -> Result<usize> {
-    let tx = write_transaction(conn)?;
-    let n = tx.execute(
-        "UPDATE approvals SET account = NULL,
-                state = CASE WHEN state = 'approved' THEN 'pending' ELSE state END
-         WHERE account = ?1",
-        [thumbprint],
-    )?;
-    tx.execute("DELETE FROM requesters WHERE thumbprint = ?1", [thumbprint])?;
-    tx.commit()?;
-    Ok(n)
+pub(crate) fn release_key(db: &Db, thumbprint: &str) -> Result<usize> {
+    db.write(|tx| {
+        let n = tx.execute(
+            "UPDATE approvals SET account = NULL,
+                    state = CASE WHEN state = 'approved' THEN 'pending' ELSE state END
+             WHERE account = ?1",
+            params![thumbprint],
+        )?;
+        tx.execute(
+            "DELETE FROM requesters WHERE thumbprint = ?1",
+            params![thumbprint],
+        )?;
+        Ok(n)
+    })
 }
 
 /// Revoke the approval and every unrevoked certificate of the device (one transaction).
 /// Returns the number of certificates revoked now.
-pub(crate) fn revoke_device(
-    conn: &mut Connection,
-    device_id: &str,
-    now: Duration,
-) -> Result<usize> {
-    let tx = conn.transaction()?;
+pub(crate) fn revoke_device(db: &Db, device_id: &str, now: Duration) -> Result<usize> {
     let now = now.as_secs() as i64;
-    tx.execute(
-        "INSERT INTO approvals (device_id, state, decided_at) VALUES (?1, 'revoked', ?2)
-         ON CONFLICT (device_id) DO UPDATE SET state = 'revoked', decided_at = ?2",
-        params![device_id, now],
-    )?;
-    // Reason 9: privilegeWithdrawn (RFC 5280 §5.3.1), the approval was taken back.
-    let n = tx.execute(
-        "INSERT INTO revocations (cert_id, serial, reason, revoked_at)
-         SELECT c.id, c.serial, 9, ?2 FROM certificates c
-         WHERE c.device_id = ?1 AND c.id NOT IN (SELECT cert_id FROM revocations)",
-        params![device_id, now],
-    )?;
-    tx.commit()?;
-    Ok(n)
+    db.write(|tx| {
+        tx.execute(
+            "INSERT INTO approvals (device_id, state, decided_at) VALUES (?1, 'revoked', ?2)
+             ON CONFLICT (device_id) DO UPDATE SET state = 'revoked', decided_at = ?2",
+            params![device_id, now],
+        )?;
+        // Reason 9: privilegeWithdrawn (RFC 5280 §5.3.1), the approval was taken back.
+        tx.execute(
+            "INSERT INTO revocations (cert_id, serial, reason, revoked_at)
+             SELECT c.id, c.serial, 9, CAST(?2 AS BIGINT) FROM certificates c
+             WHERE c.device_id = ?1 AND c.id NOT IN (SELECT cert_id FROM revocations)",
+            params![device_id, now],
+        )
+    })
 }
 
 // -------------------------------------------------------------------------------------------
@@ -778,13 +760,13 @@ pub(crate) fn revoke_device(
 
 /// Remember which source address created `order_id` (for the pending-order caps).
 pub(crate) fn record_order_source(
-    conn: &Connection,
+    db: &Db,
     order_id: &str,
     source: IpAddr,
     device_id: &str,
     expires: u64,
 ) -> Result<()> {
-    conn.execute(
+    db.execute(
         "INSERT INTO order_sources (order_id, source, device_id, expires) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (order_id) DO NOTHING",
         params![order_id, source.to_string(), device_id, expires as i64],
@@ -794,63 +776,75 @@ pub(crate) fn record_order_source(
 
 /// Orders waiting for a human (§3.4.4): still `pending`, not expired, and their device neither
 /// approved nor denied, or approved for another account key (a key change waits too). Returns (from `source`, in total). Forgets expired rows on the way.
-pub(crate) fn pending_orders(conn: &Connection, source: IpAddr, now: u64) -> Result<(u64, u64)> {
-    conn.execute(
+pub(crate) fn pending_orders(db: &Db, source: IpAddr, now: u64) -> Result<(u64, u64)> {
+    db.execute(
         "DELETE FROM order_sources WHERE expires <= ?1",
-        [now as i64],
+        params![now as i64],
     )?;
-    let (from, total): (i64, i64) = conn.query_row(
-        "SELECT COALESCE(SUM(s.source = ?1), 0), COUNT(*)
-         FROM order_sources s
-         JOIN orders o ON o.id = s.order_id
-         LEFT JOIN approvals a ON a.device_id = s.device_id
-         WHERE s.expires > ?2
-           AND json_extract(o.json, '$.status') = 'pending'
-           AND (a.state IS NULL OR a.state = 'pending'
-                OR (a.state = 'approved' AND a.account IS NOT NULL AND a.account IS NOT
-                    (SELECT t.thumbprint FROM accounts t WHERE t.id = o.account_id)))",
+    let status = match db.dialect() {
+        Dialect::Sqlite => "json_extract(o.json, '$.status')",
+        Dialect::Postgres => "(o.json::jsonb ->> 'status')",
+    };
+    let r = db.query_one(
+        &format!(
+            "SELECT COALESCE(SUM(CASE WHEN s.source = ?1 THEN 1 ELSE 0 END), 0), COUNT(*)
+             FROM order_sources s
+             JOIN orders o ON o.id = s.order_id
+             LEFT JOIN approvals a ON a.device_id = s.device_id
+             WHERE s.expires > ?2
+               AND {status} = 'pending'
+               AND (a.state IS NULL OR a.state = 'pending'
+                    OR (a.state = 'approved' AND a.account IS NOT NULL AND a.account IS DISTINCT FROM
+                        (SELECT t.thumbprint FROM accounts t WHERE t.id = o.account_id)))"
+        ),
         params![source.to_string(), now as i64],
-        |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
+    let (from, total): (i64, i64) = (r.get(0)?, r.get(1)?);
     Ok((from as u64, total as u64))
 }
 
-/// SQLite's `PRAGMA data_version` on `conn`: it changes whenever another connection (another
-/// process, such as `lantrust-server approve`, or another connection of this one) committed to
-/// the database since the last look, and costs no table read.
-pub(crate) fn data_version(conn: &Connection) -> Result<i64> {
-    Ok(conn.query_row("PRAGMA data_version", [], |r| r.get(0))?)
+/// SQLite's `PRAGMA data_version`: it changes whenever another connection (another process,
+/// such as `lantrust-server approve`, or another connection of this one) committed to the
+/// database since the last look, and costs no table read. `None` where the database has no such
+/// counter (then a watcher reads [`decisions_digest`] each time).
+pub(crate) fn data_version(db: &Db) -> Result<Option<i64>> {
+    match db.as_sqlite() {
+        Some(c) => Ok(Some(c.query_row("PRAGMA data_version", [], |r| r.get(0))?)),
+        None => Ok(None),
+    }
 }
 
 /// A digest of every owner's decision (draft §3.4.4): each device's approval state and bound
 /// key, and each key's own state (a key change approved or denied). It changes when a decision
 /// is made, by whatever means, and not when a device merely asks again (the names and times a
 /// poll records are left out), so that a held poll wakes for decisions only.
-pub(crate) fn decisions_digest(conn: &Connection) -> Result<u64> {
+pub(crate) fn decisions_digest(db: &Db) -> Result<u64> {
     use std::hash::{DefaultHasher, Hash, Hasher};
     let mut h = DefaultHasher::new();
-    let mut stmt =
-        conn.prepare_cached("SELECT device_id, state, account FROM approvals ORDER BY device_id")?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        (
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, Option<String>>(2)?,
-        )
-            .hash(&mut h);
-    }
-    let mut stmt = conn.prepare_cached(
-        "SELECT device_id, thumbprint, state FROM requesters ORDER BY device_id, thumbprint",
-    )?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        (
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-        )
-            .hash(&mut h);
-    }
+    db.read(|db| {
+        for r in db.query(
+            "SELECT device_id, state, account FROM approvals ORDER BY device_id",
+            &[],
+        )? {
+            (
+                r.get::<String>(0)?,
+                r.get::<String>(1)?,
+                r.get::<Option<String>>(2)?,
+            )
+                .hash(&mut h);
+        }
+        for r in db.query(
+            "SELECT device_id, thumbprint, state FROM requesters ORDER BY device_id, thumbprint",
+            &[],
+        )? {
+            (
+                r.get::<String>(0)?,
+                r.get::<String>(1)?,
+                r.get::<String>(2)?,
+            )
+                .hash(&mut h);
+        }
+        Ok(())
+    })?;
     Ok(h.finish())
 }

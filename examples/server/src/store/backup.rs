@@ -192,9 +192,26 @@ fn state_files(dir: &Path) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// `backup` and `restore` copy the SQLite file; a PostgreSQL store is the database's to back up.
+fn refuse_postgres(st: &StateDir, what: &str) -> Result<()> {
+    if st.store_url_file().exists() {
+        bail!(
+            "{} keeps its records in PostgreSQL (its URL is in {}): {what} covers the SQLite store only. Back up the database with `pg_dump -Fc` (restore with `pg_restore`) and the state directory's files with it — the CA key {}, {}, the admin token, {} and any earlier roots (previous-root-*.pem) — e.g. `tar -C {} -cf state.tar .` while no `rotate-root` runs",
+            st.dir.display(),
+            st.store_url_file().display(),
+            ROOT_KEY_FILE,
+            ROOT_CERT_FILE,
+            super::dir::STORE_URL_FILE,
+            st.dir.display()
+        );
+    }
+    Ok(())
+}
+
 pub(crate) fn backup(a: BackupArgs) -> Result<()> {
     let st = StateDir::new(&a.state);
     st.check_private()?;
+    refuse_postgres(&st, "backup")?;
     ensure!(
         st.db().exists(),
         "{} is not a lantrust state directory (no {DB_FILE})",
@@ -490,10 +507,12 @@ pub(crate) fn restore(a: RestoreArgs) -> Result<()> {
 /// configuration, the root certificate loads with its key, and so do the earlier roots and the
 /// link certificates of a rotation.
 fn verify_staged(st: &StateDir) -> Result<()> {
-    let conn = st.open()?;
-    check_database(&conn)?;
-    st.config(&conn)?;
-    drop(conn);
+    let db = st.open()?;
+    if let Some(conn) = db.as_sqlite() {
+        check_database(conn)?;
+    }
+    st.config(&db)?;
+    drop(db);
     // The CA with its key (the root, or the subordinate CA with its request and chain) and,
     // after a root rotation, the earlier roots (with their keys, for their CRLs) and the link
     // certificates (`rotate`), which are plain files of the state directory and so archived.

@@ -12,6 +12,9 @@ pub(crate) const DB_FILE: &str = "lantrust.db";
 pub(crate) const ROOT_CERT_FILE: &str = "root.pem";
 pub(crate) const ROOT_KEY_FILE: &str = "root-key.pem";
 pub(crate) const ADMIN_TOKEN_FILE: &str = "admin-token";
+/// Present when the store is PostgreSQL (`init --store postgres://…`): its URL, which may hold
+/// a password (mode 0600). Without it the store is the SQLite file [`DB_FILE`].
+pub(crate) const STORE_URL_FILE: &str = "store-url";
 
 /// Paths of a state directory.
 #[derive(Clone, Debug)]
@@ -41,6 +44,34 @@ impl StateDir {
     pub(crate) fn admin_token(&self) -> PathBuf {
         self.dir.join(ADMIN_TOKEN_FILE)
     }
+    pub(crate) fn store_url_file(&self) -> PathBuf {
+        self.dir.join(STORE_URL_FILE)
+    }
+
+    /// The PostgreSQL store's URL, when the state directory has one (else the store is SQLite).
+    pub(crate) fn store_url(&self) -> Result<Option<zeroize::Zeroizing<String>>> {
+        let path = self.store_url_file();
+        if !path.exists() {
+            return Ok(None);
+        }
+        check_mode(&path, 0o077, "600")?;
+        let s = zeroize::Zeroizing::new(
+            fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?,
+        );
+        let url = s.trim();
+        if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+            bail!(
+                "{} should hold the PostgreSQL store's URL (postgres://USER@HOST:PORT/DB)",
+                path.display()
+            );
+        }
+        Ok(Some(zeroize::Zeroizing::new(url.to_string())))
+    }
+
+    /// Whether the state directory was initialised (it has a database, or a store URL).
+    pub(crate) fn has_store(&self) -> bool {
+        self.db().exists() || self.store_url_file().exists()
+    }
 
     /// Refuse a state directory that others could tamper with or read secrets from: the
     /// directory and the database must not be group/world-writable, the root key and the admin
@@ -48,7 +79,7 @@ impl StateDir {
     /// approval commands (issue 9), so its permissions are the access control.
     pub(crate) fn check_private(&self) -> Result<()> {
         check_mode(&self.dir, 0o022, "700")?;
-        for f in [self.root_key(), self.admin_token()] {
+        for f in [self.root_key(), self.admin_token(), self.store_url_file()] {
             check_mode(&f, 0o077, "600")?;
         }
         for suffix in ["", "-wal", "-shm"] {

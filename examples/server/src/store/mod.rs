@@ -1,5 +1,6 @@
-//! Storage: the state directory and its SQLite database. The only layer that runs SQL.
+//! Storage: the state directory and its database. The only layer that runs SQL.
 //!
+//! - `db`: the database handle ([`Db`]) and the primitives every query goes through;
 //! - `dir`: the directory, its file modes, the admin token (draft §3.4.4: local access to the
 //!   state directory is what authorises approvals);
 //! - `schema`: tables, migrations, connection settings, the network configuration (§4.2);
@@ -15,14 +16,18 @@ mod acme;
 mod approvals;
 pub(crate) mod backup;
 mod certs;
+pub(crate) mod db;
 mod dir;
 mod keys;
+mod nonces;
+#[cfg(test)]
+mod pg_tests;
 mod renewal;
 mod schema;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-pub(crate) use acme::SqliteStore;
+pub(crate) use acme::DbStore;
 pub(crate) use approvals::{
     ApprovalRow, ApprovalState, Decided, Decision, PendingRow, Requester, RequesterRow, Verdict,
     approvals, data_version, decide_with, decisions_digest, is_renewal, pending_orders,
@@ -31,11 +36,20 @@ pub(crate) use approvals::{
 };
 #[cfg(test)]
 pub(crate) use approvals::{approval_state, decide};
-pub(crate) use certs::{CertRow, Revoked, certificates, next_crl_number, revocations};
+pub(crate) use certs::{
+    CertRow, Revoked, certificates, issued_leaves, next_crl_number, revocations,
+    revocations_with_leaf,
+};
+pub(crate) use db::Db;
+#[cfg(test)]
+pub(crate) use db::params;
 pub(crate) use dir::{ROOT_CERT_FILE, ROOT_KEY_FILE, StateDir, read_token, write_atomic};
 pub(crate) use keys::account_key_type;
+pub(crate) use nonces::SharedNonces;
 pub(crate) use renewal::renew_early_reason;
-pub(crate) use schema::{Config, create_db};
+#[cfg(test)]
+pub(crate) use schema::create_db;
+pub(crate) use schema::{Config, create_store};
 
 /// The wall clock as time since the Unix epoch. Read by `net/` once per request (and by the
 /// one-shot commands); everything below takes the value as an argument.

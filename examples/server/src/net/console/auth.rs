@@ -124,7 +124,7 @@ pub(crate) struct PasswdArgs {
 /// Run `passwd`.
 pub(crate) fn passwd(a: PasswdArgs) -> Result<()> {
     let st = StateDir::new(&a.state);
-    if !st.db().exists() {
+    if !st.has_store() {
         bail!(
             "{} holds no lantrust state (run init first)",
             a.state.display()

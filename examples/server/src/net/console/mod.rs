@@ -376,12 +376,12 @@ async fn logout(
 /// Run `f` on a database connection off the async threads.
 async fn with_db<T: Send + 'static>(
     st: &StateDir,
-    f: impl FnOnce(&mut rusqlite::Connection) -> anyhow::Result<T> + Send + 'static,
+    f: impl FnOnce(&store::Db) -> anyhow::Result<T> + Send + 'static,
 ) -> Result<T, Response> {
     let st = st.clone();
     let r = tokio::task::spawn_blocking(move || {
-        let mut conn = st.open()?;
-        f(&mut conn)
+        let db = st.open()?;
+        f(&db)
     })
     .await;
     match r {
