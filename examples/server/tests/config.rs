@@ -128,3 +128,40 @@ fn flags_beat_environment_beat_file() {
         "{text}"
     );
 }
+
+/// Auto-approve set in the service's environment (a unit drop-in, OpenWrt's procd environment)
+/// turns off the owner's approval for every LAN key: `serve` says so at start, naming where it
+/// came from, instead of a bare `auto_approve=true` among the start-up fields.
+#[test]
+fn auto_approve_from_the_environment_is_a_warning_naming_it() {
+    let dir = temp_dir("config-auto-approve");
+    let state = init_state(dir.path());
+    let port = free_port();
+    let log = dir.path().join("serve.log");
+    let _p = Proc::spawn(
+        Command::new(BIN)
+            .args(["serve", "--state", state.to_str().unwrap()])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env("LANTRUST_SERVER_AUTO_APPROVE", "true")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap()),
+    );
+    wait_for_port(port);
+    // The warning follows the bind by microseconds: look until it is there (or 10 s passed).
+    let start = std::time::Instant::now();
+    let mut text = String::new();
+    while start.elapsed() < std::time::Duration::from_secs(10) {
+        text = std::fs::read_to_string(&log).unwrap();
+        if text.contains("auto-approve is ON") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(
+        text.contains("WARN")
+            && text.contains("auto-approve is ON")
+            && text.contains("LANTRUST_SERVER_AUTO_APPROVE"),
+        "{text}"
+    );
+}

@@ -349,6 +349,19 @@ async fn run(a: ServeArgs) -> Result<()> {
         "lantrust-server is serving"
     );
     tracing::info!(crl = %crl_url, "device certificates name this CRL distribution point");
+    if a.auto_approve {
+        // Every flag also comes from the environment or the config file: say where this one
+        // came from, so an approval policy changed behind the owner's back is seen in the log.
+        let source = if std::env::var_os("LANTRUST_SERVER_AUTO_APPROVE").is_some() {
+            "the environment (LANTRUST_SERVER_AUTO_APPROVE)"
+        } else {
+            "--auto-approve or the config file"
+        };
+        tracing::warn!(
+            source,
+            "auto-approve is ON: every device that asks is approved without the network owner (§3.4.4); use it for labs and load tests only"
+        );
+    }
     tls::spawn_renewal(cert, root, config, tail);
     let main = tls::accept_loop(
         listener,
