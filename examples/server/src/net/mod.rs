@@ -393,7 +393,8 @@ const CRL_TIMER: Duration = Duration::from_secs(5 * 60);
 
 /// Re-signs the CRL on time, well before its nextUpdate (`AcmeService::crl`: valid 7 days,
 /// re-signed after 1 day or on any change), and keeps a copy in STATE/crl.der for a plain-HTTP
-/// distribution point. Runs once at start, then every [`CRL_TIMER`].
+/// distribution point; then forgets stale requests for approval ([`store::STALE_REQUEST`]).
+/// Runs once at start, then every [`CRL_TIMER`].
 fn spawn_crl_timer(service: Arc<AcmeService>, st: StateDir) {
     tokio::spawn(async move {
         let path = st.crl_copy();
@@ -421,6 +422,25 @@ fn spawn_crl_timer(service: Arc<AcmeService>, st: StateDir) {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "signing the CRL failed"),
                 Err(e) => tracing::error!(error = %e, "the CRL task failed"),
+            }
+            // Housekeeping on the same timer: requests nobody decided and nobody repeated for
+            // a month are forgotten (`store::STALE_REQUEST`).
+            let state = st.clone();
+            let cutoff = now.saturating_sub(store::STALE_REQUEST);
+            match tokio::task::spawn_blocking(move || {
+                store::forget_stale_requests(&state.open()?, cutoff)
+            })
+            .await
+            {
+                Ok(Ok(0)) => {}
+                Ok(Ok(n)) => tracing::info!(
+                    requests = n,
+                    "forgot requests for approval nobody decided and no key repeated for 30 days"
+                ),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %format!("{e:#}"), "forgetting stale requests failed")
+                }
+                Err(e) => tracing::error!(error = %e, "the housekeeping task failed"),
             }
             tokio::time::sleep(CRL_TIMER).await;
         }

@@ -782,3 +782,58 @@ fn another_keys_orders_for_an_approved_device_count_toward_the_pending_caps() {
         assert_eq!(owner.new_order(&svc, "cam-9").status, 201);
     }
 }
+
+/// Requests nobody decided are forgotten after `STALE_REQUEST` of silence (bounding what a LAN
+/// host minting keys and IDs can store); every decision of the owner stays.
+#[test]
+fn stale_requests_are_forgotten_and_decisions_kept() {
+    let (svc, st, _dir) = service(&[], |s| s);
+    let db = st.open().unwrap();
+    // A new device nobody decided; an approved one with a key change waiting; a denied one.
+    let lost = Device::new(&svc, "192.168.1.40:5000");
+    lost.validated(&svc, "cam-lost");
+    let owner = Device::new(&svc, "192.168.1.41:5000");
+    owner.validated(&svc, "cam-ok");
+    decide(&st, "cam-ok", ApprovalState::Approved, None);
+    let other = Device::new(&svc, "192.168.1.42:5000");
+    other.validated(&svc, "cam-ok");
+    let denied = Device::new(&svc, "192.168.1.43:5000");
+    denied.validated(&svc, "cam-no");
+    decide(&st, "cam-no", ApprovalState::Denied, None);
+    assert_eq!(
+        pending(&st).len(),
+        2,
+        "cam-lost and cam-ok's key change wait"
+    );
+
+    // Not yet stale: nothing goes.
+    assert_eq!(store::forget_stale_requests(&db, NOW).unwrap(), 0);
+    assert_eq!(pending(&st).len(), 2);
+    // A month later: both requests nobody decided are gone, with cam-lost's pending ID.
+    let later = NOW + store::STALE_REQUEST + Duration::from_secs(1);
+    let cutoff = later - store::STALE_REQUEST;
+    assert_eq!(store::forget_stale_requests(&db, cutoff).unwrap(), 2);
+    assert!(pending(&st).is_empty());
+    let states: Vec<(String, ApprovalState)> = store::approvals(&db, false)
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.device_id, r.state))
+        .collect();
+    assert_eq!(
+        states,
+        vec![
+            ("cam-no".to_string(), ApprovalState::Denied),
+            ("cam-ok".to_string(), ApprovalState::Approved),
+        ]
+    );
+    assert_eq!(bound(&st, "cam-ok"), Some(owner.thumbprint()));
+    // The approved key still renews without a human; the lost device asking again is a new
+    // request for the owner.
+    let renew = owner.validated(&svc, "cam-ok");
+    assert_eq!(
+        owner.authz_status(&svc, &renew).0,
+        AuthorizationStatus::Valid
+    );
+    lost.validated(&svc, "cam-lost");
+    assert_eq!(pending(&st).len(), 1);
+}

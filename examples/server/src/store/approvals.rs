@@ -735,6 +735,35 @@ pub(crate) fn release_key(db: &Db, thumbprint: &str) -> Result<usize> {
     })
 }
 
+/// How long a request nobody decided is kept after its key last asked. A device waiting for
+/// approval asks again whenever it polls or restarts, so a month of silence means it is gone;
+/// without a bound, a LAN host minting fresh keys and IDs would grow the table without end (the
+/// pending-order caps bound how fast, not how much).
+pub(crate) const STALE_REQUEST: Duration = Duration::from_secs(30 * 86_400);
+
+/// Forgets the requests nobody decided whose key last asked before `cutoff`: pending requests
+/// for a new device ID (and that ID's pending approval once no request for it is left) and
+/// pending key changes of a decided ID. What the owner decided stays: approved, denied and
+/// revoked IDs with the keys they bind, and denied requests. One transaction; returns how many
+/// requests were forgotten.
+pub(crate) fn forget_stale_requests(db: &Db, cutoff: Duration) -> Result<usize> {
+    let cutoff = cutoff.as_secs() as i64;
+    db.write(|tx| {
+        let n = tx.execute(
+            "DELETE FROM requesters WHERE state = 'pending' AND last_seen < ?1
+               AND NOT EXISTS (SELECT 1 FROM approvals a WHERE a.device_id = requesters.device_id
+                               AND a.account = requesters.thumbprint AND a.state <> 'pending')",
+            params![cutoff],
+        )?;
+        tx.execute(
+            "DELETE FROM approvals WHERE state = 'pending'
+               AND device_id NOT IN (SELECT device_id FROM requesters)",
+            params![],
+        )?;
+        Ok(n)
+    })
+}
+
 /// Revoke the approval and every unrevoked certificate of the device (one transaction).
 /// Returns the number of certificates revoked now.
 pub(crate) fn revoke_device(db: &Db, device_id: &str, now: Duration) -> Result<usize> {

@@ -29,10 +29,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub(crate) use acme::DbStore;
 pub(crate) use approvals::{
-    ApprovalRow, ApprovalState, Decided, Decision, PendingRow, Requester, RequesterRow, Verdict,
-    approvals, data_version, decide_with, decisions_digest, is_renewal, pending_orders,
-    pending_requests, rebind_key, record_order_source, release_key, request_approval,
-    revoke_device,
+    ApprovalRow, ApprovalState, Decided, Decision, PendingRow, Requester, RequesterRow,
+    STALE_REQUEST, Verdict, approvals, data_version, decide_with, decisions_digest,
+    forget_stale_requests, is_renewal, pending_orders, pending_requests, rebind_key,
+    record_order_source, release_key, request_approval, revoke_device,
 };
 #[cfg(test)]
 pub(crate) use approvals::{approval_state, decide};

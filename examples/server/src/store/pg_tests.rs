@@ -96,3 +96,35 @@ fn one_key_binds_a_device_id_when_two_ask_at_once() {
             .all(|r| r.requesters.len() == 2 && r.account.is_some())
     );
 }
+
+/// The same housekeeping SQL on PostgreSQL: stale requests nobody decided go, with their
+/// pending IDs; an approved ID and its bound key stay.
+#[test]
+fn stale_requests_are_forgotten_on_postgres() {
+    let Some((_pg, _dir, st)) = pg_state() else {
+        return;
+    };
+    let db = st.open().unwrap();
+    let now = Duration::from_secs(1_800_000_000);
+    let ask = |id: &str, key: &'static str| {
+        let req = Requester {
+            thumbprint: key,
+            account_id: key,
+            ip: None,
+            mac: None,
+        };
+        request_approval(&db, id, &format!("{id}.local"), &req, false, now).unwrap()
+    };
+    ask("cam-lost", "key-a");
+    ask("cam-ok", "key-b");
+    super::decide(&db, "cam-ok", super::ApprovalState::Approved, now).unwrap();
+    ask("cam-ok", "key-c");
+    assert_eq!(super::forget_stale_requests(&db, now).unwrap(), 0);
+    let later = now + Duration::from_secs(1);
+    assert_eq!(super::forget_stale_requests(&db, later).unwrap(), 2);
+    let rows = super::approvals(&db, false).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].device_id, "cam-ok");
+    assert_eq!(rows[0].account.as_deref(), Some("key-b"));
+    assert!(super::pending_requests(&db).unwrap().is_empty());
+}
