@@ -28,6 +28,14 @@ const MAX_SESSIONS: usize = 64;
 pub(crate) const COOKIE: &str = "lantrust_console";
 /// The cookie that carries the login form's CSRF token before there is a session.
 pub(crate) const LOGIN_COOKIE: &str = "lantrust_login";
+/// The cookie of a browser that signed in before (a random token, a year): its sign-ins are not
+/// held back by failures from other addresses, so a LAN host guessing passwords cannot lock the
+/// owner out.
+pub(crate) const KNOWN_COOKIE: &str = "lantrust_known";
+/// How long a browser stays known.
+pub(crate) const KNOWN_MAX_AGE: Duration = Duration::from_secs(365 * 86_400);
+/// Known browsers remembered (the oldest is forgotten first).
+const MAX_KNOWN: usize = 32;
 
 /// Where the password hash of `st` lives.
 pub(crate) fn password_path(st: &StateDir) -> PathBuf {
@@ -167,6 +175,11 @@ pub(crate) fn cookie_clear(name: &str) -> String {
     format!("{name}=; Secure; HttpOnly; SameSite=Strict; Path=/admin; Max-Age=0")
 }
 
+/// The `Set-Cookie` value of a cookie kept `max_age` (across browser restarts).
+pub(crate) fn cookie_kept(name: &str, value: &str, max_age: Duration) -> String {
+    format!("{}; Max-Age={}", cookie(name, value), max_age.as_secs())
+}
+
 /// The value of cookie `name` in a `Cookie` header.
 pub(crate) fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
     header.split(';').find_map(|kv| {
@@ -252,7 +265,10 @@ pub(crate) const PER_SOURCE: usize = 5;
 /// Failed logins allowed from all sources together within the window.
 pub(crate) const GLOBAL: usize = 20;
 
-/// The login rate limit: failures per source address and in total over a sliding minute.
+/// The login rate limit: failures per source address and in total over a sliding minute. A
+/// browser that signed in before ([`KNOWN_COOKIE`]) is held back only by its own address's
+/// failures: the global cap bounds how fast the LAN as a whole can guess, and must not let a host
+/// that keeps guessing lock the owner out.
 #[derive(Default)]
 pub(crate) struct LoginLimiter(Mutex<Failures>);
 
@@ -260,16 +276,41 @@ pub(crate) struct LoginLimiter(Mutex<Failures>);
 struct Failures {
     by_source: HashMap<IpAddr, VecDeque<Instant>>,
     all: VecDeque<Instant>,
+    /// Tokens of browsers that signed in, with when they last did (in memory: after a restart
+    /// the owner is held to the global cap until the next sign-in).
+    known: Vec<(String, Instant)>,
+}
+
+/// Why a sign-in must wait, and how long.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Held {
+    /// Too many failures from this address.
+    Source(Duration),
+    /// Too many failures from all addresses together; `worst` failed most among them.
+    Everyone {
+        wait: Duration,
+        worst: Option<IpAddr>,
+    },
+}
+
+impl Held {
+    /// How long to wait.
+    pub(crate) fn wait(&self) -> Duration {
+        match self {
+            Held::Source(w) | Held::Everyone { wait: w, .. } => *w,
+        }
+    }
 }
 
 impl LoginLimiter {
     /// The sliding window.
     pub(crate) const WINDOW: Duration = Duration::from_secs(60);
 
-    /// `Err(wait)` when `ip` may not try now: too many failures from it, or from everyone.
-    pub(crate) fn check(&self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
+    /// `Err` when `ip` may not try now: too many failures from it, or from everyone (unless the
+    /// browser presented the `known` token of an earlier sign-in).
+    pub(crate) fn check(&self, ip: IpAddr, known: Option<&str>, now: Instant) -> Result<(), Held> {
         let Ok(mut f) = self.0.lock() else {
-            return Err(Self::WINDOW);
+            return Err(Held::Source(Self::WINDOW));
         };
         let expired = |q: &mut VecDeque<Instant>| {
             while q
@@ -292,12 +333,52 @@ impl LoginLimiter {
         if let Some(q) = f.by_source.get(&ip)
             && q.len() >= PER_SOURCE
         {
-            return Err(wait(q));
+            return Err(Held::Source(wait(q)));
         }
-        if f.all.len() >= GLOBAL {
-            return Err(wait(&f.all));
+        let is_known = known.is_some_and(|t| {
+            f.known.iter().any(|(k, at)| {
+                constant_time_eq(k, t) && now.saturating_duration_since(*at) < KNOWN_MAX_AGE
+            })
+        });
+        if f.all.len() >= GLOBAL && !is_known {
+            let worst = f
+                .by_source
+                .iter()
+                .max_by_key(|(_, q)| q.len())
+                .map(|(ip, _)| *ip);
+            return Err(Held::Everyone {
+                wait: wait(&f.all),
+                worst,
+            });
         }
         Ok(())
+    }
+
+    /// A sign-in succeeded: the token that makes this browser known from now on (a presented
+    /// `known` token is kept, with its time renewed).
+    pub(crate) fn signed_in(&self, known: Option<&str>, now: Instant) -> String {
+        let Ok(mut f) = self.0.lock() else {
+            return random_token();
+        };
+        if let Some(t) = known
+            && let Some(entry) = f.known.iter_mut().find(|(k, _)| constant_time_eq(k, t))
+        {
+            entry.1 = now;
+            return entry.0.clone();
+        }
+        let token = random_token();
+        if f.known.len() >= MAX_KNOWN
+            && let Some(oldest) = f
+                .known
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, (_, at))| *at)
+                .map(|(i, _)| i)
+        {
+            f.known.swap_remove(oldest);
+        }
+        f.known.push((token.clone(), now));
+        token
     }
 
     /// Record a failed login from `ip`.
@@ -433,23 +514,57 @@ mod tests {
         let a: IpAddr = "192.168.1.10".parse().unwrap();
         let b: IpAddr = "192.168.1.11".parse().unwrap();
         for _ in 0..PER_SOURCE {
-            assert!(l.check(a, t0).is_ok());
+            assert!(l.check(a, None, t0).is_ok());
             l.failed(a, t0);
         }
-        let wait = l.check(a, t0).unwrap_err();
-        assert_eq!(wait, LoginLimiter::WINDOW);
+        let held = l.check(a, None, t0).unwrap_err();
+        assert_eq!(held, Held::Source(LoginLimiter::WINDOW));
         // Another source is not blocked by a's failures.
-        assert!(l.check(b, t0).is_ok());
+        assert!(l.check(b, None, t0).is_ok());
         // The window slides.
         let t1 = t0 + Duration::from_secs(20);
-        assert_eq!(l.check(a, t1).unwrap_err(), Duration::from_secs(40));
-        assert!(l.check(a, t0 + LoginLimiter::WINDOW).is_ok());
+        assert_eq!(
+            l.check(a, None, t1).unwrap_err().wait(),
+            Duration::from_secs(40)
+        );
+        assert!(l.check(a, None, t0 + LoginLimiter::WINDOW).is_ok());
         // Global: many sources together.
         let g = LoginLimiter::default();
+        let owner = g.signed_in(None, t0);
+        let worst: IpAddr = "10.9.9.9".parse().unwrap();
         for i in 0..GLOBAL {
-            let ip = IpAddr::from([10, 0, (i / 250) as u8, (i % 250) as u8]);
+            let ip = if i < 3 {
+                worst
+            } else {
+                IpAddr::from([10, 0, (i / 250) as u8, (i % 250) as u8])
+            };
             g.failed(ip, t0);
         }
-        assert!(g.check(b, t0).is_err(), "global limit");
+        assert_eq!(
+            g.check(b, None, t0).unwrap_err(),
+            Held::Everyone {
+                wait: LoginLimiter::WINDOW,
+                worst: Some(worst)
+            },
+            "global limit"
+        );
+        // The owner's browser, known from an earlier sign-in, still gets in; a made-up token
+        // does not.
+        assert!(g.check(b, Some(&owner), t0).is_ok());
+        assert!(g.check(b, Some("0123abcd"), t0).is_err());
+        // Its own address's failures still count for it, and a year later it is a stranger.
+        for _ in 0..PER_SOURCE {
+            g.failed(b, t0);
+        }
+        assert!(matches!(g.check(b, Some(&owner), t0), Err(Held::Source(_))));
+        let c: IpAddr = "192.168.1.12".parse().unwrap();
+        let year = t0 + KNOWN_MAX_AGE;
+        for i in 0..GLOBAL {
+            g.failed(IpAddr::from([10, 1, 0, i as u8]), year);
+        }
+        assert!(g.check(c, Some(&owner), year).is_err());
+        // Signing in again keeps the token and renews it.
+        assert_eq!(g.signed_in(Some(&owner), year), owner);
+        assert!(g.check(c, Some(&owner), year).is_ok());
     }
 }

@@ -31,7 +31,7 @@ use axum::routing::{get, post};
 use maud::Markup;
 use serde::Deserialize;
 
-use self::auth::{COOKIE, LOGIN_COOKIE, LoginLimiter, Sessions};
+use self::auth::{COOKIE, KNOWN_COOKIE, LOGIN_COOKIE, LoginLimiter, Sessions};
 pub(crate) use self::auth::{PasswdArgs, passwd, read_password, set_password};
 pub(crate) use self::notify::{check_url as check_notify_url, spawn_watcher};
 use self::oui::OuiDb;
@@ -283,23 +283,30 @@ async fn login(
 ) -> Response {
     let ip: IpAddr = peer.ip();
     let now = Instant::now();
-    if let Err(wait) = c.limiter.check(ip, now) {
-        tracing::warn!(%peer, "console login refused: rate limit");
-        let secs = wait.as_secs().max(1);
-        let mut r = message(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many attempts",
-            &format!("Too many failed sign-ins; try again in {secs} s."),
-        );
+    let cookies = headers.get(header::COOKIE).and_then(|v| v.to_str().ok());
+    let known = cookies.and_then(|h| auth::cookie_value(h, KNOWN_COOKIE));
+    if let Err(held) = c.limiter.check(ip, known, now) {
+        tracing::warn!(%peer, ?held, "console login refused: rate limit");
+        let secs = held.wait().as_secs().max(1);
+        let text = match held {
+            auth::Held::Source(_) => {
+                format!("Too many failed sign-ins from this address; try again in {secs} s.")
+            }
+            auth::Held::Everyone { worst, .. } => format!(
+                "Sign-in is paused for {secs} s: too many failed sign-ins from the network{}. \
+                 A browser that signed in here before is not held back.",
+                worst
+                    .map(|w| format!(", most from {w}"))
+                    .unwrap_or_default()
+            ),
+        };
+        let mut r = message(StatusCode::TOO_MANY_REQUESTS, "Too many attempts", &text);
         if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
             r.headers_mut().insert(header::RETRY_AFTER, v);
         }
         return r;
     }
-    let cookie_token = headers
-        .get(header::COOKIE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|h| auth::cookie_value(h, LOGIN_COOKIE));
+    let cookie_token = cookies.and_then(|h| auth::cookie_value(h, LOGIN_COOKIE));
     if !cookie_token.is_some_and(|t| auth::csrf_ok(t, Some(&f.csrf))) {
         tracing::warn!(%peer, "console login refused: CSRF token mismatch");
         return message(
@@ -321,9 +328,14 @@ async fn login(
         return login_form(&c, StatusCode::UNAUTHORIZED, Some("Wrong password."));
     }
     let (id, _) = c.sessions.create(now);
+    let known = c.limiter.signed_in(known, now);
     tracing::info!(%peer, "console: signed in");
     let mut r = Redirect::to("/admin/ui/pending").into_response();
-    for v in [auth::cookie(COOKIE, &id), auth::cookie_clear(LOGIN_COOKIE)] {
+    for v in [
+        auth::cookie(COOKIE, &id),
+        auth::cookie_clear(LOGIN_COOKIE),
+        auth::cookie_kept(KNOWN_COOKIE, &known, auth::KNOWN_MAX_AGE),
+    ] {
         if let Ok(v) = HeaderValue::from_str(&v) {
             r.headers_mut().append(header::SET_COOKIE, v);
         }
