@@ -361,20 +361,15 @@ fn enroll(args: EnrollArgs) -> anyhow::Result<()> {
     // state finds its account there, and the approval it binds (§3.4.4), so the device picks
     // up where it was. Only when discovery gave several servers; one per target at most.
     let mut failovers = 0;
-    let mut failed = Vec::new();
+    let mut failover = Failover::default();
     loop {
-        let mut candidates = 0;
-        let mut used = None;
-        match enroll_with(
-            &args,
-            &st,
-            &id,
-            &factory_domains,
-            (&failed, &mut candidates, &mut used),
-        ) {
-            Err(e) if lantrust_cli::acme_http::is_unreachable(&e) && failovers + 1 < candidates => {
+        match enroll_with(&args, &st, &id, &factory_domains, &mut failover) {
+            Err(e)
+                if lantrust_cli::acme_http::is_unreachable(&e)
+                    && failovers + 1 < failover.places =>
+            {
                 failovers += 1;
-                failed.extend(used);
+                failover.failed.extend(failover.used.take());
                 eprintln!(
                     "{e:#}: the server stopped answering; discovering again to continue with another SRV target (RFC 2782)"
                 );
@@ -384,24 +379,35 @@ fn enroll(args: EnrollArgs) -> anyhow::Result<()> {
     }
 }
 
-/// One enrollment: discovery, trust, issuance. `failed`: directory URLs that stopped answering
-/// earlier (tried last); `candidates` gets how many places discovery found the server at (what
-/// there is to fail over to), `used` the directory URL enrolled with.
+/// What one enrollment attempt leaves for the next when its server stops answering (RFC 2782
+/// failover in the middle of an enrollment).
+#[derive(Default)]
+struct Failover {
+    /// Directory URLs that stopped answering earlier: tried last.
+    failed: Vec<String>,
+    /// How many places discovery found the server at (SRV targets and their addresses): what
+    /// there is to fail over to.
+    places: usize,
+    /// The directory URL this attempt enrolled with.
+    used: Option<String>,
+}
+
+/// One enrollment: discovery, trust, issuance; `failover` carries what earlier attempts learnt.
 fn enroll_with(
     args: &EnrollArgs,
     st: &State,
     id: &str,
     factory_domains: &[String],
-    (failed, candidates, used): (&[String], &mut usize, &mut Option<String>),
+    failover: &mut Failover,
 ) -> anyhow::Result<()> {
     // §3.6: discover, unless told where the server is; with no method given, by itself.
     let mut discovered = args
         .discovery
         .discover_or_auto(args.domains.first().map(String::as_str))?;
-    discovered.demote(failed);
+    discovered.demote(&failover.failed);
     // What there is to fail over to: each SRV target, and each address of a target (replicas
     // on several hosts under one name).
-    *candidates = discovered
+    failover.places = discovered
         .candidates
         .iter()
         .map(|c| c.addresses.len().max(1))
@@ -414,7 +420,7 @@ fn enroll_with(
         "ACME server {} ({}) via {}",
         found.server_name, found.directory_url, found.source
     );
-    *used = Some(found.directory_url.clone());
+    failover.used = Some(found.directory_url.clone());
     // The names to request: `--domain`, else the domain the network gave with the answer (DHCP
     // option 15 or the DNS-SD domain), else the factory configuration.
     let domains = if !args.domains.is_empty() {
