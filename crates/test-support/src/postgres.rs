@@ -127,6 +127,9 @@ pub struct Options {
     /// Only TLS connections over TCP (`hostssl` alone in `pg_hba.conf`): a client without TLS is
     /// refused by the server ("no pg_hba.conf entry … no encryption"). Needs `tls`.
     pub ssl_only: bool,
+    /// `pg_hba.conf` lines put before the others (the first line that matches decides): e.g.
+    /// `hostssl all alice 127.0.0.1/32 scram-sha-256` for a role that must give its password.
+    pub hba_first: Vec<String>,
 }
 
 /// [`start_postgres`] with TLS and authentication [`Options`].
@@ -178,17 +181,22 @@ pub fn start_postgres_with(options: &Options) -> Option<Postgres> {
             format!("ssl_key_file={}", k.display()),
         ]);
     }
-    if options.ssl_only {
-        assert!(
-            options.tls.is_some(),
-            "Options::ssl_only needs Options::tls"
-        );
+    if options.ssl_only || !options.hba_first.is_empty() {
         let hba = data.join("pg_hba.conf");
-        std::fs::write(
-            &hba,
-            "local all all trust\nhostssl all all 127.0.0.1/32 trust\n",
-        )
-        .unwrap_or_else(|e| panic!("cannot write {}: {e}", hba.display()));
+        let rest = if options.ssl_only {
+            assert!(
+                options.tls.is_some(),
+                "Options::ssl_only needs Options::tls"
+            );
+            "local all all trust\nhostssl all all 127.0.0.1/32 trust\n".to_string()
+        } else {
+            std::fs::read_to_string(&hba)
+                .unwrap_or_else(|e| panic!("cannot read {}: {e}", hba.display()))
+        };
+        let mut text: String = options.hba_first.iter().map(|l| format!("{l}\n")).collect();
+        text.push_str(&rest);
+        std::fs::write(&hba, text)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", hba.display()));
     }
     // The port can be taken between probing and binding: try a few.
     for _ in 0..3 {

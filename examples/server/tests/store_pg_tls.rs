@@ -43,6 +43,7 @@ fn init_pg(dir: &Path, tag: &str, url: &str) -> std::process::Output {
 fn refused(dir: &Path, tag: &str, url: &str, needles: &[&str]) -> String {
     let out = init_pg(dir, tag, url);
     let text = output_text(&out);
+    eprintln!("{tag}: {text}");
     assert!(!out.status.success(), "{url} was accepted: {text}");
     for n in needles {
         assert!(text.contains(n), "{url}: no {n:?} in: {text}");
@@ -67,12 +68,15 @@ fn store_over_verified_tls_and_what_is_refused() {
     let Some(pg) = start_postgres_with(&Options {
         tls: Some((pki.join("cert.pem"), pki.join("key.pem"))),
         ssl_only: true,
+        hba_first: vec!["hostssl all pw 127.0.0.1/32 scram-sha-256".to_string()],
     }) else {
         return;
     };
     for db in ["lt", "lt_ca", "lt_req"] {
         pg.psql_ok("postgres", &format!("CREATE DATABASE {db}"));
     }
+    pg.psql_ok("postgres", "CREATE ROLE pw LOGIN PASSWORD 'hunter2'");
+    pg.psql_ok("postgres", "CREATE DATABASE lt_pw OWNER pw");
     let ca = pki.join("ca.pem");
     let verified = |db: &str| {
         format!(
@@ -128,6 +132,35 @@ fn store_over_verified_tls_and_what_is_refused() {
         &format!("{}?sslmode=require", pg.url("lt_req")),
     );
     assert!(ok.status.success(), "{}", output_text(&ok));
+    // A role that signs in with its password (SCRAM) and binds it to this TLS channel
+    // (channel_binding=require: tls-server-end-point, the certificate's hash on both sides).
+    let out = init_pg(
+        dir.path(),
+        "scram",
+        &format!(
+            "postgres://pw:hunter2@127.0.0.1:{}/lt_pw?sslmode=verify-full&sslrootcert={}&channel_binding=require",
+            pg.port,
+            ca.display()
+        ),
+    );
+    let text = output_text(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("pw:***@") && !text.contains("hunter2"),
+        "{text}"
+    );
+    // A wrong password there is the server's refusal, still masked.
+    let text = refused(
+        dir.path(),
+        "scram-wrong",
+        &format!(
+            "postgres://pw:wrong-pw@127.0.0.1:{}/lt_pw?sslmode=verify-full&sslrootcert={}",
+            pg.port,
+            ca.display()
+        ),
+        &["password authentication failed", "pw:***@"],
+    );
+    assert!(!text.contains("wrong-pw"), "{text}");
     // A root file that is not there: refused before connecting, naming it.
     refused(
         dir.path(),

@@ -178,14 +178,17 @@ impl Target {
             .map_or_else(|| "?".to_string(), |p| p.display().to_string());
         let cert = error.contains("certificate") || error.contains("UnknownIssuer");
         match self.mode {
+            SslMode::VerifyFull if error.contains("not valid for name") => Some(
+                "sslmode=verify-full: the database server's certificate must name the host the URL connects to (in its subjectAltName): put a name or address it carries in the URL".to_string(),
+            ),
             SslMode::VerifyFull if cert => Some(format!(
-                "sslmode=verify-full: the database server's certificate must chain to the CA in sslrootcert={root} and name the host the URL connects to"
+                "sslmode=verify-full: the database server's certificate must chain to the CA in sslrootcert={root}"
             )),
             SslMode::VerifyCa if cert => Some(format!(
                 "sslmode=verify-ca: the database server's certificate must chain to the CA in sslrootcert={root}"
             )),
             _ if error.contains("no encryption") => Some(
-                "the server accepts only encrypted connections: set sslmode=verify-full&sslrootcert=/PATH/ca.pem".to_string(),
+                "the server's pg_hba.conf admits no unencrypted connection from here (hostssl only?): set sslmode=verify-full&sslrootcert=/PATH/ca.pem".to_string(),
             ),
             SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull
                 if error.contains("does not support TLS") || error.contains("TLS was required") =>
