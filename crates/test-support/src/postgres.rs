@@ -114,6 +114,26 @@ fn nobody() -> (u32, u32) {
 /// connections. `None`, after a loud `SKIPPED` (a failure with `LANTRUST_REQUIRE_PEERS=1`), when
 /// PostgreSQL is not installed.
 pub fn start_postgres() -> Option<Postgres> {
+    start_postgres_with(&Options::default())
+}
+
+/// How [`start_postgres_with`] sets the cluster up beyond [`start_postgres`]'s defaults.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// TLS on (`ssl=on`) with this certificate (chain, PEM) and key (PEM): both are copied into
+    /// the cluster's directory, the key mode 0600 and owned by the server's user as PostgreSQL
+    /// requires.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Only TLS connections over TCP (`hostssl` alone in `pg_hba.conf`): a client without TLS is
+    /// refused by the server ("no pg_hba.conf entry … no encryption"). Needs `tls`.
+    pub ssl_only: bool,
+    /// `pg_hba.conf` lines put before the others (the first line that matches decides): e.g.
+    /// `hostssl all alice 127.0.0.1/32 scram-sha-256` for a role that must give its password.
+    pub hba_first: Vec<String>,
+}
+
+/// [`start_postgres`] with TLS and authentication [`Options`].
+pub fn start_postgres_with(options: &Options) -> Option<Postgres> {
     let Some(bin) = bin_dir() else {
         crate::skip(
             "PostgreSQL interop: initdb not found (scripts/install-peers installs Debian postgresql)",
@@ -138,6 +158,46 @@ pub fn start_postgres() -> Option<Postgres> {
         .output()
         .unwrap_or_else(|e| panic!("cannot run initdb: {e}"));
     assert!(out.status.success(), "initdb: {}", output_text(&out));
+    let mut tls_args: Vec<String> = Vec::new();
+    if let Some((cert, key)) = &options.tls {
+        let (c, k) = (dir.path().join("server.crt"), dir.path().join("server.key"));
+        for (from, to, mode) in [(cert, &c, 0o644), (key, &k, 0o600)] {
+            std::fs::copy(from, to).unwrap_or_else(|e| {
+                panic!("cannot copy {} to {}: {e}", from.display(), to.display())
+            });
+            std::fs::set_permissions(to, std::os::unix::fs::PermissionsExt::from_mode(mode))
+                .unwrap_or_else(|e| panic!("cannot chmod {}: {e}", to.display()));
+            if let Some((uid, gid)) = as_nobody {
+                std::os::unix::fs::chown(to, Some(uid), Some(gid))
+                    .unwrap_or_else(|e| panic!("cannot chown {} to nobody: {e}", to.display()));
+            }
+        }
+        tls_args.extend([
+            "-c".to_string(),
+            "ssl=on".to_string(),
+            "-c".to_string(),
+            format!("ssl_cert_file={}", c.display()),
+            "-c".to_string(),
+            format!("ssl_key_file={}", k.display()),
+        ]);
+    }
+    if options.ssl_only || !options.hba_first.is_empty() {
+        let hba = data.join("pg_hba.conf");
+        let rest = if options.ssl_only {
+            assert!(
+                options.tls.is_some(),
+                "Options::ssl_only needs Options::tls"
+            );
+            "local all all trust\nhostssl all all 127.0.0.1/32 trust\n".to_string()
+        } else {
+            std::fs::read_to_string(&hba)
+                .unwrap_or_else(|e| panic!("cannot read {}: {e}", hba.display()))
+        };
+        let mut text: String = options.hba_first.iter().map(|l| format!("{l}\n")).collect();
+        text.push_str(&rest);
+        std::fs::write(&hba, text)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", hba.display()));
+    }
     // The port can be taken between probing and binding: try a few.
     for _ in 0..3 {
         let port = free_port();
@@ -155,6 +215,7 @@ pub fn start_postgres() -> Option<Postgres> {
                 // what gets killed, never PostgreSQL or the machine).
                 .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
                 .args(["-c", "max_connections=200"])
+                .args(&tls_args)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(log),

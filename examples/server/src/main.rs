@@ -177,9 +177,12 @@ struct InitArgs {
     subordinate: bool,
     /// Keep the records (accounts, orders, approvals, certificates) in this PostgreSQL
     /// database instead of the SQLite file in the state directory, so that several `serve`
-    /// replicas share them: `postgres://USER[:PASSWORD]@HOST:PORT/DB` (no TLS). The database must
-    /// exist and hold no lantrust tables; the URL is kept in STATE/store-url (mode 0600) and
-    /// every later command on the state directory uses it.
+    /// replicas share them: `postgres://USER[:PASSWORD]@HOST:PORT/DB`. For a database on another
+    /// host add `?sslmode=verify-full&sslrootcert=/ABSOLUTE/PATH/ca.pem` (TLS, the server's
+    /// certificate checked against that CA and the host name; also verify-ca, require, prefer,
+    /// disable); without sslmode only a loopback host or Unix socket is accepted (plain TCP). The
+    /// database must exist and hold no lantrust tables; the URL is kept in STATE/store-url (mode
+    /// 0600) and every later command on the state directory uses it.
     #[arg(long, value_name = "URL")]
     store: Option<String>,
 }

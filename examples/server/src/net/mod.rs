@@ -213,6 +213,9 @@ async fn run(a: ServeArgs) -> Result<()> {
     let (config, conn) = config;
     if let Some(url) = st.store_url()? {
         tracing::info!(store = %store::db::redact(&url), "the records are in PostgreSQL (shared with any other replica of this store)");
+        if let Some(w) = store::pgtls::Target::parse(&url)?.weakness() {
+            tracing::warn!(store = %store::db::redact(&url), "{w}");
+        }
     }
     // One current root, shared by the issuer, the CRL and the HTTPS certificate; after a
     // `rotate-root`, the earlier roots (their CRLs) and the link certificates too.

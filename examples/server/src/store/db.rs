@@ -180,7 +180,7 @@ pub(crate) struct Db {
 enum Backend {
     Sqlite(rusqlite::Connection),
     Postgres {
-        url: String,
+        target: Box<super::pgtls::Target>,
         /// `None` after the connection was lost: the next statement reconnects.
         client: RefCell<Option<Box<postgres::Client>>>,
     },
@@ -210,13 +210,15 @@ impl Db {
         }
     }
 
-    /// Connect to the PostgreSQL database at `url` (`postgres://USER[:PASSWORD]@HOST:PORT/DB`,
-    /// no TLS).
+    /// Connect to the PostgreSQL database at `url`
+    /// (`postgres://USER[:PASSWORD]@HOST:PORT/DB[?sslmode=…&sslrootcert=…]`, TLS as
+    /// [`super::pgtls`] describes).
     pub(crate) fn postgres(url: &str) -> Result<Self> {
-        let client = pg_connect(url)?;
+        let target = super::pgtls::Target::parse(url)?;
+        let client = pg_connect(&target)?;
         Ok(Db {
             backend: Backend::Postgres {
-                url: url.to_string(),
+                target: Box::new(target),
                 client: RefCell::new(Some(Box::new(client))),
             },
             depth: Cell::new(0),
@@ -244,7 +246,7 @@ impl Db {
     /// replica's long-lived connections heal without failing a request. Inside a transaction
     /// the error stands (the transaction is gone with its connection).
     fn with_pg<T>(
-        url: &str,
+        target: &super::pgtls::Target,
         client: &RefCell<Option<Box<postgres::Client>>>,
         in_transaction: bool,
         mut f: impl FnMut(&mut postgres::Client) -> Result<T, postgres::Error>,
@@ -257,7 +259,7 @@ impl Db {
                 bail!("the connection to PostgreSQL was lost in the middle of a transaction");
             }
             *slot = None;
-            *slot = Some(Box::new(pg_connect(url)?));
+            *slot = Some(Box::new(pg_connect(target)?));
         }
         let c = slot
             .as_mut()
@@ -267,7 +269,7 @@ impl Db {
             Err(e) if !in_transaction && c.is_closed() => {
                 tracing::warn!(error = %pg_error(&e), "the PostgreSQL connection was lost; connecting again");
                 *slot = None;
-                let c = slot.insert(Box::new(pg_connect(url)?));
+                let c = slot.insert(Box::new(pg_connect(target)?));
                 f(c).map_err(|e| anyhow!(pg_error(&e)))
             }
             Err(e) => Err(anyhow!(pg_error(&e))),
@@ -281,10 +283,10 @@ impl Db {
                 let mut st = c.prepare_cached(sql)?;
                 Ok(st.execute(rusqlite::params_from_iter(params.iter().map(sqlite_value)))?)
             }
-            Backend::Postgres { url, client } => {
+            Backend::Postgres { target, client } => {
                 let sql = pg_sql(sql);
                 let refs = pg_params(params);
-                let n = Self::with_pg(url, client, self.depth.get() > 0, |c| {
+                let n = Self::with_pg(target, client, self.depth.get() > 0, |c| {
                     c.execute(sql.as_str(), &refs)
                 })?;
                 Ok(usize::try_from(n).unwrap_or(usize::MAX))
@@ -296,8 +298,10 @@ impl Db {
     pub(crate) fn execute_batch(&self, sql: &str) -> Result<()> {
         match &self.backend {
             Backend::Sqlite(c) => Ok(c.execute_batch(sql)?),
-            Backend::Postgres { url, client } => {
-                Self::with_pg(url, client, self.depth.get() > 0, |c| c.batch_execute(sql))
+            Backend::Postgres { target, client } => {
+                Self::with_pg(target, client, self.depth.get() > 0, |c| {
+                    c.batch_execute(sql)
+                })
             }
         }
     }
@@ -328,10 +332,10 @@ impl Db {
                 }
                 Ok(out)
             }
-            Backend::Postgres { url, client } => {
+            Backend::Postgres { target, client } => {
                 let sql = pg_sql(sql);
                 let refs = pg_params(params);
-                let rows = Self::with_pg(url, client, self.depth.get() > 0, |c| {
+                let rows = Self::with_pg(target, client, self.depth.get() > 0, |c| {
                     c.query(sql.as_str(), &refs)
                 })?;
                 rows.iter().map(pg_row).collect()
@@ -403,12 +407,16 @@ fn sqlite_value(v: &Value) -> rusqlite::types::Value {
     }
 }
 
-fn pg_connect(url: &str) -> Result<postgres::Client> {
-    postgres::Client::connect(url, postgres::NoTls).map_err(|e| {
+fn pg_connect(target: &super::pgtls::Target) -> Result<postgres::Client> {
+    target.connect().map_err(|e| {
+        let error = pg_error(&e);
+        let hint = target
+            .hint(&error)
+            .map(|h| format!(" ({h})"))
+            .unwrap_or_default();
         anyhow!(
-            "connecting to the PostgreSQL store {}: {}",
-            redact(url),
-            pg_error(&e)
+            "connecting to the PostgreSQL store {}: {error}{hint}",
+            target.shown()
         )
     })
 }
@@ -434,9 +442,12 @@ pub(crate) fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
-    let Some((userinfo, host)) = rest.split_once('@') else {
+    // The user information ends at the authority's last `@` (a path or query may hold more).
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
         return url.to_string();
     };
+    let (userinfo, host) = (&rest[..at], &rest[at + 1..]);
     match userinfo.split_once(':') {
         Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
         None => url.to_string(),
@@ -538,5 +549,9 @@ mod tests {
             "postgres://u:***@db:5432/lt"
         );
         assert_eq!(redact("postgres://u@db/lt"), "postgres://u@db/lt");
+        assert_eq!(
+            redact("postgres://u:p@ss@db/lt?sslmode=verify-full&sslrootcert=/a@b/ca.pem"),
+            "postgres://u:***@db/lt?sslmode=verify-full&sslrootcert=/a@b/ca.pem"
+        );
     }
 }

@@ -22,6 +22,7 @@ mod keys;
 mod nonces;
 #[cfg(test)]
 mod pg_tests;
+pub(crate) mod pgtls;
 mod renewal;
 mod schema;
 

@@ -285,6 +285,10 @@ pub(crate) fn create_store(
             super::db::redact(url)
         );
     }
+    let target = super::pgtls::Target::parse(url).context("--store")?;
+    if let Some(w) = target.weakness() {
+        eprintln!("lantrust-server: warning: --store {}: {w}", target.shown());
+    }
     let db = Db::postgres(url).context("--store")?;
     db.write(|tx| {
         let existing: Vec<String> = tx
