@@ -1,12 +1,19 @@
-//! Issue 19, replicas: two `serve` processes sharing one state directory (its SQLite database in
-//! WAL mode, which several processes on one host may write) behind two SRV records that dnsmasq
-//! serves from `dns-records --replica` (RFC 2782, equal priority and weight). Devices discover
-//! them with `lantrust-device enroll --dns`, spread over both, and wait for approval (§3.4.4).
-//! `approve --remote` sent to one replica releases a device held on the other; then one replica
-//! is killed with SIGKILL while devices wait on it (some of them just approved, in the middle of
-//! issuance): each of them discovers again, passes over the dead target, and completes on the
-//! other replica with the approval given before. No approval and no certificate is lost. A
-//! client then joins through the same records, passing over the dead replica.
+//! Issue 19, replicas: two `serve` processes behind two SRV records that dnsmasq serves from
+//! `dns-records --replica` (RFC 2782, equal priority and weight), sharing their records:
+//!
+//! - on SQLite, one state directory (its database in WAL mode, which several processes on one
+//!   host may write);
+//! - on PostgreSQL (`init --store postgres://…`; a real PostgreSQL from Debian `postgresql`,
+//!   started on a loopback port in a temporary data directory), each replica with its own copy of
+//!   the state directory, as on two hosts.
+//!
+//! Devices discover them with `lantrust-device enroll --dns`, spread over both, and wait for
+//! approval (§3.4.4). `approve --remote` sent to one replica releases a device held on the other
+//! (the approval reaches it only through the store); then one replica is killed with SIGKILL
+//! while devices wait on it (some of them just approved, in the middle of issuance): each of
+//! them discovers again, passes over the dead target, and completes on the other replica with
+//! the approval given before. No approval and no certificate is lost (on PostgreSQL also counted
+//! with psql). A client then joins through the same records, passing over the dead replica.
 
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
@@ -22,6 +29,7 @@ use common::*;
 use lantrust_test_support::bins::{Binaries, resolve_args};
 use lantrust_test_support::dns::start_dnsmasq;
 use lantrust_test_support::output_text;
+use lantrust_test_support::postgres::start_postgres;
 
 /// Most devices started while waiting for both replicas to have two (the SRV choice is random).
 const MAX_DEVICES: usize = 16;
@@ -91,24 +99,37 @@ fn state_of(state: &str, id: &str) -> Option<String> {
         .map(|(_, s)| s)
 }
 
-#[test]
-fn devices_complete_through_the_other_replica_when_one_is_killed() {
-    if !lantrust_test_support::require_programs(&["openssl"], "replicas") {
-        return;
-    }
-    let started = Instant::now();
-    let bins = Binaries::build(BIN, &["lantrust-device", "lantrust-client"]);
-    let dir = temp_dir("replicas");
-    let state = init_state(dir.path());
+/// Copy the state directory `from` to `to` (`cp -a`: modes kept), as an operator sets up a
+/// second replica host.
+fn copy_state(from: &Path, to: &Path) {
+    let out = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+}
+
+/// The devices that completed, by the failover scenario of this file's doc: replica A on
+/// `state`, replica B on `state_b` (the same directory on SQLite); `None` when dnsmasq is
+/// missing (a failure under `LANTRUST_REQUIRE_PEERS=1`).
+fn failover(
+    bins: &Binaries,
+    dir: &tempfile::TempDir,
+    state: &Path,
+    state_b: &Path,
+) -> Option<Vec<Device>> {
     let s = state.to_str().unwrap().to_string();
+    let sb = state_b.to_str().unwrap().to_string();
     let (pa, pb) = (free_port(), free_port());
 
     // The devices' http-01 ports, known to both replicas (`--resolve`).
     let devices: Vec<(String, u16)> = (0..MAX_DEVICES)
         .map(|i| (format!("cam-{i}"), free_port()))
         .collect();
-    let mut a = replica(dir.path(), &state, "a", pa, &devices);
-    let _b = replica(dir.path(), &state, "b", pb, &devices);
+    let mut a = replica(dir.path(), state, "a", pa, &devices);
+    let _b = replica(dir.path(), state_b, "b", pb, &devices);
 
     // The SRV records as the operator gets them.
     let records = cli_ok(&[
@@ -134,9 +155,7 @@ fn devices_complete_through_the_other_replica_when_one_is_killed() {
     );
     opts.push("--host-record=router.home.arpa,127.0.0.1".into());
     let opts: Vec<&str> = opts.iter().map(String::as_str).collect();
-    let Some(dns) = start_dnsmasq(&opts, "router.home.arpa") else {
-        return;
-    };
+    let dns = start_dnsmasq(&opts, "router.home.arpa")?;
     let dns_addr = dns.addr_arg();
 
     // Devices enroll until each replica holds two of them waiting for approval.
@@ -263,7 +282,8 @@ fn devices_complete_through_the_other_replica_when_one_is_killed() {
     a.0.kill().unwrap();
     a.0.wait().unwrap();
     let killed = Instant::now();
-    // The others: half at B over HTTPS, half with the local command on the shared state.
+    // The others: half at B over HTTPS, half with the local command on B's state directory
+    // (the same as A's on SQLite; a copy sharing the database on PostgreSQL).
     for (n, d) in enrolling.iter().enumerate() {
         if d.id == on_a[0] {
             continue;
@@ -271,7 +291,7 @@ fn devices_complete_through_the_other_replica_when_one_is_killed() {
         if n % 2 == 0 {
             approve_at(pb, &d.id);
         } else {
-            let out = cli(&["approve", "--state", &s, &d.id]);
+            let out = cli(&["approve", "--state", &sb, &d.id]);
             assert!(out.status.success(), "{}", output_text(&out));
         }
     }
@@ -354,13 +374,20 @@ fn devices_complete_through_the_other_replica_when_one_is_killed() {
     }
     assert!(passed_over, "20 joins never met the dead replica first");
 
+    check_nothing_lost(&sb, state_b, &done);
+    Some(done)
+}
+
+/// Every device in `done` is approved in the store seen through `state_b`, and the certificate
+/// it holds is one the store lists.
+fn check_nothing_lost(sb: &str, state_b: &Path, done: &[Device]) {
     // Nothing lost: every device is approved once, each has a certificate in the shared
     // database, and the certificate each device holds is one of them.
     let v: serde_json::Value =
-        serde_json::from_str(&cli_ok(&["list", "--state", &s, "--json"])).unwrap();
+        serde_json::from_str(&cli_ok(&["list", "--state", sb, "--json"])).unwrap();
     let certs = v["certificates"].as_array().unwrap();
-    for d in &done {
-        assert_eq!(state_of(&s, &d.id).as_deref(), Some("approved"), "{v}");
+    for d in done {
+        assert_eq!(state_of(sb, &d.id).as_deref(), Some("approved"), "{v}");
         // The network directory is named for the server (DIR/networks/<server>/chain.pem).
         let net = std::fs::read_dir(d.state.join("networks"))
             .unwrap()
@@ -384,10 +411,101 @@ fn devices_complete_through_the_other_replica_when_one_is_killed() {
             d.id
         );
     }
-    // The CRL copy both replicas keep in the shared state is whole.
+    // The CRL copy the surviving replica keeps in its state directory is whole.
     lantrust_test_support::openssl(
-        &state,
+        state_b,
         &["crl", "-inform", "DER", "-in", "crl.der", "-noout"],
     );
+}
+
+/// The two tests run one after the other: each starts a dozen processes with timing limits.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+#[test]
+fn devices_complete_through_the_other_replica_when_one_is_killed() {
+    let _one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !lantrust_test_support::require_programs(&["openssl"], "replicas") {
+        return;
+    }
+    let started = Instant::now();
+    let bins = Binaries::build(BIN, &["lantrust-device", "lantrust-client"]);
+    let dir = temp_dir("replicas");
+    let state = init_state(dir.path());
+    failover(&bins, &dir, &state, &state);
+    eprintln!("whole test {:.1} s", started.elapsed().as_secs_f32());
+}
+
+#[test]
+fn devices_complete_through_the_other_replica_on_postgres_when_one_is_killed() {
+    let _one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !lantrust_test_support::require_programs(&["openssl"], "replicas on PostgreSQL") {
+        return;
+    }
+    let Some(pg) = start_postgres() else {
+        return;
+    };
+    pg.psql_ok("postgres", "CREATE DATABASE lantrust");
+    let started = Instant::now();
+    let bins = Binaries::build(BIN, &["lantrust-device", "lantrust-client"]);
+    let dir = temp_dir("replicas-pg");
+    // Replica A's state directory, made by `init --store`; replica B runs on a copy of it.
+    let state = dir.path().join("state");
+    cli_ok(&[
+        "init",
+        "--state",
+        state.to_str().unwrap(),
+        "--name",
+        "router",
+        "--domain",
+        "home.arpa",
+        "--ip",
+        "127.0.0.1",
+        "--store",
+        &pg.url("lantrust"),
+    ]);
+    let state_b = dir.path().join("state-b");
+    copy_state(&state, &state_b);
+    let Some(done) = failover(&bins, &dir, &state, &state_b) else {
+        return;
+    };
+    // Counted in PostgreSQL itself too.
+    let ids: Vec<String> = done.iter().map(|d| format!("'{}'", d.id)).collect();
+    let ids = ids.join(", ");
+    assert_eq!(
+        pg.psql_ok(
+            "lantrust",
+            &format!(
+                "SELECT count(*) FROM approvals WHERE state = 'approved' AND device_id IN ({ids})"
+            )
+        ),
+        done.len().to_string()
+    );
+    assert_eq!(
+        pg.psql_ok(
+            "lantrust",
+            &format!(
+                "SELECT count(DISTINCT device_id) FROM certificates WHERE device_id IN ({ids})"
+            )
+        ),
+        done.len().to_string()
+    );
+    eprintln!(
+        "PostgreSQL holds {} approvals and {} certificates",
+        pg.psql_ok("lantrust", "SELECT count(*) FROM approvals"),
+        pg.psql_ok("lantrust", "SELECT count(*) FROM certificates")
+    );
+    // Neither replica hit a database error or a panic (the PostgreSQL client runs on blocking
+    // threads only).
+    for tag in ["a", "b"] {
+        let log = std::fs::read_to_string(dir.path().join(format!("serve-{tag}.log"))).unwrap();
+        assert!(
+            !log.contains("panicked") && !log.contains("database:") && !log.contains("SQLSTATE"),
+            "replica {tag}:\n{log}"
+        );
+    }
     eprintln!("whole test {:.1} s", started.elapsed().as_secs_f32());
 }
