@@ -15,7 +15,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
 use common::*;
-use lantrust_test_support::bins::{Binaries, resolve_args};
+use lantrust_test_support::bins::Binaries;
 use lantrust_test_support::output_text;
 use lantrust_test_support::postgres::start_postgres;
 
@@ -179,52 +179,15 @@ fn init_store_postgres_concurrent_decisions_and_an_enrollment() {
     // `serve` on the store: a device's enrollment lands in PostgreSQL.
     let port = free_port();
     let http = free_port();
-    let mut args: Vec<String> = [
-        "serve",
-        "--state",
-        &s,
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-        "--url",
-        &format!("https://router.home.arpa:{port}"),
-        "--auto-approve",
-    ]
-    .iter()
-    .map(|a| (*a).to_string())
-    .collect();
     let http8 = free_port();
-    args.extend(resolve_args("cam-9", http));
-    args.extend(resolve_args("cam-8", http8));
-    let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
-    let _serve = Proc::spawn(
-        Command::new(BIN)
-            .args(&args)
-            .env("RUST_LOG", "info")
-            .stdout(std::process::Stdio::null())
-            .stderr(log),
+    let _serve = serve_auto_approve(
+        dir.path(),
+        &state,
+        port,
+        &[("cam-9", http), ("cam-8", http8)],
     );
-    wait_for_port(port);
     let bins = Binaries::build(BIN, &["lantrust-device"]);
-    let out = Command::new(bins.path("lantrust-device"))
-        .args(["enroll", "--state"])
-        .arg(dir.path().join("dev"))
-        .args(["--id", "cam-9", "--domain", "home.arpa"])
-        .args([
-            "--directory",
-            &format!("https://router.home.arpa:{port}/acme/directory"),
-            "--resolve",
-            &format!("router.home.arpa=127.0.0.1:{port}"),
-        ])
-        .args(["--http01-listen", &format!("127.0.0.1:{http}")])
-        .args(["--timeout", "60"])
-        .output()
-        .unwrap();
-    let serve_log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
-    assert!(
-        out.status.success(),
-        "{}\nserve:\n{serve_log}",
-        output_text(&out)
-    );
+    let serve_log = enroll_ok(&bins, dir.path(), "dev", "cam-9", port, http);
     assert_eq!(
         pg.psql_ok(
             "lt",
@@ -248,26 +211,7 @@ fn init_store_postgres_concurrent_decisions_and_an_enrollment() {
         "postgres",
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = 'lt'",
     );
-    let out = Command::new(bins.path("lantrust-device"))
-        .args(["enroll", "--state"])
-        .arg(dir.path().join("dev-8"))
-        .args(["--id", "cam-8", "--domain", "home.arpa"])
-        .args([
-            "--directory",
-            &format!("https://router.home.arpa:{port}/acme/directory"),
-            "--resolve",
-            &format!("router.home.arpa=127.0.0.1:{port}"),
-        ])
-        .args(["--http01-listen", &format!("127.0.0.1:{http8}")])
-        .args(["--timeout", "60"])
-        .output()
-        .unwrap();
-    let serve_log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
-    assert!(
-        out.status.success(),
-        "{}\nserve:\n{serve_log}",
-        output_text(&out)
-    );
+    let serve_log = enroll_ok(&bins, dir.path(), "dev-8", "cam-8", port, http8);
     assert!(serve_log.contains("connecting again"), "{serve_log}");
     assert!(!serve_log.contains("database:"), "{serve_log}");
     assert_eq!(

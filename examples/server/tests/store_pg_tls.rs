@@ -13,10 +13,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use common::*;
-use lantrust_test_support::bins::{Binaries, resolve_args};
+use lantrust_test_support::bins::Binaries;
 use lantrust_test_support::openssl::localhost_tls;
 use lantrust_test_support::output_text;
 use lantrust_test_support::postgres::{Options, start_postgres_with};
@@ -187,50 +186,9 @@ fn store_over_verified_tls_and_what_is_refused() {
     );
     let port = free_port();
     let http = free_port();
-    let mut args: Vec<String> = [
-        "serve",
-        "--state",
-        &s,
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-        "--url",
-        &format!("https://router.home.arpa:{port}"),
-        "--auto-approve",
-    ]
-    .iter()
-    .map(|a| (*a).to_string())
-    .collect();
-    args.extend(resolve_args("cam-1", http));
-    let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
-    let _serve = Proc::spawn(
-        Command::new(BIN)
-            .args(&args)
-            .env("RUST_LOG", "info")
-            .stdout(std::process::Stdio::null())
-            .stderr(log),
-    );
-    wait_for_port(port);
+    let _serve = serve_auto_approve(dir.path(), &state, port, &[("cam-1", http)]);
     let bins = Binaries::build(BIN, &["lantrust-device"]);
-    let out = Command::new(bins.path("lantrust-device"))
-        .args(["enroll", "--state"])
-        .arg(dir.path().join("dev"))
-        .args(["--id", "cam-1", "--domain", "home.arpa"])
-        .args([
-            "--directory",
-            &format!("https://router.home.arpa:{port}/acme/directory"),
-            "--resolve",
-            &format!("router.home.arpa=127.0.0.1:{port}"),
-        ])
-        .args(["--http01-listen", &format!("127.0.0.1:{http}")])
-        .args(["--timeout", "60"])
-        .output()
-        .unwrap();
-    let serve_log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
-    assert!(
-        out.status.success(),
-        "{}\nserve:\n{serve_log}",
-        output_text(&out)
-    );
+    let serve_log = enroll_ok(&bins, dir.path(), "dev", "cam-1", port, http);
     assert_eq!(
         pg.psql_ok(
             "lt",

@@ -146,3 +146,65 @@ pub fn wait_pending(state: &str, device: &str, limit: Duration) {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// `serve` of `state` on 127.0.0.1:`port` as `https://router.home.arpa:PORT`, approving every
+/// device at once, with the http-01 ports of `devices` (`--resolve`); logs to `dir/serve.log`.
+pub fn serve_auto_approve(dir: &Path, state: &Path, port: u16, devices: &[(&str, u16)]) -> Proc {
+    let mut args: Vec<String> = vec![
+        "serve".into(),
+        "--state".into(),
+        state.to_str().unwrap().into(),
+        "--listen".into(),
+        format!("127.0.0.1:{port}"),
+        "--url".into(),
+        format!("https://router.home.arpa:{port}"),
+        "--auto-approve".into(),
+    ];
+    for (id, http) in devices {
+        args.extend(lantrust_test_support::bins::resolve_args(id, *http));
+    }
+    let log = std::fs::File::create(dir.join("serve.log")).unwrap();
+    let p = Proc::spawn(
+        Command::new(BIN)
+            .args(&args)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log),
+    );
+    wait_for_port(port);
+    p
+}
+
+/// `lantrust-device enroll` of `id` (its state in `dir/dev_state`) with the server of
+/// [`serve_auto_approve`] on `port`, answering http-01 on 127.0.0.1:`http`. Requires success (the
+/// panic shows the device's output and the server's log); returns the server's log.
+pub fn enroll_ok(
+    bins: &lantrust_test_support::bins::Binaries,
+    dir: &Path,
+    dev_state: &str,
+    id: &str,
+    port: u16,
+    http: u16,
+) -> String {
+    let out = Command::new(bins.path("lantrust-device"))
+        .args(["enroll", "--state"])
+        .arg(dir.join(dev_state))
+        .args(["--id", id, "--domain", "home.arpa"])
+        .args([
+            "--directory",
+            &format!("https://router.home.arpa:{port}/acme/directory"),
+            "--resolve",
+            &format!("router.home.arpa=127.0.0.1:{port}"),
+        ])
+        .args(["--http01-listen", &format!("127.0.0.1:{http}")])
+        .args(["--timeout", "60"])
+        .output()
+        .unwrap();
+    let serve_log = std::fs::read_to_string(dir.join("serve.log")).unwrap_or_default();
+    assert!(
+        out.status.success(),
+        "{}\nserve:\n{serve_log}",
+        lantrust_test_support::output_text(&out)
+    );
+    serve_log
+}
