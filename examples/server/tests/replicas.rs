@@ -453,20 +453,7 @@ fn devices_complete_through_the_other_replica_on_postgres_when_one_is_killed() {
     let bins = Binaries::build(BIN, &["lantrust-device", "lantrust-client"]);
     let dir = temp_dir("replicas-pg");
     // Replica A's state directory, made by `init --store`; replica B runs on a copy of it.
-    let state = dir.path().join("state");
-    cli_ok(&[
-        "init",
-        "--state",
-        state.to_str().unwrap(),
-        "--name",
-        "router",
-        "--domain",
-        "home.arpa",
-        "--ip",
-        "127.0.0.1",
-        "--store",
-        &pg.url("lantrust"),
-    ]);
+    let state = init_state_with(dir.path(), &["--store", &pg.url("lantrust")]);
     let state_b = dir.path().join("state-b");
     copy_state(&state, &state_b);
     let Some(done) = failover(&bins, &dir, &state, &state_b) else {

@@ -19,22 +19,9 @@ use lantrust_test_support::bins::Binaries;
 use lantrust_test_support::output_text;
 use lantrust_test_support::postgres::start_postgres;
 
-/// `init --store URL` of a new state directory in `dir` (as [`init_state`] with `--store`).
+/// `init --store URL` of a new state directory `dir/tag`.
 fn init_pg(dir: &std::path::Path, tag: &str, url: &str) -> std::process::Output {
-    let state = dir.join(tag);
-    cli(&[
-        "init",
-        "--state",
-        state.to_str().unwrap(),
-        "--name",
-        "router",
-        "--domain",
-        "home.arpa",
-        "--ip",
-        "127.0.0.1",
-        "--store",
-        url,
-    ])
+    init_in(dir, tag, &["--store", url])
 }
 
 #[test]

@@ -22,20 +22,7 @@ use lantrust_test_support::postgres::{Options, start_postgres_with};
 
 /// `init --store URL` of a new state directory `dir/tag`.
 fn init_pg(dir: &Path, tag: &str, url: &str) -> std::process::Output {
-    let state = dir.join(tag);
-    cli(&[
-        "init",
-        "--state",
-        state.to_str().unwrap(),
-        "--name",
-        "router",
-        "--domain",
-        "home.arpa",
-        "--ip",
-        "127.0.0.1",
-        "--store",
-        url,
-    ])
+    init_in(dir, tag, &["--store", url])
 }
 
 /// `init` must fail, saying all of `needles`; no state directory is left behind.

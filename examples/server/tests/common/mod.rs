@@ -72,10 +72,11 @@ impl Served {
     }
 }
 
-/// `init` a network `router` / `home.arpa` with 127.0.0.1 in `dir/state`; returns the state dir.
-pub fn init_state(dir: &Path) -> PathBuf {
-    let state = dir.join("state");
-    cli_ok(&[
+/// `init` a network `router` / `home.arpa` with 127.0.0.1 in `dir/tag`, with `extra` arguments
+/// (e.g. `--store URL`); the output, not checked.
+pub fn init_in(dir: &Path, tag: &str, extra: &[&str]) -> Output {
+    let state = dir.join(tag);
+    let mut args = vec![
         "init",
         "--state",
         state.to_str().unwrap(),
@@ -85,8 +86,26 @@ pub fn init_state(dir: &Path) -> PathBuf {
         "home.arpa",
         "--ip",
         "127.0.0.1",
-    ]);
-    state
+    ];
+    args.extend_from_slice(extra);
+    cli(&args)
+}
+
+/// [`init_in`] `dir/state` with `extra` arguments, required to succeed; returns the state dir.
+pub fn init_state_with(dir: &Path, extra: &[&str]) -> PathBuf {
+    let out = init_in(dir, "state", extra);
+    assert!(
+        out.status.success(),
+        "lantrust-server init {extra:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir.join("state")
+}
+
+/// `init` a network `router` / `home.arpa` with 127.0.0.1 in `dir/state`; returns the state dir.
+pub fn init_state(dir: &Path) -> PathBuf {
+    init_state_with(dir, &[])
 }
 
 /// [`init_state`] in `dir`, then `serve` it on a free port of 127.0.0.1 with `extra` arguments,
